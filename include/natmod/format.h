@@ -1,0 +1,221 @@
+/*
+ * The .nmod module format: on-disk constants and the validated view a reader
+ * produces. docs/format.md is the normative description; this header carries
+ * the numbers. Shared by the host tools and the target runtime.
+ *
+ * A single-architecture image ("slice"), all integers little-endian:
+ *
+ *   off  size  field
+ *     0     4  magic "NMOD"
+ *     4     2  version (NM_FORMAT_VERSION)
+ *     6     1  arch (enum nm_arch)
+ *     7     1  float_abi (enum nm_float_abi)
+ *     8     4  flags (NM_FLAG_*)
+ *    12     4  crc32: CRC-32 (IEEE, reflected, as zlib) of bytes [16, image_size)
+ *    16     4  image_size: bytes of this slice, header included
+ *    20     4  text_size: text + rodata + veneers, executed/read in place
+ *    24     4  data_size: initialised RW image (.data and the GOT)
+ *    28     4  bss_size: zeroed RW bytes following data
+ *    32     4  rw_offset: link-time distance from text base to RW base (>= text_size)
+ *    36     4  got_offset: offset of the GOT inside RW (inside the data image)
+ *    40     2  got_count: GOT entries (pointer-sized each)
+ *    42     2  n_imports
+ *    44     2  n_exports
+ *    46     2  init_idx: export index of the init function, NM_NO_INDEX for none
+ *    48     2  deinit_idx: export index of the deinit function, NM_NO_INDEX for none
+ *    50     1  text_align_log2: required alignment of the text base
+ *    51     1  rw_align_log2: required alignment of the RW base
+ *    52     4  n_relocs: entries in the relocation stream
+ *    56     4  reloc_size: bytes of the relocation stream
+ *    60     4  strtab_size: bytes of the string table
+ *    64        text (text_size bytes)
+ *              data (data_size bytes)
+ *              relocation stream (reloc_size bytes)
+ *              imports: n_imports x { u32 hash, u32 name }
+ *              exports: n_exports x { u32 name, u32 value, u8 region, u8 kind, u16 zero }
+ *              string table (strtab_size bytes; NUL-terminated strings; the
+ *              module's name is the string at offset 0)
+ *   image_size equals the sum of all of the above exactly.
+ *
+ * Run-time layout: TEXT region (text_size bytes) and RW region
+ * (data_size + bss_size bytes: data image, then bss). If NM_FLAG_RW_PCREL is
+ * set, code reaches RW PC-relatively and the RW base must be text base +
+ * rw_offset; otherwise the two regions may be placed independently.
+ *
+ * Relocation stream: n_relocs entries sorted by ascending site, each two
+ * ULEB128 numbers:
+ *   delta  - site minus the previous entry's site (the first is from 0)
+ *   code   - (target << 2) | kind
+ * A site s < text_size addresses text byte s; a site s >= text_size addresses
+ * RW byte (s - text_size), which must lie inside the data image. kind says
+ * the width of the word at the site; the loader adds the target's run-time
+ * address to the little-endian word found there (the link-time value is the
+ * offset into the target region plus any addend, Thumb bit included):
+ *   target 0 - TEXT base, target 1 - RW base, target 2+i - import i's address.
+ */
+#ifndef NATMOD_FORMAT_H
+#define NATMOD_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "natmod/abi.h"
+#include "natmod/error.h"
+
+#define NM_MAGIC "NMOD"
+#define NM_UNIVERSAL_MAGIC "NMUV"
+#define NM_FORMAT_VERSION 1
+#define NM_HEADER_SIZE 64
+#define NM_CRC_START 16 /* the CRC covers [16, image_size) */
+#define NM_NO_INDEX 0xFFFFu
+#define NM_IMPORT_SIZE 8
+#define NM_EXPORT_SIZE 12
+#define NM_MAX_ALIGN_LOG2 16 /* 64 KB: an ESP32 MMU page */
+
+enum nm_flags {
+    NM_FLAG_RW_PCREL = 1u << 0, /* RW must sit at text + rw_offset */
+    NM_FLAGS_KNOWN = NM_FLAG_RW_PCREL,
+};
+
+enum nm_reloc_kind {
+    NM_RELOC_PTR32 = 0, /* 32-bit word += target */
+    NM_RELOC_PTR64 = 1, /* 64-bit word += target */
+    NM_RELOC_KIND_COUNT = 2,
+};
+
+enum nm_reloc_target {
+    NM_TARGET_TEXT = 0,
+    NM_TARGET_RW = 1,
+    NM_TARGET_IMPORT0 = 2, /* import i is target NM_TARGET_IMPORT0 + i */
+};
+
+enum nm_region {
+    NM_REGION_TEXT = 0,
+    NM_REGION_RW = 1,
+};
+
+enum nm_export_kind {
+    NM_EXPORT_FUNC = 1,
+    NM_EXPORT_DATA = 2,
+};
+
+/*
+ * Universal container: several slices, one per (arch, float ABI).
+ *
+ *   off  size  field
+ *     0     4  magic "NMUV"
+ *     4     2  version (NM_FORMAT_VERSION)
+ *     6     2  n_slices (1..NM_UNIVERSAL_MAX_SLICES)
+ *     8     4  total_size: bytes of the whole container
+ *    12     4  crc32 of the slice table (bytes [16, 16 + 16 * n_slices))
+ *    16        slice table: n_slices x { u8 arch, u8 float_abi, u16 zero,
+ *                                        u32 offset, u32 size, u32 slice_crc }
+ *              slices, each a complete NMOD image, each at a 16-aligned offset;
+ *              slice_crc repeats the slice header's crc32.
+ */
+#define NM_UNIVERSAL_HEADER_SIZE 16
+#define NM_UNIVERSAL_ENTRY_SIZE 16
+#define NM_UNIVERSAL_MAX_SLICES 16
+
+/* A validated view of one slice. Pointers point into the caller's buffer,
+ * which must stay valid (and unchanged) while the view is used. */
+typedef struct nm_image {
+    const uint8_t *base; /* start of the slice (the header) */
+    uint32_t image_size;
+    uint8_t arch, float_abi;
+    uint32_t flags;
+    uint32_t crc32;
+    uint32_t text_size, data_size, bss_size;
+    uint32_t rw_offset, got_offset;
+    uint16_t got_count, n_imports, n_exports;
+    uint16_t init_idx, deinit_idx;
+    uint8_t text_align_log2, rw_align_log2;
+    uint32_t n_relocs;
+    const uint8_t *text;
+    const uint8_t *data;
+    const uint8_t *relocs;
+    uint32_t reloc_size;
+    const uint8_t *imports; /* n_imports * NM_IMPORT_SIZE bytes */
+    const uint8_t *exports; /* n_exports * NM_EXPORT_SIZE bytes */
+    const char *strtab;
+    uint32_t strtab_size;
+} nm_image_t;
+
+typedef struct nm_import_info {
+    uint32_t hash;
+    const char *name; /* NUL-terminated, inside strtab */
+} nm_import_info_t;
+
+typedef struct nm_export_info {
+    const char *name;
+    uint32_t value; /* offset into region (Thumb functions carry bit 0) */
+    uint8_t region; /* enum nm_region */
+    uint8_t kind;   /* enum nm_export_kind */
+} nm_export_info_t;
+
+typedef struct nm_reloc {
+    uint32_t site;   /* see the stream description above */
+    uint8_t kind;    /* enum nm_reloc_kind */
+    uint32_t target; /* enum nm_reloc_target, or NM_TARGET_IMPORT0 + i */
+} nm_reloc_t;
+
+/* Cursor for walking the relocation stream. */
+typedef struct nm_reloc_iter {
+    const nm_image_t *img;
+    uint32_t pos;   /* byte position in the stream */
+    uint32_t index; /* entries read so far */
+    uint32_t site;  /* site of the last entry */
+} nm_reloc_iter_t;
+
+/* CRC-32 (IEEE 802.3, reflected, init and final xor 0xFFFFFFFF), chainable:
+ * pass 0 to start, then the previous result. */
+uint32_t nm_crc32(uint32_t crc, const void *data, size_t len);
+
+/* Validate a slice: magic, version, every size/offset/count against len, the
+ * CRC, string references, import/export tables and the whole relocation
+ * stream (each site and width inside text or the data image, each target in
+ * range). Arch is not judged here (see nm_arch_can_run). On success fills *img.
+ * On failure returns NM_ERR_* and, if detail is non-NULL, a one-line reason. */
+int nm_image_parse(const void *buf, size_t len, nm_image_t *img, nm_detail_t *detail);
+
+/* Header-only check (no CRC, no stream walk), for listing damaged files. */
+int nm_image_parse_header(const void *buf, size_t len, nm_image_t *img, nm_detail_t *detail);
+
+/* Accessors on a parsed image; i must be < the count (checked: returns NM_ERR_CORRUPT). */
+int nm_image_import(const nm_image_t *img, uint32_t i, nm_import_info_t *out);
+int nm_image_export(const nm_image_t *img, uint32_t i, nm_export_info_t *out);
+
+/* Relocation stream walk. nm_reloc_next returns 1 with *out filled, 0 at the
+ * end, or a negative NM_ERR_* on a malformed stream (nm_image_parse has
+ * already rejected those, so after a good parse it never fails). */
+void nm_reloc_iter_init(nm_reloc_iter_t *it, const nm_image_t *img);
+int nm_reloc_next(nm_reloc_iter_t *it, nm_reloc_t *out);
+
+/* Universal container. */
+typedef struct nm_slice_info {
+    uint8_t arch, float_abi;
+    uint32_t offset, size, crc32;
+} nm_slice_info_t;
+
+/* 1 if buf starts with the universal magic, else 0. */
+int nm_is_universal(const void *buf, size_t len);
+
+/* Validate the container header and slice table (bounds, alignment, overlap,
+ * table CRC). Returns the slice count (> 0) or NM_ERR_*. */
+int nm_universal_count(const void *buf, size_t len, nm_detail_t *detail);
+int nm_universal_slice(const void *buf, size_t len, uint32_t i, nm_slice_info_t *out, nm_detail_t *detail);
+
+/* Pick the slice a board runs: an exact (arch, float) match first, else the
+ * highest arch nm_arch_can_run accepts. Returns NM_OK and *out, NM_ERR_ARCH
+ * with a detail listing what the container has, or another NM_ERR_*.
+ * For a plain NMOD buffer, returns the whole buffer as the one slice. */
+int nm_select_slice(const void *buf, size_t len, unsigned board_arch, unsigned board_float,
+                    nm_slice_info_t *out, nm_detail_t *detail);
+
+/* Small helpers for freestanding detail strings (no snprintf on the target). */
+void nm_detail_set(nm_detail_t *d, const char *s);
+void nm_detail_cat(nm_detail_t *d, const char *s);
+void nm_detail_hex(nm_detail_t *d, uint32_t v); /* appends 0x... */
+void nm_detail_dec(nm_detail_t *d, uint32_t v);
+
+#endif /* NATMOD_FORMAT_H */
