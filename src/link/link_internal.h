@@ -1,0 +1,68 @@
+/*
+ * Private to src/link. Which file owns which phase:
+ *   elf.c          parse + validate one ELF32/ELF64 relocatable object
+ *   ar.c           parse + validate an ar archive into members
+ *   core.c         inputs, symbol resolution, archive pulling, GC, GOT,
+ *                  stubs, layout, relocation, nm_wmodule_t
+ *   arch_*.c       per-ISA relocation: classify, apply, stub bytes
+ *   backend_nmod.c nml_result_t -> .nmod slice
+ * Nothing here trusts the input: elf.c validates every index and bound that
+ * the later phases use, so they only check what depends on the layout.
+ */
+#ifndef NATMOD_LINK_INTERNAL_H
+#define NATMOD_LINK_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "link/link.h"
+
+#include "link/elf.h"
+#include "link/ar.h"
+
+/* ---- per-ISA relocation (arch_*.c) ---- */
+
+/* What a relocation type needs from the core. */
+enum nml_rkind {
+    NML_R_IGNORE = 0,  /* R_*_NONE, V4BX: nothing to do */
+    NML_R_PCREL,       /* S + A - P within the image */
+    NML_R_BRANCH,      /* like PCREL, but an import goes through a stub/veneer */
+    NML_R_ABS,         /* absolute pointer of ptr width: reloc record */
+    NML_R_GOT,         /* GOT entry address + A - P */
+    NML_R_GOTPC,       /* GOT base + A - P */
+    NML_R_GOTOFF,      /* S + A - GOT base */
+    NML_R_UNSUPPORTED, /* refuse, with arch-provided reason */
+};
+
+typedef struct nml_arch {
+    const char *name;
+    uint16_t machine;
+    uint8_t elfclass;
+    uint8_t ptr_size;
+    uint8_t min_align_log2;
+    uint8_t thumb;       /* function symbols carry bit 0 */
+    uint8_t rw_pcrel;    /* code reaches RW PC-relatively: NM_FLAG_RW_PCREL */
+    uint8_t stub_size, stub_align;
+    uint8_t stub_uses_got; /* x86-64: stub jumps through the import's GOT slot */
+    int8_t stub_lit;     /* offset of the import-address literal, or -1 */
+    const char *(*reloc_name)(uint32_t type); /* NULL if unknown */
+    /* classification; *why receives a reason for NML_R_UNSUPPORTED */
+    int (*classify)(uint32_t type, const char **why);
+    /* width of the patched field in bytes (for bounds checks) */
+    unsigned (*width)(uint32_t type);
+    /* REL: read the implicit addend from the bytes at p */
+    int64_t (*implicit_addend)(uint32_t type, const uint8_t *p);
+    /* Patch the field at p (link-time address P) with v, the value the
+     * kind computes (S + A - P, S + A, ...; Thumb bit included). Range
+     * checks here. Returns 0 or NM_ERR_RELOC with *why set. */
+    int (*apply)(uint32_t type, uint8_t *p, uint64_t P, int64_t v, const char **why);
+    /* Write a stub at p (link-time address at), jumping to the import whose
+     * GOT slot is at got (if stub_uses_got). */
+    void (*write_stub)(uint8_t *p, uint64_t at, uint64_t got);
+} nml_arch_t;
+
+extern const nml_arch_t nml_arch_x86_64;
+extern const nml_arch_t nml_arch_thumb;
+
+#endif /* NATMOD_LINK_INTERNAL_H */

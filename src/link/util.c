@@ -1,0 +1,72 @@
+/*
+ * Helpers shared by the linker phases: first-error-wins messages and an
+ * arena so that every early return frees everything at once.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "link/util.h"
+
+int nml_fail(nml_err_t *e, int code, const char *fmt, ...) {
+    if (e && e->code == 0) {
+        e->code = code;
+        if (e->buf && e->len) {
+            va_list ap;
+            va_start(ap, fmt);
+            vsnprintf(e->buf, e->len, fmt, ap);
+            va_end(ap);
+            /* one line: a name from the input may carry a newline */
+            for (char *p = e->buf; *p; p++) {
+                if (*p == '\n' || *p == '\r') {
+                    *p = ' ';
+                }
+            }
+        }
+    }
+    return code;
+}
+
+struct nml_block {
+    struct nml_block *next;
+    max_align_t data[];
+};
+
+void *nml_alloc(nml_arena_t *a, size_t size) {
+    if (size > ((size_t)1 << 40) - sizeof(struct nml_block)) {
+        return NULL;
+    }
+    struct nml_block *b = calloc(1, sizeof(*b) + size);
+    if (!b) {
+        return NULL;
+    }
+    b->next = a->head;
+    a->head = b;
+    return b->data;
+}
+
+void *nml_alloc_array(nml_arena_t *a, size_t n, size_t elem) {
+    if (elem && n > SIZE_MAX / elem) {
+        return NULL;
+    }
+    return nml_alloc(a, n * elem);
+}
+
+char *nml_strdup(nml_arena_t *a, const char *s) {
+    size_t n = strlen(s) + 1;
+    char *p = nml_alloc(a, n);
+    if (p) {
+        memcpy(p, s, n);
+    }
+    return p;
+}
+
+void nml_arena_free(nml_arena_t *a) {
+    struct nml_block *b = a->head;
+    while (b) {
+        struct nml_block *n = b->next;
+        free(b);
+        b = n;
+    }
+    a->head = NULL;
+}

@@ -1,0 +1,18 @@
+#!/bin/sh
+# deps.sh [--bench]: install the Debian packages natmod's build and tests need,
+# only those missing. Needs root (or sudo) only when something is missing.
+set -eu
+pkgs="cmake make gcc libc6-dev gcc-arm-none-eabi libnewlib-arm-none-eabi clang libclang-rt-14-dev"
+[ "${1:-}" = "--bench" ] && pkgs="$pkgs valgrind hyperfine"
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# shellcheck disable=SC2086
+$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,365 @@
+/* natmod build: compile C sources for an arch with the right flags, using the
+ * installed (cross) compiler, then link them with libgcc (and, on Thumb,
+ * newlib's libm/libc) pulled in member by member as needed. */
+#define _GNU_SOURCE /* mkdtemp */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cli_link.h"
+#include "natmod/abi.h"
+
+#ifndef NATMOD_INCLUDE_DIR
+#define NATMOD_INCLUDE_DIR "include"
+#endif
+
+#define MAX_ARGS 256
+
+/* Compiler and flags per arch. The flags make code the linker can place
+ * anywhere: PIC on x86-64 (data reached RIP-relative, imports through the
+ * GOT), plain Thumb elsewhere (absolute words relocated at load), one
+ * section per function so unused code is dropped. */
+static const char *const common_flags[] = {
+    "-ffreestanding", "-fno-common", "-fvisibility=hidden", "-ffunction-sections",
+    "-fdata-sections", "-fno-asynchronous-unwind-tables", "-fno-stack-protector", NULL};
+static const char *const x64_flags[] = {"-O2", "-fPIC", "-fno-plt", "-fcf-protection=none", NULL};
+static const char *const thumb_flags[] = {"-Os", "-mthumb", "-fno-exceptions", "-fno-unwind-tables", NULL};
+
+struct arch_tool {
+    uint8_t arch, fabi;
+    const char *cc; /* default compiler */
+    const char *const cpu_flags[4];
+    int newlib; /* add libm.a and libc.a */
+};
+
+static const struct arch_tool arch_tools[] = {
+    {NM_ARCH_X64, NM_FLOAT_HARD, "gcc", {NULL}, 0},
+    {NM_ARCH_ARMV6M, NM_FLOAT_SOFT, "arm-none-eabi-gcc", {"-mcpu=cortex-m0", "-mfloat-abi=soft", NULL}, 1},
+    {NM_ARCH_ARMV7M, NM_FLOAT_SOFT, "arm-none-eabi-gcc", {"-mcpu=cortex-m3", "-mfloat-abi=soft", NULL}, 1},
+    {NM_ARCH_ARMV7EM, NM_FLOAT_SOFT, "arm-none-eabi-gcc", {"-mcpu=cortex-m4", "-mfloat-abi=soft", NULL}, 1},
+    {NM_ARCH_ARMV7EMSP, NM_FLOAT_HARD, "arm-none-eabi-gcc", {"-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", NULL}, 1},
+    {NM_ARCH_ARMV7EMDP, NM_FLOAT_HARD, "arm-none-eabi-gcc", {"-mcpu=cortex-m7", "-mfloat-abi=hard", "-mfpu=fpv5-d16", NULL}, 1},
+};
+
+struct argv_buf {
+    const char *v[MAX_ARGS + 1];
+    int n;
+};
+
+static int push(struct argv_buf *a, const char *s) {
+    if (a->n >= MAX_ARGS) {
+        return cli_fail(NM_ERR_INVAL, "build: too many compiler arguments");
+    }
+    a->v[a->n++] = s;
+    a->v[a->n] = NULL;
+    return 0;
+}
+
+static int push_list(struct argv_buf *a, const char *const *list) {
+    for (; *list; list++) {
+        if (push(a, *list)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Run argv; if capture is non-NULL, store the first line of its stdout. */
+static int run(const struct argv_buf *a, int verbose, char *capture, size_t cap_len) {
+    if (verbose) {
+        for (int i = 0; i < a->n; i++) {
+            fprintf(stderr, "%s%s", i ? " " : "", a->v[i]);
+        }
+        fputc('\n', stderr);
+    }
+    int pfd[2] = {-1, -1};
+    if (capture && pipe(pfd) != 0) {
+        return cli_fail(NM_ERR_IO, "build: pipe: %s", strerror(errno));
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        return cli_fail(NM_ERR_IO, "build: fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        if (capture) {
+            dup2(pfd[1], 1);
+            close(pfd[0]);
+            close(pfd[1]);
+        }
+        execvp(a->v[0], (char *const *)a->v);
+        fprintf(stderr, "natmod: build: cannot run %s: %s\n", a->v[0], strerror(errno));
+        _exit(127);
+    }
+    if (capture) {
+        close(pfd[1]);
+        size_t n = 0;
+        ssize_t r;
+        while (n + 1 < cap_len && (r = read(pfd[0], capture + n, cap_len - 1 - n)) > 0) {
+            n += (size_t)r;
+        }
+        capture[n] = 0;
+        capture[strcspn(capture, "\r\n")] = 0;
+        char sink[256];
+        while (read(pfd[0], sink, sizeof sink) > 0) {
+        }
+        close(pfd[0]);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+            return cli_fail(NM_ERR_IO, "build: %s not found: install it (see README) or pass --cc", a->v[0]);
+        }
+        return cli_fail(NM_ERR_IO, "build: %s failed", a->v[0]);
+    }
+    return 0;
+}
+
+/* Ask the compiler where a library for these flags lives; NULL if none. */
+static char *find_lib(const struct argv_buf *base, const char *query, int verbose) {
+    struct argv_buf a = *base;
+    char out[4096];
+    if (push(&a, query) || run(&a, verbose, out, sizeof out)) {
+        return NULL;
+    }
+    /* gcc echoes the bare name back when it does not find the file. */
+    if (out[0] != '/' || access(out, R_OK) != 0) {
+        return NULL;
+    }
+    return strdup(out);
+}
+
+static void build_help(void) {
+    puts("usage: natmod build --arch ARCH [--float soft|hard] [-o OUT.nmod] [options] SOURCES...\n"
+         "\n"
+         "Compile C sources with the arch's compiler and flags, then link them\n"
+         "(with libgcc, and newlib's libm/libc on Thumb, members pulled on demand).\n"
+         ".o and .a arguments are passed to the linker as they are.\n"
+         "\n"
+         "  --arch ARCH       x86_64 (host board), armv6m, armv7m, armv7em, armv7emsp, armv7emdp\n"
+         "  --float ABI       soft or hard (armv7em + hard = armv7emsp)\n"
+         "  -o FILE           output (default: NAME.nmod)\n"
+         "  --name NAME       module name (default: first source's base name)\n"
+         "  --syms FILE       firmware symbol list: imports it lacks fail at link time\n"
+         "  --export SYM      export SYM even if it is not marked NM_EXPORT\n"
+         "  -I DIR, -D DEF    passed to the compiler\n"
+         "  -O LEVEL          optimisation (default -O2 on x86_64, -Os on Thumb)\n"
+         "  --cc COMPILER     compiler to run (default gcc / arm-none-eabi-gcc)\n"
+         "  --cflag FLAG      one more compiler flag (repeatable)\n"
+         "  --no-libc         do not offer libm.a/libc.a to the linker\n"
+         "  --keep DIR        keep the object files in DIR\n"
+         "  --no-gc           keep sections no export reaches\n"
+         "  -v                print the commands; -q print nothing on success");
+}
+
+int cmd_build(int argc, char **argv) {
+    const char *arch = NULL, *fabi = NULL, *out = NULL, *cc = NULL, *keep = NULL, *olevel = NULL;
+    int quiet = 0, verbose = 0, no_libc = 0, rc = 0;
+    nml_options_t opt;
+    memset(&opt, 0, sizeof opt);
+    opt.gc_sections = 1;
+    const char **srcs = calloc((size_t)argc + 1, sizeof *srcs);
+    const char **user = calloc((size_t)argc * 2 + 1, sizeof *user); /* -I/-D/--cflag */
+    const char **exports = calloc((size_t)argc + 1, sizeof *exports);
+    nml_input_t *inputs = calloc((size_t)argc + 4, sizeof *inputs);
+    char **owned = calloc((size_t)argc + 4, sizeof *owned);
+    size_t n_srcs = 0, n_user = 0, n_exports = 0, n_owned = 0;
+    char tmpdir[64] = "";
+    if (!srcs || !user || !exports || !inputs || !owned) {
+        rc = cli_fail(NM_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+#define NEED_ARG(var)                                                          \
+    do {                                                                       \
+        if (!((var) = cli_optarg(argc, argv, &i))) {                           \
+            rc = cli_exit_code(NM_ERR_INVAL);                                  \
+            goto done;                                                         \
+        }                                                                      \
+    } while (0)
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            build_help();
+            goto done;
+        } else if (!strcmp(a, "--arch")) {
+            NEED_ARG(arch);
+        } else if (!strcmp(a, "--float")) {
+            NEED_ARG(fabi);
+        } else if (!strcmp(a, "-o")) {
+            NEED_ARG(out);
+        } else if (!strcmp(a, "--name")) {
+            NEED_ARG(opt.name);
+        } else if (!strcmp(a, "--syms")) {
+            NEED_ARG(opt.syms_path);
+        } else if (!strcmp(a, "--export")) {
+            NEED_ARG(v);
+            exports[n_exports++] = v;
+        } else if (!strcmp(a, "--cc")) {
+            NEED_ARG(cc);
+        } else if (!strcmp(a, "--keep")) {
+            NEED_ARG(keep);
+        } else if (!strcmp(a, "--cflag")) {
+            NEED_ARG(v);
+            user[n_user++] = v;
+        } else if ((!strncmp(a, "-I", 2) || !strncmp(a, "-D", 2)) && a[2]) {
+            user[n_user++] = a;
+        } else if (!strcmp(a, "-I") || !strcmp(a, "-D")) {
+            NEED_ARG(v);
+            user[n_user++] = a;
+            user[n_user++] = v;
+        } else if (!strncmp(a, "-O", 2)) {
+            olevel = a;
+        } else if (!strcmp(a, "--no-libc")) {
+            no_libc = 1;
+        } else if (!strcmp(a, "--no-gc")) {
+            opt.gc_sections = 0;
+        } else if (!strcmp(a, "-q")) {
+            quiet = 1;
+        } else if (!strcmp(a, "-v")) {
+            verbose = 1;
+        } else if (a[0] == '-') {
+            rc = cli_fail(NM_ERR_INVAL, "build: unknown option '%s' (see natmod build --help)", a);
+            goto done;
+        } else {
+            srcs[n_srcs++] = a;
+        }
+    }
+#undef NEED_ARG
+    if ((rc = cli_exit_code(cli_parse_arch(arch, fabi, &opt.arch, &opt.float_abi)))) {
+        goto done;
+    }
+    const struct arch_tool *tool = NULL;
+    for (size_t k = 0; k < sizeof arch_tools / sizeof arch_tools[0]; k++) {
+        if (arch_tools[k].arch == opt.arch && arch_tools[k].fabi == opt.float_abi) {
+            tool = &arch_tools[k];
+        }
+    }
+    if (!tool) {
+        rc = cli_fail(NM_ERR_UNSUPPORTED, "build: no toolchain for %s/%s yet", nm_arch_name(opt.arch),
+                      nm_float_name(opt.float_abi));
+        goto done;
+    }
+    if (!n_srcs) {
+        rc = cli_fail(NM_ERR_INVAL, "build: no sources (see natmod build --help)");
+        goto done;
+    }
+    if (!cc) {
+        cc = getenv(opt.arch == NM_ARCH_X64 ? "NATMOD_CC_X64" : "NATMOD_CC_ARM");
+        cc = cc ? cc : tool->cc;
+    }
+    const char *incdir = getenv("NATMOD_INCLUDE");
+    incdir = incdir ? incdir : NATMOD_INCLUDE_DIR;
+    static char incflag[4200];
+    snprintf(incflag, sizeof incflag, "-I%s", incdir);
+
+    /* Base argv: compiler + arch flags; library queries use it too, so
+     * gcc picks the multilib that matches the arch and float ABI. */
+    struct argv_buf base = {.n = 0};
+    if (push(&base, cc) || push_list(&base, tool->cpu_flags) ||
+        push_list(&base, opt.arch == NM_ARCH_X64 ? x64_flags : thumb_flags)) {
+        rc = cli_exit_code(NM_ERR_INVAL);
+        goto done;
+    }
+    if (keep) {
+        snprintf(tmpdir, sizeof tmpdir, "%s", keep);
+    } else {
+        strcpy(tmpdir, "/tmp/natmod-build-XXXXXX");
+        if (!mkdtemp(tmpdir)) {
+            tmpdir[0] = 0;
+            rc = cli_fail(NM_ERR_IO, "build: cannot make a temporary directory: %s", strerror(errno));
+            goto done;
+        }
+    }
+    for (size_t k = 0; k < n_srcs; k++) {
+        const char *s = srcs[k];
+        if (cli_has_suffix(s, ".o") || cli_has_suffix(s, ".a")) {
+            inputs[opt.n_inputs++].path = s;
+            continue;
+        }
+        const char *slash = strrchr(s, '/');
+        const char *bn = slash ? slash + 1 : s;
+        size_t len = strlen(tmpdir) + strlen(bn) + 16;
+        char *obj = malloc(len);
+        if (!obj) {
+            rc = cli_fail(NM_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        snprintf(obj, len, "%s/%zu_%s.o", tmpdir, k, bn);
+        owned[n_owned++] = obj;
+        struct argv_buf a = base;
+        if (push_list(&a, common_flags) || (olevel && push(&a, olevel)) || push(&a, incflag) ||
+            push(&a, "-Wall") || push(&a, "-c") || push(&a, s) || push(&a, "-o") || push(&a, obj)) {
+            rc = cli_exit_code(NM_ERR_INVAL);
+            goto done;
+        }
+        for (size_t u = 0; u < n_user; u++) {
+            if (push(&a, user[u])) {
+                rc = cli_exit_code(NM_ERR_INVAL);
+                goto done;
+            }
+        }
+        if ((rc = run(&a, verbose, NULL, 0))) {
+            goto done;
+        }
+        inputs[opt.n_inputs++].path = obj;
+    }
+    /* Libraries last; members are pulled only for symbols still undefined. */
+    const char *queries[3] = {"-print-libgcc-file-name", "-print-file-name=libm.a", "-print-file-name=libc.a"};
+    size_t n_queries = (tool->newlib && !no_libc) ? 3 : 1;
+    for (size_t q = 0; q < n_queries; q++) {
+        char *lib = find_lib(&base, queries[q], verbose);
+        if (lib) {
+            owned[n_owned++] = lib;
+            inputs[opt.n_inputs++].path = lib;
+        } else if (q == 0) {
+            fprintf(stderr, "natmod: build: warning: %s found no libgcc.a; helpers like __aeabi_uldivmod will be undefined\n", cc);
+        }
+    }
+    if (!opt.name) {
+        /* module name = first source's base name without extension */
+        const char *slash = strrchr(srcs[0], '/');
+        const char *bn = slash ? slash + 1 : srcs[0];
+        size_t n = strcspn(bn, ".");
+        char *name = strndup(bn, n);
+        if (!name) {
+            rc = cli_fail(NM_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        owned[n_owned++] = name;
+        opt.name = name;
+    }
+    char defout[4096];
+    if (!out) {
+        snprintf(defout, sizeof defout, "%s.nmod", opt.name);
+        out = defout;
+    }
+    opt.inputs = inputs;
+    opt.extra_exports = exports;
+    opt.n_extra_exports = n_exports;
+    opt.verbose = verbose;
+    rc = cli_link_write(&opt, out, quiet);
+done:
+    if (!keep && tmpdir[0]) {
+        for (size_t k = 0; k < n_owned; k++) {
+            if (owned[k] && !strncmp(owned[k], tmpdir, strlen(tmpdir))) {
+                unlink(owned[k]);
+            }
+        }
+        rmdir(tmpdir);
+    }
+    for (size_t k = 0; owned && k < n_owned; k++) {
+        free(owned[k]);
+    }
+    free(owned);
+    free(srcs);
+    free(user);
+    free(exports);
+    free(inputs);
+    return rc;
+}

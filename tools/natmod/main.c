@@ -1,0 +1,43 @@
+/*
+ * natmod: build, link, pack, inspect and run native modules.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} commands[] = {
+    {"build", cmd_build, "compile C sources for an arch and link them into a .nmod"},
+    {"link", cmd_link, "link ELF objects and archives into a .nmod"},
+    {"pack", cmd_pack, "combine single-arch modules into one universal module"},
+    {"info", cmd_info, "show what a module holds (each slice of a universal one)"},
+    {"run", cmd_run, "load a module on the host board and call an export"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: natmod COMMAND [ARGS...]   (natmod COMMAND --help for details)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        fprintf(f, "  %-6s  %s\n", commands[i].name, commands[i].summary);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return cli_exit_code(NM_ERR_INVAL);
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (!strcmp(argv[1], commands[i].name)) {
+            return commands[i].fn(argc - 1, argv + 1);
+        }
+    }
+    return cli_fail(NM_ERR_INVAL, "unknown command '%s' (try natmod --help)", argv[1]);
+}

@@ -1,0 +1,145 @@
+/* Shared CLI helpers: messages, files, arch names. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "natmod/abi.h"
+
+int cli_exit_code(int err) {
+    return err < 0 ? -err : (err ? err : 0);
+}
+
+int cli_fail(int err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("natmod: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return cli_exit_code(err);
+}
+
+int cli_read_file(const char *path, uint8_t **data, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "natmod: %s: %s\n", path, strerror(errno));
+        return NM_ERR_IO;
+    }
+    size_t cap = 1 << 16, n = 0;
+    uint8_t *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap) {
+            break;
+        }
+        uint8_t *nb = cap > ((size_t)1 << 30) ? NULL : realloc(buf, cap * 2);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    int bad = !buf || ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        fprintf(stderr, "natmod: %s: read failed (or larger than 1 GiB)\n", path);
+        return NM_ERR_IO;
+    }
+    *data = buf;
+    *len = n;
+    return NM_OK;
+}
+
+int cli_write_file(const char *path, const uint8_t *data, size_t len) {
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 8);
+    if (!tmp) {
+        return NM_ERR_IO;
+    }
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp", 5);
+    FILE *f = fopen(tmp, "wb");
+    int ok = f && fwrite(data, 1, len, f) == len;
+    if (f && fclose(f) != 0) {
+        ok = 0;
+    }
+    if (!ok || rename(tmp, path) != 0) {
+        fprintf(stderr, "natmod: %s: write failed: %s\n", path, strerror(errno));
+        remove(tmp);
+        free(tmp);
+        return NM_ERR_IO;
+    }
+    free(tmp);
+    return NM_OK;
+}
+
+int cli_parse_arch(const char *arch, const char *fabi, uint8_t *arch_out, uint8_t *float_out) {
+    unsigned a = NM_ARCH_NONE;
+    if (!arch) {
+        fprintf(stderr, "natmod: --arch is required (x86_64, armv6m, armv7m, armv7em, armv7emsp, armv7emdp)\n");
+        return NM_ERR_INVAL;
+    }
+    if (!strcmp(arch, "x64") || !strcmp(arch, "host")) {
+        a = NM_ARCH_X64;
+    }
+    for (unsigned i = 1; i < NM_ARCH_COUNT && a == NM_ARCH_NONE; i++) {
+        if (!strcmp(arch, nm_arch_name(i))) {
+            a = i;
+        }
+    }
+    if (a == NM_ARCH_NONE) {
+        fprintf(stderr, "natmod: unknown arch '%s' (x86_64, armv6m, armv7m, armv7em, armv7emsp, armv7emdp)\n", arch);
+        return NM_ERR_INVAL;
+    }
+    unsigned f;
+    if (!fabi) {
+        f = (a == NM_ARCH_X64 || a == NM_ARCH_X86 || a == NM_ARCH_ARMV7EMSP || a == NM_ARCH_ARMV7EMDP)
+                ? NM_FLOAT_HARD
+                : NM_FLOAT_SOFT;
+    } else if (!strcmp(fabi, "soft")) {
+        f = NM_FLOAT_SOFT;
+    } else if (!strcmp(fabi, "hard")) {
+        f = NM_FLOAT_HARD;
+    } else {
+        fprintf(stderr, "natmod: unknown float ABI '%s' (soft or hard)\n", fabi);
+        return NM_ERR_INVAL;
+    }
+    /* The FPU arches imply hard float, and hard float on armv7em means an FPU. */
+    if (a == NM_ARCH_ARMV7EM && f == NM_FLOAT_HARD) {
+        a = NM_ARCH_ARMV7EMSP;
+    }
+    if ((a == NM_ARCH_ARMV7EMSP || a == NM_ARCH_ARMV7EMDP) && f == NM_FLOAT_SOFT) {
+        fprintf(stderr, "natmod: %s has an FPU and uses the hard float ABI; use armv7em for soft float\n", nm_arch_name(a));
+        return NM_ERR_INVAL;
+    }
+    if ((a == NM_ARCH_ARMV6M || a == NM_ARCH_ARMV7M) && f == NM_FLOAT_HARD) {
+        fprintf(stderr, "natmod: %s has no FPU: the float ABI must be soft\n", nm_arch_name(a));
+        return NM_ERR_INVAL;
+    }
+    if (a == NM_ARCH_X64 && f != NM_FLOAT_HARD) {
+        fprintf(stderr, "natmod: x86_64 passes floats in SSE registers: the float ABI is hard\n");
+        return NM_ERR_INVAL;
+    }
+    *arch_out = (uint8_t)a;
+    *float_out = (uint8_t)f;
+    return NM_OK;
+}
+
+const char *cli_optarg(int argc, char **argv, int *i) {
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "natmod: option %s needs a value\n", argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+int cli_has_suffix(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !strcmp(s + n - m, suffix);
+}
