@@ -11,7 +11,8 @@
  *     6     1  arch (enum nm_arch)
  *     7     1  float_abi (enum nm_float_abi)
  *     8     4  flags (NM_FLAG_*)
- *    12     4  crc32: CRC-32 (IEEE, reflected, as zlib) of bytes [16, image_size)
+ *    12     4  crc32: CRC-32 (IEEE, reflected, as zlib) of bytes [0, 12) then
+ *              [16, image_size): the whole slice except this field (nm_image_crc)
  *    16     4  image_size: bytes of this slice, header included
  *    20     4  text_size: text + rodata + veneers, executed/read in place
  *    24     4  data_size: initialised RW image (.data and the GOT)
@@ -66,7 +67,7 @@
 #define NM_UNIVERSAL_MAGIC "NMUV"
 #define NM_FORMAT_VERSION 1
 #define NM_HEADER_SIZE 64
-#define NM_CRC_START 16 /* the CRC covers [16, image_size) */
+#define NM_CRC_START 16 /* the CRC covers [0, 12) and [16, image_size): all but itself */
 #define NM_NO_INDEX 0xFFFFu
 #define NM_IMPORT_SIZE 8
 #define NM_EXPORT_SIZE 12
@@ -170,6 +171,10 @@ typedef struct nm_reloc_iter {
 /* CRC-32 (IEEE 802.3, reflected, init and final xor 0xFFFFFFFF), chainable:
  * pass 0 to start, then the previous result. */
 uint32_t nm_crc32(uint32_t crc, const void *data, size_t len);
+
+/* The CRC a slice header must carry: nm_crc32 over bytes [0, 12) chained with
+ * [16, image_size). image must hold image_size (>= NM_HEADER_SIZE) bytes. */
+uint32_t nm_image_crc(const void *image, uint32_t image_size);
 
 /* Validate a slice: magic, version, every size/offset/count against len, the
  * CRC, string references, import/export tables and the whole relocation

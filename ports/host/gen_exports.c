@@ -34,7 +34,8 @@
 #define PREFIX "nm_fw_export__"
 #define PREFIX_LEN (sizeof(PREFIX) - 1)
 #define MAX_NAME 255
-#define MAX_WHERE 512
+#define MAX_FILE 480
+#define MAX_WHERE (MAX_FILE + 32)
 
 typedef struct gx_entry {
     char *name;
@@ -154,7 +155,7 @@ static void gx_line_marker(const char *p, const char *end, unsigned long *line, 
 static int gx_scan(gx_list_t *l, const char *path, const char *buf, size_t len, uint32_t mask) {
     const char *p = buf, *end = buf + len;
     unsigned long line = 1;
-    char file[MAX_WHERE];
+    char file[MAX_FILE];
     int at_line_start = 1;
     snprintf(file, sizeof file, "%s", path);
 

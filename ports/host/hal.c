@@ -99,12 +99,13 @@ int nm_host_vprintf(FILE *out, const char *fmt, va_list ap) {
             }
             p++;
         }
-        int width = -1, prec = -1;
+        int has_width = 0, width = 0, prec = -1;
         if (*p == '*') {
             width = va_arg(ap, int);
+            has_width = 1;
             p++;
         } else if (*p >= '1' && *p <= '9') {
-            width = 0;
+            has_width = 1;
             while (*p >= '0' && *p <= '9') {
                 width = width < 100000 ? width * 10 + (*p - '0') : width;
                 p++;
@@ -115,6 +116,7 @@ int nm_host_vprintf(FILE *out, const char *fmt, va_list ap) {
             prec = 0;
             if (*p == '*') {
                 prec = va_arg(ap, int);
+                prec = prec < 0 ? -1 : prec; /* C: a negative precision is none */
                 p++;
             } else {
                 while (*p >= '0' && *p <= '9') {
@@ -123,8 +125,10 @@ int nm_host_vprintf(FILE *out, const char *fmt, va_list ap) {
                 }
             }
         }
-        if (width >= 0) {
-            k += (size_t)snprintf(spec + k, sizeof spec - k, "%d", width > 100000 ? 100000 : width);
+        if (has_width) {
+            /* A negative '*' width is '-' plus its magnitude; bounded either way. */
+            width = width > 100000 ? 100000 : width < -100000 ? -100000 : width;
+            k += (size_t)snprintf(spec + k, sizeof spec - k, "%d", width);
         }
         if (prec >= 0) {
             k += (size_t)snprintf(spec + k, sizeof spec - k, ".%d", prec > 100000 ? 100000 : prec);

@@ -23,3 +23,11 @@ uint32_t nm_crc32(uint32_t crc, const void *data, size_t len) {
     }
     return ~crc;
 }
+
+uint32_t nm_image_crc(const void *image, uint32_t image_size) {
+    const uint8_t *p = image;
+    /* Everything but the CRC field itself: arch, float ABI and flags change
+     * how a module is run, so a flipped bit there must be caught too. */
+    uint32_t crc = nm_crc32(0, p, NM_CRC_START - 4);
+    return nm_crc32(crc, p + NM_CRC_START, image_size - NM_CRC_START);
+}

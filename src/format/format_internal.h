@@ -5,6 +5,7 @@
 #ifndef NATMOD_FORMAT_INTERNAL_H
 #define NATMOD_FORMAT_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "natmod/format.h"
@@ -25,6 +26,17 @@ static inline void nmf_wr32(uint8_t *p, uint32_t v) {
     p[1] = (uint8_t)(v >> 8);
     p[2] = (uint8_t)(v >> 16);
     p[3] = (uint8_t)(v >> 24);
+}
+
+/* 1 if the first min(len, 4) bytes of p equal magic; freestanding code may
+ * use only memcpy/memset from libc, so no memcmp. */
+static inline int nmf_magic_prefix(const uint8_t *p, size_t len, const char *magic) {
+    for (size_t i = 0; i < len && i < 4; i++) {
+        if (p[i] != (uint8_t)magic[i]) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 /* Appends "armv7m/soft" to d. */

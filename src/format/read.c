@@ -37,7 +37,7 @@ int nm_image_parse_header(const void *buf, size_t len, nm_image_t *img, nm_detai
     memset(img, 0, sizeof *img);
     /* Judge the magic on whatever prefix exists, so a short non-module is
      * reported as "not a module" rather than as truncated. */
-    if (memcmp(p, NM_MAGIC, len < 4 ? len : 4) != 0) {
+    if (!nmf_magic_prefix(p, len, NM_MAGIC)) {
         return fail(d, NM_ERR_MAGIC, "not an NMOD image (magic is not \"NMOD\")");
     }
     if (len < NM_HEADER_SIZE) {
@@ -114,8 +114,9 @@ int nm_image_parse_header(const void *buf, size_t len, nm_image_t *img, nm_detai
             nm_detail_cat(d, "more than 4 GB");
         } else {
             nm_detail_hex(d, (uint32_t)sum);
+            nm_detail_cat(d, " bytes");
         }
-        cat_hex(d, " bytes, image_size is ", img->image_size);
+        cat_hex(d, ", image_size is ", img->image_size);
         return NM_ERR_CORRUPT;
     }
     if (img->text_align_log2 > NM_MAX_ALIGN_LOG2 || img->rw_align_log2 > NM_MAX_ALIGN_LOG2) {
@@ -450,9 +451,9 @@ int nm_image_parse(const void *buf, size_t len, nm_image_t *img, nm_detail_t *d)
     if (rc != NM_OK) {
         return rc;
     }
-    uint32_t crc = nm_crc32(0, img->base + NM_CRC_START, img->image_size - NM_CRC_START);
+    uint32_t crc = nm_image_crc(img->base, img->image_size);
     if (crc != img->crc32) {
-        nm_detail_set(d, "CRC-32 of bytes [16, image_size) is ");
+        nm_detail_set(d, "CRC-32 of the slice is ");
         nm_detail_hex(d, crc);
         cat_hex(d, ", the header says ", img->crc32);
         return NM_ERR_CRC;

@@ -9,7 +9,7 @@
 #include "format/format_internal.h"
 
 int nm_is_universal(const void *buf, size_t len) {
-    return buf && len >= 4 && memcmp(buf, NM_UNIVERSAL_MAGIC, 4) == 0;
+    return buf && len >= 4 && nmf_magic_prefix(buf, 4, NM_UNIVERSAL_MAGIC);
 }
 
 static void slice_prefix(nm_detail_t *d, uint32_t i) {
@@ -33,7 +33,7 @@ int nm_universal_count(const void *buf, size_t len, nm_detail_t *d) {
         nm_detail_set(d, "universal: NULL buffer");
         return NM_ERR_INVAL;
     }
-    if (memcmp(p, NM_UNIVERSAL_MAGIC, len < 4 ? len : 4) != 0) {
+    if (!nmf_magic_prefix(p, len, NM_UNIVERSAL_MAGIC)) {
         nm_detail_set(d, "not a universal container (magic is not \"NMUV\")");
         return NM_ERR_MAGIC;
     }
@@ -115,7 +115,7 @@ int nm_universal_count(const void *buf, size_t len, nm_detail_t *d) {
         /* The table must agree with the slice it describes, so selection by
          * the table can never pick a slice of another arch. */
         const uint8_t *h = p + s.offset;
-        if (memcmp(h, NM_MAGIC, 4) != 0 || h[NMF_OFF_ARCH] != s.arch ||
+        if (!nmf_magic_prefix(h, 4, NM_MAGIC) || h[NMF_OFF_ARCH] != s.arch ||
             h[NMF_OFF_FLOAT] != s.float_abi || nmf_rd32(h + NMF_OFF_CRC) != s.crc32 ||
             nmf_rd32(h + NMF_OFF_IMAGE_SIZE) != s.size) {
             nm_detail_cat(d, "the slice header disagrees with the table (magic, arch, float, crc or size)");
@@ -163,7 +163,7 @@ int nm_select_slice(const void *buf, size_t len, unsigned board_arch, unsigned b
     }
     memset(out, 0, sizeof *out);
     if (!nm_is_universal(buf, len)) {
-        if (memcmp(p, NM_MAGIC, len < 4 ? len : 4) != 0) {
+        if (!nmf_magic_prefix(p, len, NM_MAGIC)) {
             nm_detail_set(d, "not a natmod module (magic is neither \"NMOD\" nor \"NMUV\")");
             return NM_ERR_MAGIC;
         }
@@ -180,7 +180,7 @@ int nm_select_slice(const void *buf, size_t len, unsigned board_arch, unsigned b
         return n;
     }
     int best = -1;
-    nm_slice_info_t s, b;
+    nm_slice_info_t s, b = {0};
     for (int i = 0; i < n; i++) {
         read_entry(p, (uint32_t)i, &s);
         if (s.arch == board_arch && s.float_abi == board_float &&

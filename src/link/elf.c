@@ -201,6 +201,10 @@ static int parse_symbols(nml_obj_t *o, nml_arena_t *a, nml_err_t *e) {
                             o->name, i, nm, (unsigned long long)strs->size);
         }
         if (i == 0) {
+            /* the null symbol: whatever the file says, it means "nothing" */
+            memset(s, 0, sizeof(*s));
+            s->name = "";
+            s->got_idx = -1;
             continue;
         }
         if (s->shndx == NML_SHN_XINDEX) {

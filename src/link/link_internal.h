@@ -60,6 +60,9 @@ typedef struct nml_arch {
     /* Write a stub at p (link-time address at), jumping to the import whose
      * GOT slot is at got (if stub_uses_got). */
     void (*write_stub)(uint8_t *p, uint64_t at, uint64_t got);
+    /* Float ABI an object declares: NM_FLOAT_SOFT/HARD, or -1 if it does
+     * not say (libgcc members often do not). NULL: not checked. */
+    int (*float_abi)(const nml_obj_t *o);
 } nml_arch_t;
 
 extern const nml_arch_t nml_arch_x86_64;

@@ -1,0 +1,79 @@
+#!/bin/sh
+# bench/run.sh: build natmod, then print three tables:
+#  1. natmod link: median wall time per example (one process per link, as a
+#     build system runs it; >= 10 runs), plus the instruction count of one
+#     link under callgrind (deterministic, unlike wall time on a shared box);
+#  2. the loader on the host board: load/unload time and RAM beyond the
+#     module's own text + data + bss;
+#  3. module size: .nmod bytes vs the example's .o bytes.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+"$top/tools/deps.sh" --bench
+build=${NATMOD_BUILD:-$top/build}
+runs=${RUNS:-21}
+cmake -S "$top" -B "$build" -DNATMOD_FUZZ_SECONDS=0 >/dev/null
+cmake --build "$build" -j"$(nproc)" >/dev/null
+natmod="$build/tools/natmod/natmod"
+syms="$build/ports/host/board.syms"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+arches="x86_64 armv6m armv7m armv7emsp"
+examples="hello state callbacks mathlib driver"
+
+libs_for() { # arch -> the archives natmod build offers the linker
+    case $1 in
+    x86_64) gcc -print-libgcc-file-name ;;
+    armv6m) f="-mthumb -mcpu=cortex-m0 -mfloat-abi=soft" ;;
+    armv7m) f="-mthumb -mcpu=cortex-m3 -mfloat-abi=soft" ;;
+    armv7emsp) f="-mthumb -mcpu=cortex-m4 -mfloat-abi=hard -mfpu=fpv4-sp-d16" ;;
+    esac
+    if [ "$1" != x86_64 ]; then
+        # shellcheck disable=SC2086
+        for q in -print-libgcc-file-name -print-file-name=libm.a -print-file-name=libc.a; do
+            arm-none-eabi-gcc $f $q
+        done
+    fi
+}
+
+echo "== natmod link: wall time per link, $runs runs each (target: median < 5 ms)"
+printf "%-10s %-10s %10s %8s %8s %14s\n" example arch "median ms" "min ms" "max ms" "instructions"
+for ex in $examples; do
+    for arch in $arches; do
+        d="$work/$ex.$arch"
+        mkdir -p "$d"
+        "$natmod" build -q --arch "$arch" --syms "$syms" --keep "$d" -o "$d/$ex.nmod" "$top/examples/$ex/$ex.c"
+        # shellcheck disable=SC2046
+        set -- "$natmod" link -q --arch "$arch" --syms "$syms" -o "$d/relink.nmod" "$d"/*.o $(libs_for "$arch")
+        t=$("$build/bench/bench_exec" "$runs" -- "$@")
+        ins="-"
+        if command -v valgrind >/dev/null; then
+            valgrind --tool=callgrind --callgrind-out-file="$d/cg.out" "$@" >/dev/null 2>"$d/cg.log" &&
+                ins=$(sed -n 's/.*Collected : *\([0-9]*\).*/\1/p' "$d/cg.log")
+        fi
+        # shellcheck disable=SC2086
+        printf "%-10s %-10s %10s %8s %8s %14s\n" "$ex" "$arch" $t "$ins"
+        cmp -s "$d/$ex.nmod" "$d/relink.nmod" || echo "  note: relink of $ex/$arch differs from natmod build's output"
+    done
+done
+
+echo
+echo "== loader on the host board (x86_64 slices; $([ -n "${CI:-}" ] && echo CI || echo local) run)"
+set --
+for ex in $examples; do set -- "$@" "$work/$ex.x86_64/$ex.nmod"; done
+"$build/bench/bench_load" "$@"
+
+echo
+echo "== module size: .nmod bytes vs the example's own .o bytes"
+printf "%-10s" example
+for arch in $arches; do printf " %18s" "$arch .o -> .nmod"; done
+echo
+for ex in $examples; do
+    printf "%-10s" "$ex"
+    for arch in $arches; do
+        d="$work/$ex.$arch"
+        o=$(cat "$d"/*.o | wc -c)
+        n=$(wc -c <"$d/$ex.nmod")
+        printf " %8s -> %6s" "$o" "$n"
+    done
+    echo
+done

@@ -1,0 +1,118 @@
+/*
+ * libFuzzer target for the host linker: the input bytes become one or two
+ * in-memory inputs (ELF object and/or ar archive) linked for x86-64 or
+ * ARMv7-M. A successful link is written as .nmod and read back, which must
+ * succeed: the linker may refuse an input, never produce a bad module.
+ *
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
+ *       fuzz/fuzz_elf.c src/link/(all .c) src/format/(all .c) -o fuzz_elf
+ *   ./fuzz_elf -max_total_time=60 tests/corpus/elf
+ *
+ * First byte (control): bit 0 arch (x86-64 / armv7m), bit 1 gc_sections,
+ * bit 2 split the rest in two inputs at the position the second byte picks,
+ * bit 3 wrap the second part in an ar archive. Seeds from the corpus have
+ * no control byte, so a plain ELF first byte (0x7f) also selects plain mode.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "link/link.h"
+
+static uint8_t *wrap_ar(const uint8_t *d, size_t n, size_t *out_len) {
+    size_t len = 8 + 60 + n + (n & 1);
+    uint8_t *a = malloc(len);
+    if (!a) {
+        return NULL;
+    }
+    memcpy(a, "!<arch>\n", 8);
+    memset(a + 8, ' ', 60);
+    memcpy(a + 8, "m.o/", 4);
+    a[8 + 40] = '6';
+    a[8 + 41] = '4';
+    a[8 + 42] = '4';
+    char num[16];
+    int k = 0;
+    size_t v = n;
+    do {
+        num[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v && k < 10);
+    for (int i = 0; i < k; i++) {
+        a[8 + 48 + i] = (uint8_t)num[k - 1 - i];
+    }
+    a[8 + 58] = '`';
+    a[8 + 59] = '\n';
+    memcpy(a + 68, d, n);
+    if (n & 1) {
+        a[68 + n] = '\n';
+    }
+    *out_len = len;
+    return a;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size < 2) {
+        return 0;
+    }
+    uint8_t ctl = data[0];
+    const uint8_t *body = data + 1;
+    size_t n = size - 1;
+    nml_options_t opt;
+    memset(&opt, 0, sizeof opt);
+    if (ctl == 0x7f || ctl == '!') { /* a corpus seed as-is */
+        ctl = 0;
+        body = data;
+        n = size;
+    }
+    opt.arch = (ctl & 1) ? NM_ARCH_ARMV7M : NM_ARCH_X64;
+    opt.gc_sections = (ctl >> 1) & 1;
+    nml_input_t in[2];
+    memset(in, 0, sizeof in);
+    uint8_t *ar = NULL;
+    size_t nin = 1;
+    in[0].path = "fuzz.o";
+    in[0].data = body;
+    in[0].size = n;
+    if ((ctl & 4) && n > 1) {
+        size_t cut = 1 + (size_t)body[0] * (n - 1) / 256;
+        in[0].data = body + 1;
+        in[0].size = cut - 1;
+        in[1].path = "fuzz2.o";
+        in[1].data = body + cut;
+        in[1].size = n - cut;
+        nin = 2;
+    }
+    if (ctl & 8) {
+        nml_input_t *w = &in[nin - 1];
+        size_t alen;
+        ar = wrap_ar(w->data, w->size, &alen);
+        if (!ar) {
+            return 0;
+        }
+        w->path = "fuzz.a";
+        w->data = ar;
+        w->size = alen;
+    }
+    opt.inputs = in;
+    opt.n_inputs = nin;
+    nml_result_t res;
+    char detail[256];
+    if (nml_link(&opt, &res, detail, sizeof detail) == NM_OK) {
+        uint8_t *img;
+        size_t len;
+        if (nml_write_nmod(&res, &img, &len, detail, sizeof detail) == NM_OK) {
+            nm_image_t im;
+            nm_detail_t d;
+            if (nm_image_parse(img, len, &im, &d) != NM_OK) {
+                abort(); /* the linker produced a module its own reader refuses */
+            }
+            free(img);
+        }
+        nml_result_free(&res);
+    }
+    free(ar);
+    return 0;
+}

@@ -1,0 +1,1345 @@
+/*
+ * The linker core. Phases, in order (each a function below):
+ *   load_inputs     read files, parse objects, split archives
+ *   include_obj     add an object's globals to the symbol table
+ *   pull_members    archive members on demand, until nothing new is pulled
+ *   gc_sections     keep what the exports reach (explicit worklist)
+ *   scan_relocs     classify every relocation: imports, GOT slots, stubs
+ *   layout          TEXT | stubs  ...  RW: data | GOT | bss
+ *   relocate        patch bytes, emit nm_reloc_t records
+ *   exports         the export table, nm_init / nm_deinit
+ * Link-time addresses: TEXT starts at 0, RW at rw_offset. Values stored for
+ * load-time relocation are offsets within the target region, as format.h says.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "link/link_internal.h"
+
+/* ---------------------------------------------------------------- tables */
+
+struct nml_gsym {
+    const char *name;
+    uint32_t hash;
+    nml_obj_t *obj; /* definition, NULL while undefined */
+    uint32_t sym;
+    uint8_t weakdef, common, demanded, exported, in_fw;
+    uint64_t common_size;
+    uint32_t common_align;
+    uint32_t common_off; /* bss: offset in RW */
+    int32_t import_idx, got_idx, stub_idx;
+};
+
+typedef struct table {
+    nml_gsym_t **slot;
+    size_t cap, n;
+} table_t;
+
+typedef struct archive {
+    const char *path;
+    nml_obj_t *members;
+    size_t n;
+} archive_t;
+
+typedef struct got_ent {
+    nml_obj_t *obj; /* the referencing object and symbol, resolved at write time */
+    uint32_t sym;
+} got_ent_t;
+
+typedef struct ctx {
+    const nml_options_t *opt;
+    const nml_arch_t *arch;
+    nml_err_t err;
+    nml_arena_t a;   /* scratch, freed at the end */
+    nml_arena_t *ra; /* the result's arena */
+    table_t globals, fw;
+    int have_fw;
+    nml_obj_t *first, *last; /* included objects */
+    archive_t *archives;
+    size_t n_archives;
+    got_ent_t *got;
+    size_t ngot, capgot;
+    nml_gsym_t **imports;
+    size_t nimports, capimports;
+    nml_gsym_t **stubs;
+    size_t nstubs, capstubs;
+    nm_reloc_t *relocs;
+    size_t nrelocs, caprelocs;
+    uint64_t text_size, rw_offset, data_size, bss_size, got_off, stub_off;
+    unsigned text_align, rw_align; /* log2 */
+    uint8_t *text, *data;
+} ctx_t;
+
+static int nomem(ctx_t *c) {
+    return nml_fail(&c->err, NM_ERR_NOMEM, "out of memory");
+}
+
+/* Grow an arena-backed array to hold need elements. */
+static int grow(ctx_t *c, void **arr, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) {
+        return NM_OK;
+    }
+    size_t ncap = *cap ? *cap * 2 : 16;
+    while (ncap < need) {
+        ncap *= 2;
+    }
+    void *n = nml_alloc_array(&c->a, ncap, elem);
+    if (!n) {
+        return nomem(c);
+    }
+    if (*cap) {
+        memcpy(n, *arr, *cap * elem);
+    }
+    *arr = n;
+    *cap = ncap;
+    return NM_OK;
+}
+
+static uint32_t hash_str(const char *s) {
+    return nm_hash(s);
+}
+
+static nml_gsym_t *table_find(const table_t *t, const char *name) {
+    if (!t->cap) {
+        return NULL;
+    }
+    uint32_t h = hash_str(name);
+    for (size_t i = h & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+        nml_gsym_t *g = t->slot[i];
+        if (!g) {
+            return NULL;
+        }
+        if (g->hash == h && strcmp(g->name, name) == 0) {
+            return g;
+        }
+    }
+}
+
+static nml_gsym_t *table_get(ctx_t *c, table_t *t, const char *name) {
+    nml_gsym_t *g = table_find(t, name);
+    if (g) {
+        return g;
+    }
+    if ((t->n + 1) * 2 > t->cap) {
+        size_t ncap = t->cap ? t->cap * 2 : 256;
+        nml_gsym_t **ns = nml_alloc_array(&c->a, ncap, sizeof(*ns));
+        if (!ns) {
+            return NULL;
+        }
+        for (size_t i = 0; i < t->cap; i++) {
+            nml_gsym_t *o = t->slot[i];
+            if (o) {
+                size_t j = o->hash & (ncap - 1);
+                while (ns[j]) {
+                    j = (j + 1) & (ncap - 1);
+                }
+                ns[j] = o;
+            }
+        }
+        t->slot = ns;
+        t->cap = ncap;
+    }
+    g = nml_alloc(&c->a, sizeof(*g));
+    if (!g) {
+        return NULL;
+    }
+    g->name = name;
+    g->hash = hash_str(name);
+    g->import_idx = g->got_idx = g->stub_idx = -1;
+    size_t j = g->hash & (t->cap - 1);
+    while (t->slot[j]) {
+        j = (j + 1) & (t->cap - 1);
+    }
+    t->slot[j] = g;
+    t->n++;
+    return g;
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static uint64_t align_up(uint64_t v, uint64_t a) {
+    return (v + a - 1) & ~(a - 1);
+}
+
+static unsigned log2u(uint64_t a) {
+    unsigned l = 0;
+    while ((1ull << l) < a) {
+        l++;
+    }
+    return l;
+}
+
+static const char *rname(ctx_t *c, uint32_t type, char *buf, size_t n) {
+    const char *s = c->arch->reloc_name(type);
+    if (s) {
+        return s;
+    }
+    snprintf(buf, n, "relocation type %u", type);
+    return buf;
+}
+
+static const char *symname(const nml_obj_t *o, uint32_t i) {
+    const nml_sym_t *s = &o->syms[i];
+    if (s->type == NML_STT_SECTION && s->shndx < o->nsecs && !s->name[0]) {
+        return o->secs[s->shndx].name;
+    }
+    return s->name;
+}
+
+static int read_file(ctx_t *c, const char *path, const uint8_t **data, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        return nml_fail(&c->err, NM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    size_t cap = 1 << 16, len = 0;
+    uint8_t *buf = malloc(cap);
+    while (buf) {
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (len < cap) {
+            break;
+        }
+        uint8_t *nb = cap < (SIZE_MAX / 2) ? realloc(buf, cap * 2) : NULL;
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf) {
+        return nomem(c);
+    }
+    if (bad) {
+        free(buf);
+        return nml_fail(&c->err, NM_ERR_IO, "%s: read error", path);
+    }
+    uint8_t *copy = nml_alloc(&c->a, len ? len : 1);
+    if (!copy) {
+        free(buf);
+        return nomem(c);
+    }
+    memcpy(copy, buf, len);
+    free(buf);
+    *data = copy;
+    *size = len;
+    return NM_OK;
+}
+
+/* Firmware export list: one name per line, optional fields after it, '#' comments. */
+static int load_fw_syms(ctx_t *c, const char *path) {
+    const uint8_t *d;
+    size_t n;
+    int err = read_file(c, path, &d, &n);
+    if (err) {
+        return err;
+    }
+    char *text = nml_alloc(&c->a, n + 1);
+    if (!text) {
+        return nomem(c);
+    }
+    memcpy(text, d, n);
+    char *p = text, *end = text + n;
+    while (p < end) {
+        char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol) {
+            eol = end;
+        }
+        *eol = 0;
+        char *hash = strchr(p, '#');
+        if (hash) {
+            *hash = 0;
+        }
+        while (*p == ' ' || *p == '\t' || *p == '\r') {
+            p++;
+        }
+        char *q = p;
+        while (*q && *q != ' ' && *q != '\t' && *q != '\r') {
+            q++;
+        }
+        *q = 0;
+        if (*p) {
+            nml_gsym_t *g = table_get(c, &c->fw, p);
+            if (!g) {
+                return nomem(c);
+            }
+        }
+        p = eol + 1;
+    }
+    c->have_fw = 1;
+    return NM_OK;
+}
+
+static int in_fw(ctx_t *c, const char *name) {
+    return c->have_fw && table_find(&c->fw, name) != NULL;
+}
+
+static int starts(const char *s, const char *p) {
+    return strncmp(s, p, strlen(p)) == 0;
+}
+
+/* Sections that never reach the module. Their relocations are ignored. */
+static int dropped_section(const nml_sec_t *s) {
+    if (!(s->flags & NML_SHF_ALLOC) || s->type == NML_SHT_NULL || s->type == NML_SHT_GROUP || s->type == NML_SHT_REL ||
+        s->type == NML_SHT_RELA || s->type == NML_SHT_SYMTAB || s->type == NML_SHT_STRTAB) {
+        return 1;
+    }
+    const char *n = s->name;
+    return starts(n, ".comment") || starts(n, ".note") || starts(n, ".debug") ||
+           starts(n, ".ARM.attributes") || starts(n, ".ARM.exidx") || starts(n, ".ARM.extab") ||
+           starts(n, ".eh_frame");
+}
+
+/* ---------------------------------------------------------------- include */
+
+static int add_obj_to_list(ctx_t *c, nml_obj_t *o) {
+    o->included = 1;
+    if (c->last) {
+        c->last->next = o;
+    } else {
+        c->first = o;
+    }
+    c->last = o;
+    return NM_OK;
+}
+
+static int include_obj(ctx_t *c, nml_obj_t *o) {
+    const nml_arch_t *ar = c->arch;
+    if (o->machine != ar->machine || o->elfclass != ar->elfclass) {
+        return nml_fail(&c->err, NM_ERR_ARCH, "%s: ELF machine %u (class %u) is not %s",
+                        o->name, o->machine, o->elfclass, nm_arch_name(c->opt->arch));
+    }
+    if (ar->float_abi) {
+        int f = ar->float_abi(o);
+        if (f >= 0 && f != c->opt->float_abi) {
+            return nml_fail(&c->err, NM_ERR_FLOAT_ABI, "%s: float ABI %s, but linking for %s float",
+                            o->name, nm_float_name((unsigned)f), nm_float_name(c->opt->float_abi));
+        }
+    }
+    for (uint32_t i = 1; i < o->nsecs; i++) {
+        nml_sec_t *s = &o->secs[i];
+        s->drop = (uint8_t)dropped_section(s);
+        if (s->drop) {
+            continue;
+        }
+        if (s->type == NML_SHT_INIT_ARRAY || s->type == NML_SHT_FINI_ARRAY ||
+            s->type == NML_SHT_PREINIT_ARRAY || starts(s->name, ".init_array") ||
+            starts(s->name, ".fini_array") || starts(s->name, ".ctors") || starts(s->name, ".dtors") ||
+            starts(s->name, ".preinit_array")) {
+            return nml_fail(&c->err, NM_ERR_UNSUPPORTED, "%s: section %u (%s): constructors not supported",
+                            o->name, i, s->name);
+        }
+        if (s->flags & NML_SHF_TLS) {
+            return nml_fail(&c->err, NM_ERR_UNSUPPORTED, "%s: section %u (%s): thread-local storage not supported",
+                            o->name, i, s->name);
+        }
+        s->bss = s->type == NML_SHT_NOBITS;
+        s->region = (s->bss || (s->flags & NML_SHF_WRITE)) ? NM_REGION_RW : NM_REGION_TEXT;
+    }
+    for (uint32_t i = 1; i < o->nsyms; i++) {
+        nml_sym_t *s = &o->syms[i];
+        if (s->bind == NML_STB_LOCAL || !s->name[0]) {
+            continue;
+        }
+        nml_gsym_t *g = table_get(c, &c->globals, s->name);
+        if (!g) {
+            return nomem(c);
+        }
+        s->g = g;
+        if (s->shndx == NML_SHN_UNDEF) {
+            continue;
+        }
+        if (s->shndx == NML_SHN_COMMON) {
+            if (!g->obj || g->common) {
+                if (!g->obj) {
+                    g->obj = o;
+                    g->sym = i;
+                    g->common = 1;
+                }
+                if (s->size > g->common_size) {
+                    g->common_size = s->size;
+                }
+                if (s->value > g->common_align) {
+                    g->common_align = (uint32_t)s->value;
+                }
+            }
+            continue;
+        }
+        if (g->obj && !g->weakdef && !g->common) {
+            if (s->bind == NML_STB_WEAK) {
+                continue;
+            }
+            return nml_fail(&c->err, NM_ERR_DUP, "duplicate symbol '%s': defined in %s and in %s",
+                            s->name, g->obj->name, o->name);
+        }
+        if (g->obj && s->bind == NML_STB_WEAK) {
+            continue; /* first weak wins; a common stays */
+        }
+        g->obj = o;
+        g->sym = i;
+        g->weakdef = s->bind == NML_STB_WEAK;
+        g->common = 0;
+    }
+    return add_obj_to_list(c, o);
+}
+
+/* Mark the undefined globals an object needs (non-weak references from
+ * sections that can reach the module). */
+static void collect_demands(ctx_t *c, nml_obj_t *o) {
+    (void)c;
+    if (o->scanned) {
+        return;
+    }
+    o->scanned = 1;
+    for (uint32_t i = 1; i < o->nsecs; i++) {
+        nml_sec_t *s = &o->secs[i];
+        if (s->drop) {
+            continue;
+        }
+        for (size_t k = 0; k < s->nrels; k++) {
+            nml_sym_t *y = &o->syms[s->rels[k].sym];
+            if (y->g && y->shndx == NML_SHN_UNDEF && y->bind != NML_STB_WEAK) {
+                y->g->demanded = 1;
+            }
+        }
+    }
+}
+
+static int pull_members(ctx_t *c) {
+    int changed = 1;
+    while (changed) {
+        changed = 0;
+        for (nml_obj_t *o = c->first; o; o = o->next) {
+            collect_demands(c, o);
+        }
+        for (size_t ai = 0; ai < c->n_archives; ai++) {
+            archive_t *ar = &c->archives[ai];
+            for (size_t m = 0; m < ar->n; m++) {
+                nml_obj_t *o = &ar->members[m];
+                if (o->included || !o->data) {
+                    continue;
+                }
+                const char *why = NULL;
+                for (uint32_t i = 1; i < o->nsyms && !why; i++) {
+                    nml_sym_t *s = &o->syms[i];
+                    if (s->bind == NML_STB_LOCAL || s->shndx == NML_SHN_UNDEF || s->shndx == NML_SHN_COMMON) {
+                        continue;
+                    }
+                    nml_gsym_t *g = table_find(&c->globals, s->name);
+                    if (g && g->demanded && (!g->obj || g->common) && !in_fw(c, s->name)) {
+                        why = s->name;
+                    }
+                }
+                if (why) {
+                    if (c->opt->verbose) {
+                        fprintf(stderr, "natmod link: %s pulled for '%s'\n", o->name, why);
+                    }
+                    int err = include_obj(c, o);
+                    if (err) {
+                        return err;
+                    }
+                    collect_demands(c, o);
+                    changed = 1;
+                }
+            }
+        }
+    }
+    return NM_OK;
+}
+
+/* ---------------------------------------------------------------- resolve */
+
+enum { T_SEC, T_COMMON, T_ABS, T_IMPORT, T_WEAK0, T_UNDEF };
+
+typedef struct tgt {
+    int kind;
+    nml_obj_t *obj; /* T_SEC */
+    uint32_t sec;
+    uint64_t off;
+    uint8_t thumb;
+    nml_gsym_t *g; /* globals */
+} tgt_t;
+
+/* What symbol i of object o refers to (before imports are decided). */
+static void resolve(nml_obj_t *o, uint32_t i, tgt_t *t) {
+    nml_sym_t *s = &o->syms[i];
+    memset(t, 0, sizeof(*t));
+    t->g = s->g;
+    if (s->g && s->g->obj) {
+        nml_gsym_t *g = s->g;
+        if (g->common) {
+            t->kind = T_COMMON;
+            return;
+        }
+        o = g->obj;
+        s = &o->syms[g->sym];
+    } else if (s->g) {
+        t->kind = s->bind == NML_STB_WEAK ? T_WEAK0 : T_UNDEF;
+        return;
+    }
+    if (s->shndx == NML_SHN_UNDEF) {
+        t->kind = T_ABS; /* the null symbol, or a nameless undefined local: 0 */
+        t->off = 0;
+    } else if (s->shndx == NML_SHN_ABS) {
+        t->kind = T_ABS;
+        t->off = s->value;
+    } else if (s->shndx == NML_SHN_COMMON) {
+        t->kind = T_ABS; /* a local COMMON cannot happen; treat as 0 */
+    } else {
+        t->kind = T_SEC;
+        t->obj = o;
+        t->sec = s->shndx;
+        t->off = s->value;
+        t->thumb = s->thumb;
+    }
+}
+
+/* ---------------------------------------------------------------- gc */
+
+typedef struct secref {
+    nml_obj_t *obj;
+    uint32_t sec;
+} secref_t;
+
+typedef struct worklist {
+    secref_t *v;
+    size_t n, cap;
+} worklist_t;
+
+static int mark(ctx_t *c, worklist_t *w, nml_obj_t *o, uint32_t sec) {
+    if (sec == 0 || sec >= o->nsecs) {
+        return NM_OK;
+    }
+    nml_sec_t *s = &o->secs[sec];
+    if (s->keep || s->drop) {
+        return NM_OK;
+    }
+    s->keep = 1;
+    if (grow(c, (void **)&w->v, &w->cap, w->n + 1, sizeof(secref_t))) {
+        return c->err.code;
+    }
+    w->v[w->n].obj = o;
+    w->v[w->n].sec = sec;
+    w->n++;
+    return NM_OK;
+}
+
+static int mark_sym(ctx_t *c, worklist_t *w, nml_obj_t *o, uint32_t i) {
+    tgt_t t;
+    resolve(o, i, &t);
+    return t.kind == T_SEC ? mark(c, w, t.obj, t.sec) : NM_OK;
+}
+
+static int is_export_candidate(const nml_obj_t *o, const nml_sym_t *s) {
+    return !o->from_archive && s->bind == NML_STB_GLOBAL && s->shndx != NML_SHN_UNDEF &&
+           s->shndx != NML_SHN_ABS && s->vis == NML_STV_DEFAULT &&
+           (s->type == NML_STT_FUNC || s->type == NML_STT_OBJECT);
+}
+
+static int gc_sections(ctx_t *c) {
+    if (!c->opt->gc_sections) {
+        for (nml_obj_t *o = c->first; o; o = o->next) {
+            for (uint32_t i = 1; i < o->nsecs; i++) {
+                o->secs[i].keep = !o->secs[i].drop;
+            }
+        }
+        return NM_OK;
+    }
+    worklist_t w = {0};
+    for (nml_obj_t *o = c->first; o; o = o->next) {
+        for (uint32_t i = 1; i < o->nsyms; i++) {
+            nml_sym_t *s = &o->syms[i];
+            if (is_export_candidate(o, s) && mark_sym(c, &w, o, i)) {
+                return c->err.code;
+            }
+        }
+    }
+    static const char *const special[] = {"nm_init", "nm_deinit"};
+    for (size_t i = 0; i < 2 + c->opt->n_extra_exports; i++) {
+        const char *n = i < 2 ? special[i] : c->opt->extra_exports[i - 2];
+        nml_gsym_t *g = table_find(&c->globals, n);
+        if (g && g->obj && !g->common && mark_sym(c, &w, g->obj, g->sym)) {
+            return c->err.code;
+        }
+    }
+    while (w.n > 0) {
+        secref_t r = w.v[--w.n];
+        nml_sec_t *s = &r.obj->secs[r.sec];
+        for (size_t k = 0; k < s->nrels; k++) {
+            if (mark_sym(c, &w, r.obj, s->rels[k].sym)) {
+                return c->err.code;
+            }
+        }
+    }
+    return NM_OK;
+}
+
+/* ---------------------------------------------------------------- scan */
+
+static int rel_fail(ctx_t *c, int code, nml_obj_t *o, nml_sec_t *s, nml_rel_t *r, const char *why) {
+    char b[32];
+    return nml_fail(&c->err, code, "%s: %s+0x%llx: %s against '%s': %s", o->name, s->name,
+                    (unsigned long long)r->offset, rname(c, r->type, b, sizeof b), symname(o, r->sym), why);
+}
+
+static int add_import(ctx_t *c, nml_gsym_t *g) {
+    if (g->import_idx >= 0) {
+        return NM_OK;
+    }
+    if (c->nimports >= 0xffff) {
+        return nml_fail(&c->err, NM_ERR_UNSUPPORTED, "too many imports (more than 65535)");
+    }
+    if (grow(c, (void **)&c->imports, &c->capimports, c->nimports + 1, sizeof(*c->imports))) {
+        return c->err.code;
+    }
+    g->import_idx = (int32_t)c->nimports;
+    c->imports[c->nimports++] = g;
+    return NM_OK;
+}
+
+static int add_got(ctx_t *c, nml_obj_t *o, uint32_t i) {
+    nml_sym_t *s = &o->syms[i];
+    int32_t *slot = s->g ? &s->g->got_idx : &s->got_idx;
+    if (*slot >= 0) {
+        return NM_OK;
+    }
+    if (c->ngot >= 0xffff) {
+        return nml_fail(&c->err, NM_ERR_UNSUPPORTED, "too many GOT entries (more than 65535)");
+    }
+    if (grow(c, (void **)&c->got, &c->capgot, c->ngot + 1, sizeof(*c->got))) {
+        return c->err.code;
+    }
+    *slot = (int32_t)c->ngot;
+    c->got[c->ngot].obj = o;
+    c->got[c->ngot].sym = i;
+    c->ngot++;
+    return NM_OK;
+}
+
+/* Decide what an undefined global becomes: import, 0 (weak), or an error. */
+static int undefined(ctx_t *c, nml_obj_t *o, nml_sec_t *s, nml_rel_t *r, tgt_t *t) {
+    char b[32];
+    nml_gsym_t *g = t->g;
+    if (c->have_fw) {
+        if (in_fw(c, g->name)) {
+            t->kind = T_IMPORT;
+            return add_import(c, g);
+        }
+        if (t->kind == T_WEAK0) {
+            return NM_OK;
+        }
+        return nml_fail(&c->err, NM_ERR_NOSYM,
+                        "undefined symbol '%s' (referenced from %s %s+0x%llx, %s): not in the firmware export list %s",
+                        g->name, o->name, s->name, (unsigned long long)r->offset, rname(c, r->type, b, sizeof b),
+                        c->opt->syms_path);
+    }
+    if (t->kind == T_WEAK0) {
+        return NM_OK;
+    }
+    t->kind = T_IMPORT;
+    return add_import(c, g);
+}
+
+static int scan_relocs(ctx_t *c) {
+    const nml_arch_t *ar = c->arch;
+    for (nml_obj_t *o = c->first; o; o = o->next) {
+        for (uint32_t si = 1; si < o->nsecs; si++) {
+            nml_sec_t *s = &o->secs[si];
+            if (!s->keep) {
+                continue;
+            }
+            if (s->nrels && s->bss) {
+                return nml_fail(&c->err, NM_ERR_RELOC, "%s: section %u (%s): relocations in a section without contents",
+                                o->name, si, s->name);
+            }
+            for (size_t k = 0; k < s->nrels; k++) {
+                nml_rel_t *r = &s->rels[k];
+                const char *why = NULL;
+                int kind = ar->classify(r->type, &why);
+                if (kind == NML_R_UNSUPPORTED) {
+                    return rel_fail(c, NM_ERR_RELOC, o, s, r, why ? why : "not supported");
+                }
+                if (kind == NML_R_IGNORE) {
+                    continue;
+                }
+                unsigned w = ar->width(r->type);
+                if (r->offset > s->size || w > s->size - r->offset) {
+                    return rel_fail(c, NM_ERR_RELOC, o, s, r, "field outside the section");
+                }
+                tgt_t t;
+                resolve(o, r->sym, &t);
+                if (t.kind == T_UNDEF || t.kind == T_WEAK0) {
+                    int err = undefined(c, o, s, r, &t);
+                    if (err) {
+                        return err;
+                    }
+                }
+                if (t.kind == T_SEC && !t.obj->secs[t.sec].keep) {
+                    return rel_fail(c, NM_ERR_RELOC, o, s, r, "target is in a discarded section");
+                }
+                int err = NM_OK;
+                switch (kind) {
+                case NML_R_PCREL:
+                case NML_R_GOTOFF:
+                    if (t.kind == T_IMPORT) {
+                        return rel_fail(c, NM_ERR_RELOC, o, s, r,
+                                        "out of range: PC-relative reference to an import (use the GOT: -fPIC -fno-plt)");
+                    }
+                    break;
+                case NML_R_BRANCH:
+                    if (t.kind == T_IMPORT && t.g->stub_idx < 0) {
+                        if (c->nstubs >= 0xffff) {
+                            return nml_fail(&c->err, NM_ERR_UNSUPPORTED, "too many stubs");
+                        }
+                        if (grow(c, (void **)&c->stubs, &c->capstubs, c->nstubs + 1, sizeof(*c->stubs))) {
+                            return c->err.code;
+                        }
+                        t.g->stub_idx = (int32_t)c->nstubs;
+                        c->stubs[c->nstubs++] = t.g;
+                        if (ar->stub_uses_got) {
+                            err = add_got(c, o, r->sym);
+                        }
+                    }
+                    break;
+                case NML_R_GOT:
+                    err = add_got(c, o, r->sym);
+                    break;
+                default:
+                    break;
+                }
+                if (err) {
+                    return err;
+                }
+            }
+        }
+    }
+    return NM_OK;
+}
+
+/* ---------------------------------------------------------------- layout */
+
+#define SIZE_LIMIT 0x7fffffffull
+
+static int place(ctx_t *c, nml_sec_t *s, uint64_t *cur, unsigned *align) {
+    *cur = align_up(*cur, s->align);
+    s->out_off = (uint32_t)*cur;
+    *cur += s->size;
+    unsigned l = log2u(s->align);
+    if (l > *align) {
+        *align = l;
+    }
+    if (*cur > SIZE_LIMIT) {
+        return nml_fail(&c->err, NM_ERR_UNSUPPORTED, "module too large");
+    }
+    return NM_OK;
+}
+
+static int layout(ctx_t *c) {
+    const nml_arch_t *ar = c->arch;
+    uint64_t cur = 0;
+    c->text_align = c->rw_align = ar->min_align_log2;
+    /* TEXT: code first, then read-only data, then stubs */
+    for (int pass = 0; pass < 2; pass++) {
+        for (nml_obj_t *o = c->first; o; o = o->next) {
+            for (uint32_t i = 1; i < o->nsecs; i++) {
+                nml_sec_t *s = &o->secs[i];
+                if (!s->keep || s->region != NM_REGION_TEXT || ((s->flags & NML_SHF_EXEC) != 0) != (pass == 0)) {
+                    continue;
+                }
+                if (place(c, s, &cur, &c->text_align)) {
+                    return c->err.code;
+                }
+            }
+        }
+    }
+    if (c->nstubs) {
+        cur = align_up(cur, ar->stub_align);
+        c->stub_off = cur;
+        cur += (uint64_t)c->nstubs * ar->stub_size;
+    }
+    c->text_size = cur;
+    /* RW: data, GOT, then bss */
+    cur = 0;
+    for (nml_obj_t *o = c->first; o; o = o->next) {
+        for (uint32_t i = 1; i < o->nsecs; i++) {
+            nml_sec_t *s = &o->secs[i];
+            if (s->keep && s->region == NM_REGION_RW && !s->bss && place(c, s, &cur, &c->rw_align)) {
+                return c->err.code;
+            }
+        }
+    }
+    cur = align_up(cur, ar->ptr_size);
+    c->got_off = cur;
+    cur += (uint64_t)c->ngot * ar->ptr_size;
+    if (c->ngot && log2u(ar->ptr_size) > c->rw_align) {
+        c->rw_align = log2u(ar->ptr_size);
+    }
+    c->data_size = cur;
+    for (nml_obj_t *o = c->first; o; o = o->next) {
+        for (uint32_t i = 1; i < o->nsecs; i++) {
+            nml_sec_t *s = &o->secs[i];
+            if (s->keep && s->region == NM_REGION_RW && s->bss && place(c, s, &cur, &c->rw_align)) {
+                return c->err.code;
+            }
+        }
+    }
+    for (size_t i = 0; i < c->globals.cap; i++) {
+        nml_gsym_t *g = c->globals.slot[i];
+        if (g && g->obj && g->common) {
+            uint32_t al = g->common_align ? g->common_align : 1;
+            cur = align_up(cur, al);
+            g->common_off = (uint32_t)cur;
+            cur += g->common_size;
+            if (log2u(al) > c->rw_align) {
+                c->rw_align = log2u(al);
+            }
+            if (cur > SIZE_LIMIT) {
+                return nml_fail(&c->err, NM_ERR_UNSUPPORTED, "module too large");
+            }
+        }
+    }
+    c->bss_size = cur - c->data_size;
+    if (ar->rw_pcrel) {
+        c->rw_offset = align_up(c->text_size, 4096);
+    } else {
+        c->rw_offset = align_up(c->text_size, 1ull << c->rw_align);
+    }
+    if (c->rw_offset + cur > SIZE_LIMIT) {
+        return nml_fail(&c->err, NM_ERR_UNSUPPORTED, "module too large");
+    }
+    return NM_OK;
+}
+
+/* ---------------------------------------------------------------- relocate */
+
+static int add_reloc(ctx_t *c, uint64_t site, uint32_t target) {
+    if (grow(c, (void **)&c->relocs, &c->caprelocs, c->nrelocs + 1, sizeof(*c->relocs))) {
+        return c->err.code;
+    }
+    nm_reloc_t *r = &c->relocs[c->nrelocs++];
+    r->site = (uint32_t)site;
+    r->kind = c->arch->ptr_size == 8 ? NM_RELOC_PTR64 : NM_RELOC_PTR32;
+    r->target = target;
+    return NM_OK;
+}
+
+/* Region and offset-in-region of a placed target; 0 if not placed. */
+static int region_of(ctx_t *c, const tgt_t *t, uint8_t *region, uint64_t *off) {
+    if (t->kind == T_SEC) {
+        nml_sec_t *s = &t->obj->secs[t->sec];
+        *region = s->region;
+        *off = s->out_off + t->off;
+        return 1;
+    }
+    if (t->kind == T_COMMON) {
+        *region = NM_REGION_RW;
+        *off = t->g->common_off;
+        return 1;
+    }
+    (void)c;
+    return 0;
+}
+
+/* Link-time address of a target (T_IMPORT: its stub, or 0). */
+static uint64_t addr_of(ctx_t *c, const tgt_t *t) {
+    uint8_t region;
+    uint64_t off;
+    if (region_of(c, t, &region, &off)) {
+        return (region == NM_REGION_RW ? c->rw_offset : 0) + off;
+    }
+    if (t->kind == T_ABS) {
+        return t->off;
+    }
+    return 0;
+}
+
+/* Write a pointer-sized absolute value at p (site) pointing at t + addend. */
+static int write_pointer(ctx_t *c, uint8_t *p, uint64_t site, const tgt_t *t, int64_t addend) {
+    uint8_t region;
+    uint64_t off;
+    uint64_t v;
+    int err = NM_OK;
+    if (region_of(c, t, &region, &off)) {
+        v = (off + (uint64_t)addend) | t->thumb;
+        err = add_reloc(c, site, region == NM_REGION_RW ? NM_TARGET_RW : NM_TARGET_TEXT);
+    } else if (t->kind == T_IMPORT) {
+        v = (uint64_t)addend;
+        err = add_reloc(c, site, NM_TARGET_IMPORT0 + (uint32_t)t->g->import_idx);
+    } else {
+        v = addr_of(c, t) + (uint64_t)addend;
+    }
+    if (c->arch->ptr_size == 8) {
+        nml_wr64(p, v);
+    } else {
+        nml_wr32(p, (uint32_t)v);
+    }
+    return err;
+}
+
+static int final_target(ctx_t *c, nml_obj_t *o, uint32_t sym, tgt_t *t) {
+    resolve(o, sym, t);
+    if (t->kind == T_UNDEF || t->kind == T_WEAK0) {
+        if (t->g->import_idx >= 0) {
+            t->kind = T_IMPORT;
+        } else if (t->kind == T_UNDEF) {
+            return nml_fail(&c->err, NM_ERR_NOSYM, "undefined symbol '%s'", t->g->name); /* not reached */
+        }
+    }
+    return NM_OK;
+}
+
+static int relocate(ctx_t *c) {
+    const nml_arch_t *ar = c->arch;
+    uint64_t gotbase = c->rw_offset + c->got_off;
+    c->text = nml_alloc(c->ra, c->text_size ? c->text_size : 1);
+    c->data = nml_alloc(c->ra, c->data_size ? c->data_size : 1);
+    if (!c->text || !c->data) {
+        return nomem(c);
+    }
+    for (nml_obj_t *o = c->first; o; o = o->next) {
+        for (uint32_t i = 1; i < o->nsecs; i++) {
+            nml_sec_t *s = &o->secs[i];
+            if (s->keep && !s->bss) {
+                uint8_t *dst = (s->region == NM_REGION_TEXT ? c->text : c->data) + s->out_off;
+                memcpy(dst, o->data + s->offset, s->size);
+            }
+        }
+    }
+    for (nml_obj_t *o = c->first; o; o = o->next) {
+        for (uint32_t si = 1; si < o->nsecs; si++) {
+            nml_sec_t *s = &o->secs[si];
+            if (!s->keep || s->bss) {
+                continue;
+            }
+            int in_text = s->region == NM_REGION_TEXT;
+            uint8_t *base = (in_text ? c->text : c->data) + s->out_off;
+            uint64_t sbase = (in_text ? 0 : c->rw_offset) + s->out_off;
+            uint64_t sitebase = (in_text ? 0 : c->text_size) + s->out_off;
+            for (size_t k = 0; k < s->nrels; k++) {
+                nml_rel_t *r = &s->rels[k];
+                const char *why = NULL;
+                int kind = ar->classify(r->type, &why);
+                if (kind == NML_R_IGNORE) {
+                    continue;
+                }
+                uint8_t *p = base + r->offset;
+                uint64_t P = sbase + r->offset;
+                int64_t A = r->has_addend ? r->addend : ar->implicit_addend(r->type, p);
+                tgt_t t;
+                if (final_target(c, o, r->sym, &t)) {
+                    return c->err.code;
+                }
+                int64_t v = 0;
+                int err = NM_OK;
+                uint64_t S = addr_of(c, &t);
+                switch (kind) {
+                case NML_R_ABS:
+                    if (ar->width(r->type) != ar->ptr_size) {
+                        return rel_fail(c, NM_ERR_RELOC, o, s, r, "absolute field narrower than a pointer");
+                    }
+                    if ((err = write_pointer(c, p, sitebase + r->offset, &t, A))) {
+                        return err;
+                    }
+                    continue;
+                case NML_R_BRANCH:
+                    if (t.kind == T_IMPORT) {
+                        S = c->stub_off + (uint64_t)t.g->stub_idx * ar->stub_size;
+                        v = (int64_t)(S + (uint64_t)A - P);
+                    } else if (t.kind == T_WEAK0) {
+                        v = 0; /* branch to an absent weak function: fall through to the next instruction */
+                        if (ar->width(r->type) != 4) {
+                            return rel_fail(c, NM_ERR_RELOC, o, s, r, "short branch to an undefined weak symbol");
+                        }
+                        if (ar->thumb) {
+                            v = 0; /* BL +0 lands after the 4-byte BL */
+                        }
+                    } else if (t.kind == T_ABS) {
+                        return rel_fail(c, NM_ERR_RELOC, o, s, r, "branch to an absolute address");
+                    } else {
+                        uint8_t reg;
+                        uint64_t off;
+                        if (!ar->rw_pcrel && region_of(c, &t, &reg, &off) && reg != s->region) {
+                            return rel_fail(c, NM_ERR_RELOC, o, s, r, "branch between TEXT and RW");
+                        }
+                        v = (int64_t)(((S + (uint64_t)A) | t.thumb) - P);
+                    }
+                    break;
+                case NML_R_PCREL:
+                    if (t.kind == T_ABS || t.kind == T_WEAK0) {
+                        return rel_fail(c, NM_ERR_RELOC, o, s, r, "PC-relative reference to an absolute address");
+                    }
+                    if (!ar->rw_pcrel) {
+                        uint8_t reg;
+                        uint64_t off;
+                        region_of(c, &t, &reg, &off);
+                        if (reg != s->region) {
+                            return rel_fail(c, NM_ERR_RELOC, o, s, r,
+                                            "PC-relative reference between TEXT and RW (regions are placed independently)");
+                        }
+                    }
+                    v = (int64_t)(((S + (uint64_t)A) | t.thumb) - P);
+                    break;
+                case NML_R_GOT: {
+                    nml_sym_t *y = &o->syms[r->sym];
+                    int32_t gi = y->g ? y->g->got_idx : y->got_idx;
+                    v = (int64_t)(gotbase + (uint64_t)gi * ar->ptr_size + (uint64_t)A - P);
+                    break;
+                }
+                case NML_R_GOTPC:
+                    v = (int64_t)(gotbase + (uint64_t)A - P);
+                    break;
+                case NML_R_GOTOFF:
+                    if (t.kind == T_ABS || t.kind == T_WEAK0) {
+                        return rel_fail(c, NM_ERR_RELOC, o, s, r, "GOT-relative reference to an absolute address");
+                    }
+                    v = (int64_t)(S + (uint64_t)A - gotbase);
+                    break;
+                default:
+                    return rel_fail(c, NM_ERR_RELOC, o, s, r, why ? why : "not supported");
+                }
+                if (err) {
+                    return err;
+                }
+                why = NULL;
+                if (ar->apply(r->type, p, P, v, &why)) {
+                    return rel_fail(c, NM_ERR_RELOC, o, s, r, why ? why : "out of range");
+                }
+            }
+        }
+    }
+    /* GOT entries */
+    for (size_t i = 0; i < c->ngot; i++) {
+        tgt_t t;
+        if (final_target(c, c->got[i].obj, c->got[i].sym, &t)) {
+            return c->err.code;
+        }
+        uint64_t off = c->got_off + i * ar->ptr_size;
+        if (write_pointer(c, c->data + off, c->text_size + off, &t, 0)) {
+            return c->err.code;
+        }
+    }
+    /* stubs / veneers */
+    for (size_t i = 0; i < c->nstubs; i++) {
+        nml_gsym_t *g = c->stubs[i];
+        uint64_t at = c->stub_off + i * ar->stub_size;
+        uint64_t got = g->got_idx >= 0 ? gotbase + (uint64_t)g->got_idx * ar->ptr_size : 0;
+        ar->write_stub(c->text + at, at, got);
+        if (ar->stub_lit >= 0 && add_reloc(c, at + (uint64_t)ar->stub_lit, NM_TARGET_IMPORT0 + (uint32_t)g->import_idx)) {
+            return c->err.code;
+        }
+    }
+    return NM_OK;
+}
+
+/* ---------------------------------------------------------------- exports */
+
+typedef struct expbuf {
+    nm_wexport_t *v;
+    size_t n, cap;
+} expbuf_t;
+
+static int add_export(ctx_t *c, expbuf_t *e, nml_gsym_t *g) {
+    if (g->exported) {
+        return NM_OK;
+    }
+    nml_obj_t *o = g->obj;
+    tgt_t t;
+    resolve(o, g->sym, &t);
+    uint8_t region;
+    uint64_t off;
+    if (!region_of(c, &t, &region, &off)) {
+        return nml_fail(&c->err, NM_ERR_UNSUPPORTED, "%s: export '%s' is not in a module section", o->name, g->name);
+    }
+    if (t.kind == T_SEC && !t.obj->secs[t.sec].keep) {
+        return nml_fail(&c->err, NM_ERR_UNSUPPORTED, "%s: export '%s' is in discarded section %s", o->name, g->name,
+                        t.obj->secs[t.sec].name);
+    }
+    if (e->n >= 0xffff) {
+        return nml_fail(&c->err, NM_ERR_UNSUPPORTED, "too many exports");
+    }
+    if (grow(c, (void **)&e->v, &e->cap, e->n + 1, sizeof(*e->v))) {
+        return c->err.code;
+    }
+    nml_sym_t *s = &o->syms[g->sym];
+    int func = s->type == NML_STT_FUNC ||
+               (s->type != NML_STT_OBJECT && t.kind == T_SEC && (t.obj->secs[t.sec].flags & NML_SHF_EXEC));
+    nm_wexport_t *x = &e->v[e->n++];
+    x->name = nml_strdup(c->ra, g->name);
+    if (!x->name) {
+        return nomem(c);
+    }
+    x->value = (uint32_t)(off | t.thumb);
+    x->region = region;
+    x->kind = func ? NM_EXPORT_FUNC : NM_EXPORT_DATA;
+    g->exported = 1;
+    return NM_OK;
+}
+
+static int exports(ctx_t *c, nml_result_t *res) {
+    expbuf_t e = {0};
+    for (nml_obj_t *o = c->first; o; o = o->next) {
+        for (uint32_t i = 1; i < o->nsyms; i++) {
+            nml_sym_t *s = &o->syms[i];
+            if (is_export_candidate(o, s) && s->g && s->g->obj == o && s->g->sym == i && add_export(c, &e, s->g)) {
+                return c->err.code;
+            }
+        }
+    }
+    static const char *const special[] = {"nm_init", "nm_deinit"};
+    for (size_t i = 0; i < 2 + c->opt->n_extra_exports; i++) {
+        const char *n = i < 2 ? special[i] : c->opt->extra_exports[i - 2];
+        nml_gsym_t *g = table_find(&c->globals, n);
+        if (!g || !g->obj) {
+            if (i < 2) {
+                continue;
+            }
+            return nml_fail(&c->err, NM_ERR_NOSYM, "export '%s' is not defined by any object", n);
+        }
+        if (add_export(c, &e, g)) {
+            return c->err.code;
+        }
+    }
+    res->mod.init_idx = res->mod.deinit_idx = NM_NO_INDEX;
+    for (size_t i = 0; i < e.n; i++) {
+        if (strcmp(e.v[i].name, "nm_init") == 0) {
+            res->mod.init_idx = (uint16_t)i;
+        } else if (strcmp(e.v[i].name, "nm_deinit") == 0) {
+            res->mod.deinit_idx = (uint16_t)i;
+        }
+    }
+    nm_wexport_t *out = nml_alloc_array(c->ra, e.n ? e.n : 1, sizeof(*out));
+    if (!out) {
+        return nomem(c);
+    }
+    if (e.n) {
+        memcpy(out, e.v, e.n * sizeof(*out));
+    }
+    res->mod.exports = out;
+    res->mod.n_exports = (uint16_t)e.n;
+    return NM_OK;
+}
+
+/* ---------------------------------------------------------------- inputs */
+
+static int load_inputs(ctx_t *c) {
+    const nml_options_t *opt = c->opt;
+    c->archives = nml_alloc_array(&c->a, opt->n_inputs ? opt->n_inputs : 1, sizeof(archive_t));
+    if (!c->archives) {
+        return nomem(c);
+    }
+    for (size_t i = 0; i < opt->n_inputs; i++) {
+        const nml_input_t *in = &opt->inputs[i];
+        const char *path = in->path ? in->path : "<memory>";
+        const uint8_t *d = in->data;
+        size_t n = in->size;
+        if (!d) {
+            if (!in->path) {
+                return nml_fail(&c->err, NM_ERR_INVAL, "input %zu has neither a path nor data", i);
+            }
+            int err = read_file(c, path, &d, &n);
+            if (err) {
+                return err;
+            }
+        }
+        if (nml_is_archive(d, n) || (n >= 8 && memcmp(d, "!<thin>\n", 8) == 0)) {
+            nml_member_t *m;
+            size_t nm;
+            int err = nml_ar_parse(path, d, n, &c->a, &m, &nm, &c->err);
+            if (err) {
+                return err;
+            }
+            archive_t *ar = &c->archives[c->n_archives++];
+            ar->path = path;
+            ar->n = nm;
+            ar->members = nml_alloc_array(&c->a, nm ? nm : 1, sizeof(nml_obj_t));
+            if (!ar->members) {
+                return nomem(c);
+            }
+            for (size_t k = 0; k < nm; k++) {
+                nml_obj_t *o = &ar->members[k];
+                if (m[k].size < 4 || memcmp(m[k].data, "\x7f" "ELF", 4) != 0) {
+                    continue; /* not an object (e.g. __.LIBDEP): never pulled */
+                }
+                size_t ln = strlen(path) + strlen(m[k].name) + 3;
+                char *name = nml_alloc(&c->a, ln);
+                if (!name) {
+                    return nomem(c);
+                }
+                snprintf(name, ln, "%s(%s)", path, m[k].name);
+                o->name = name;
+                o->data = m[k].data;
+                o->size = m[k].size;
+                o->from_archive = 1;
+                err = nml_elf_parse(o, &c->a, &c->err);
+                if (err) {
+                    return err;
+                }
+            }
+        } else {
+            nml_obj_t *o = nml_alloc(&c->a, sizeof(*o));
+            if (!o) {
+                return nomem(c);
+            }
+            o->name = path;
+            o->data = d;
+            o->size = n;
+            if (n < 4 || memcmp(d, "\x7f" "ELF", 4) != 0) {
+                return nml_fail(&c->err, NM_ERR_ELF, "%s: not an ELF object or ar archive", path);
+            }
+            int err = nml_elf_parse(o, &c->a, &c->err);
+            if (!err) {
+                err = include_obj(c, o);
+            }
+            if (err) {
+                return err;
+            }
+        }
+    }
+    if (!c->first) {
+        return nml_fail(&c->err, NM_ERR_INVAL, "no object files given (archives alone link nothing)");
+    }
+    return NM_OK;
+}
+
+static const char *default_name(ctx_t *c) {
+    const char *p = c->first->name;
+    const char *slash = strrchr(p, '/');
+    if (slash) {
+        p = slash + 1;
+    }
+    char *n = nml_strdup(c->ra, p);
+    if (n) {
+        char *dot = strrchr(n, '.');
+        if (dot && dot != n) {
+            *dot = 0;
+        }
+    }
+    return n;
+}
+
+/* ---------------------------------------------------------------- entry */
+
+struct nml_priv {
+    nml_arena_t arena;
+};
+
+static const nml_arch_t *pick_arch(unsigned arch) {
+    if (arch == NM_ARCH_X64) {
+        return &nml_arch_x86_64;
+    }
+    if (nm_arch_is_thumb(arch)) {
+        return &nml_arch_thumb;
+    }
+    return NULL;
+}
+
+static int link_all(ctx_t *c, nml_result_t *res) {
+    const nml_options_t *opt = c->opt;
+    int err;
+    if (opt->syms_path && (err = load_fw_syms(c, opt->syms_path))) {
+        return err;
+    }
+    if ((err = load_inputs(c))) {
+        return err;
+    }
+    for (size_t i = 0; i < opt->n_extra_exports; i++) {
+        nml_gsym_t *g = table_get(c, &c->globals, opt->extra_exports[i]);
+        if (!g) {
+            return nomem(c);
+        }
+        g->demanded = 1;
+    }
+    if ((err = pull_members(c)) || (err = gc_sections(c)) || (err = scan_relocs(c)) || (err = layout(c)) ||
+        (err = relocate(c)) || (err = exports(c, res))) {
+        return err;
+    }
+    nm_wmodule_t *m = &res->mod;
+    m->arch = opt->arch;
+    m->float_abi = opt->float_abi;
+    m->flags = c->arch->rw_pcrel ? NM_FLAG_RW_PCREL : 0;
+    m->name = opt->name ? nml_strdup(c->ra, opt->name) : default_name(c);
+    m->text = c->text;
+    m->text_size = (uint32_t)c->text_size;
+    m->data = c->data;
+    m->data_size = (uint32_t)c->data_size;
+    m->bss_size = (uint32_t)c->bss_size;
+    m->rw_offset = (uint32_t)c->rw_offset;
+    m->got_offset = (uint32_t)c->got_off;
+    m->got_count = (uint16_t)c->ngot;
+    m->text_align_log2 = (uint8_t)c->text_align;
+    m->rw_align_log2 = (uint8_t)c->rw_align;
+    nm_reloc_t *rl = nml_alloc_array(c->ra, c->nrelocs ? c->nrelocs : 1, sizeof(*rl));
+    const char **imp = nml_alloc_array(c->ra, c->nimports ? c->nimports : 1, sizeof(*imp));
+    if (!rl || !imp || !m->name) {
+        return nomem(c);
+    }
+    if (c->nrelocs) {
+        memcpy(rl, c->relocs, c->nrelocs * sizeof(*rl));
+    }
+    for (size_t i = 0; i < c->nimports; i++) {
+        if (!(imp[i] = nml_strdup(c->ra, c->imports[i]->name))) {
+            return nomem(c);
+        }
+    }
+    m->relocs = rl;
+    m->n_relocs = (uint32_t)c->nrelocs;
+    m->imports = imp;
+    m->n_imports = (uint16_t)c->nimports;
+    if (opt->verbose) {
+        fprintf(stderr, "natmod link: text %u, data %u (GOT %u entries at %u), bss %u, rw_offset %u, %u relocs, %u imports, %u exports\n",
+                m->text_size, m->data_size, m->got_count, m->got_offset, m->bss_size, m->rw_offset, m->n_relocs,
+                m->n_imports, m->n_exports);
+    }
+    return NM_OK;
+}
+
+int nml_link(const nml_options_t *opt, nml_result_t *res, char *detail, size_t detail_len) {
+    ctx_t c;
+    memset(&c, 0, sizeof c);
+    if (detail && detail_len) {
+        detail[0] = 0;
+    }
+    c.err.buf = detail;
+    c.err.len = detail_len;
+    if (!opt || !res) {
+        return nml_fail(&c.err, NM_ERR_INVAL, "nml_link: NULL argument");
+    }
+    memset(res, 0, sizeof(*res));
+    c.opt = opt;
+    c.arch = pick_arch(opt->arch);
+    if (!c.arch) {
+        return nml_fail(&c.err, NM_ERR_UNSUPPORTED, "linking for %s is not supported", nm_arch_name(opt->arch));
+    }
+    if (opt->n_inputs && !opt->inputs) {
+        return nml_fail(&c.err, NM_ERR_INVAL, "nml_link: inputs is NULL");
+    }
+    struct nml_priv *priv = calloc(1, sizeof(*priv));
+    if (!priv) {
+        return nml_fail(&c.err, NM_ERR_NOMEM, "out of memory");
+    }
+    c.ra = &priv->arena;
+    int err = link_all(&c, res);
+    nml_arena_free(&c.a);
+    if (err) {
+        nml_arena_free(&priv->arena);
+        free(priv);
+        memset(res, 0, sizeof(*res));
+        return err;
+    }
+    res->priv = priv;
+    return NM_OK;
+}
+
+void nml_result_free(nml_result_t *res) {
+    if (res && res->priv) {
+        struct nml_priv *p = res->priv;
+        nml_arena_free(&p->arena);
+        free(p);
+        memset(res, 0, sizeof(*res));
+    }
+}

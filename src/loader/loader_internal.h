@@ -1,0 +1,50 @@
+/*
+ * Private interface between the loader's phases. One file per phase, run in
+ * this order by nm_load (loader.c), each refusing before the next begins:
+ *
+ *   verify.c   nmld_verify   pick the slice, nm_image_parse it, judge arch/float
+ *   resolve.c  nmld_resolve  find every import in the firmware table - before
+ *                            anything is allocated, so a missing symbol costs nothing
+ *   place.c    nmld_place    allocate TEXT/RW (or one IMAGE block), copy, zero bss
+ *              nmld_release  give the regions back
+ *   reloc.c    nmld_reloc    walk the relocation stream and patch words
+ *   loader.c   nm_load, nm_module_sym, nm_unload: flush, init, deinit
+ *
+ * The fuzz target drives these phases directly so it can load modules
+ * without ever calling their code.
+ */
+#ifndef NATMOD_LOADER_INTERNAL_H
+#define NATMOD_LOADER_INTERNAL_H
+
+#include "natmod/format.h"
+#include "natmod/loader.h"
+
+/* Longest name compared; names in a validated image are NUL-terminated
+ * inside its string table, this bound only guards the firmware side. */
+#define NMLD_NAME_MAX 4096u
+
+/* 1 if a and b are the same NUL-terminated name. */
+static inline int nmld_name_eq(const char *a, const char *b) {
+    for (unsigned i = 0; i < NMLD_NAME_MAX; i++) {
+        if (a[i] != b[i]) {
+            return 0;
+        }
+        if (a[i] == '\0') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int nmld_verify(const nm_loader_config_t *cfg, const void *buf, size_t len, nm_image_t *img,
+                nm_detail_t *detail);
+int nmld_resolve(const nm_loader_config_t *cfg, const nm_image_t *img, nm_detail_t *detail);
+/* Address of import i (resolve has succeeded), or NULL. */
+const void *nmld_import_addr(const nm_loader_config_t *cfg, const nm_image_t *img, uint32_t i);
+int nmld_place(const nm_loader_config_t *cfg, const nm_image_t *img, nm_module_t *m,
+               nm_detail_t *detail);
+void nmld_release(nm_module_t *m);
+int nmld_reloc(const nm_loader_config_t *cfg, const nm_image_t *img, nm_module_t *m,
+               nm_detail_t *detail);
+
+#endif /* NATMOD_LOADER_INTERNAL_H */

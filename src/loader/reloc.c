@@ -1,0 +1,72 @@
+/*
+ * Phase 4: apply the relocation stream. Each entry adds a run-time address
+ * (TEXT base, RW base or an import) to a little-endian word in place. Words
+ * are read and written byte by byte: sites need not be aligned, and the
+ * format is little-endian whatever the host is.
+ */
+#include "loader/loader_internal.h"
+
+static uint64_t rd_le(const uint8_t *p, unsigned n) {
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++) {
+        v |= (uint64_t)p[i] << (8 * i);
+    }
+    return v;
+}
+
+static void wr_le(uint8_t *p, unsigned n, uint64_t v) {
+    for (unsigned i = 0; i < n; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+static void site_detail(nm_detail_t *d, uint32_t index, uint32_t site, const char *what) {
+    nm_detail_set(d, "relocation ");
+    nm_detail_dec(d, index);
+    nm_detail_cat(d, " at site ");
+    nm_detail_hex(d, site);
+    nm_detail_cat(d, ": ");
+    nm_detail_cat(d, what);
+}
+
+int nmld_reloc(const nm_loader_config_t *cfg, const nm_image_t *img, nm_module_t *m, nm_detail_t *d) {
+    nm_reloc_iter_t it;
+    nm_reloc_t r;
+    int rc;
+    nm_reloc_iter_init(&it, img);
+    while ((rc = nm_reloc_next(&it, &r)) == 1) {
+        /* nm_reloc_next guarantees the word lies inside text or the data image. */
+        uint8_t *w = r.site < img->text_size ? m->text + r.site : m->rw + (r.site - img->text_size);
+        uintptr_t base;
+        if (r.target == NM_TARGET_TEXT) {
+            base = (uintptr_t)m->text;
+        } else if (r.target == NM_TARGET_RW) {
+            base = (uintptr_t)m->rw;
+        } else {
+            const void *a = nmld_import_addr(cfg, img, r.target - NM_TARGET_IMPORT0);
+            if (!a) {
+                site_detail(d, it.index - 1, r.site, "import not resolved");
+                return NM_ERR_NOSYM;
+            }
+            base = (uintptr_t)a;
+        }
+        if (r.kind == NM_RELOC_PTR32) {
+            uint64_t sum = rd_le(w, 4) + (uint64_t)base;
+            /* On a 32-bit target the sum wraps like the CPU's own address
+             * arithmetic; on a 64-bit host it must fit, or the word would
+             * silently point somewhere else. */
+            if (UINTPTR_MAX > 0xFFFFFFFFu && sum > 0xFFFFFFFFu) {
+                site_detail(d, it.index - 1, r.site, "PTR32 result does not fit in 32 bits");
+                return NM_ERR_RELOC;
+            }
+            wr_le(w, 4, sum);
+        } else {
+            wr_le(w, 8, rd_le(w, 8) + (uint64_t)base);
+        }
+    }
+    if (rc < 0) {
+        nm_detail_set(d, "relocation stream malformed");
+        return rc;
+    }
+    return NM_OK;
+}

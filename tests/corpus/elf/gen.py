@@ -1,0 +1,309 @@
+#!/usr/bin/env python3
+"""Regenerate the malformed-input corpus for the linker (tests/corpus/elf).
+
+Builds a few tiny valid objects with the host cc and arm-none-eabi-gcc, then
+writes mutated copies: each breaks exactly one thing the reader must check.
+MANIFEST lists: file arch expected-error syms-file words-in-message.
+Run from anywhere: python3 tests/corpus/elf/gen.py
+"""
+import os
+import struct
+import subprocess
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+X64 = ["cc", "-O2", "-fPIC", "-fno-plt", "-fvisibility=hidden", "-ffreestanding", "-fno-stack-protector",
+       "-fno-common", "-ffunction-sections", "-fdata-sections", "-fno-asynchronous-unwind-tables", "-c"]
+ARM = ["arm-none-eabi-gcc", "-O2", "-mthumb", "-mcpu=cortex-m3", "-ffreestanding", "-fno-common",
+       "-fvisibility=hidden", "-ffunction-sections", "-fdata-sections", "-fno-unwind-tables",
+       "-fno-asynchronous-unwind-tables", "-c"]
+
+SRC = r'''
+#define NM_EXPORT __attribute__((visibility("default"), used))
+extern int helper(int);
+static int table[4] = {1, 2, 3, 4};
+NM_EXPORT int entry(int x) { return helper(x) + table[x & 3]; }
+'''
+
+manifest = []
+
+
+def build(cmd, src, suffix=".c", extra=()):
+    d = tempfile.mkdtemp()
+    s = os.path.join(d, "m" + suffix)
+    o = os.path.join(d, "m.o")
+    open(s, "w").write(src)
+    subprocess.check_call(cmd + list(extra) + [s, "-o", o])
+    return bytearray(open(o, "rb").read())
+
+
+class Elf:
+    def __init__(self, b):
+        self.b = b
+        self.is64 = b[4] == 2
+        if self.is64:
+            self.shoff, = struct.unpack_from("<Q", b, 0x28)
+            self.shentsize, self.shnum, self.shstrndx = struct.unpack_from("<HHH", b, 0x3a)
+        else:
+            self.shoff, = struct.unpack_from("<I", b, 0x20)
+            self.shentsize, self.shnum, self.shstrndx = struct.unpack_from("<HHH", b, 0x2e)
+
+    def sh(self, i):
+        o = self.shoff + i * self.shentsize
+        if self.is64:
+            f = struct.unpack_from("<IIQQQQIIQQ", self.b, o)
+        else:
+            f = struct.unpack_from("<IIIIIIIIII", self.b, o)
+        keys = ["name", "type", "flags", "addr", "offset", "size", "link", "info", "align", "entsize"]
+        d = dict(zip(keys, f))
+        d["hdr"] = o
+        return d
+
+    def name(self, i):
+        s = self.sh(self.shstrndx)
+        n = self.sh(i)["name"]
+        e = self.b.index(b"\0", s["offset"] + n)
+        return self.b[s["offset"] + n:e].decode()
+
+    def find(self, pred):
+        for i in range(1, self.shnum):
+            if pred(self.sh(i), self.name(i)):
+                return i
+        raise KeyError
+
+    def set_sh(self, i, field, v):
+        h = self.sh(i)["hdr"]
+        if self.is64:
+            off = {"name": (0, "I"), "type": (4, "I"), "offset": (0x18, "Q"), "size": (0x20, "Q"),
+                   "link": (0x28, "I"), "info": (0x2c, "I"), "align": (0x30, "Q"), "entsize": (0x38, "Q")}
+        else:
+            off = {"name": (0, "I"), "type": (4, "I"), "offset": (0x10, "I"), "size": (0x14, "I"),
+                   "link": (0x18, "I"), "info": (0x1c, "I"), "align": (0x20, "I"), "entsize": (0x24, "I")}
+        o, f = off[field]
+        struct.pack_into("<" + f, self.b, h + o, v)
+
+
+def rel_entry(e, secname_prefix, k=0):
+    i = e.find(lambda s, n: s["type"] in (4, 9) and n.startswith(secname_prefix))
+    s = e.sh(i)
+    return i, s["offset"] + k * s["entsize"]
+
+
+def emit(name, data, arch, err, words, syms="-"):
+    open(os.path.join(HERE, name), "wb").write(bytes(data))
+    manifest.append("\t".join([name, arch, err, syms] + list(words)))
+
+
+def mutate(base, fn):
+    b = bytearray(base)
+    fn(Elf(b), b)
+    return b
+
+
+def ar(members, raw_size=None, name_field=None):
+    out = bytearray(b"!<arch>\n")
+    for i, (n, d) in enumerate(members):
+        size = str(len(d)) if raw_size is None or i != len(members) - 1 else raw_size
+        nm = name_field if name_field and i == len(members) - 1 else (n + "/")
+        out += b"%-16s%-12s%-6s%-6s%-8s%-10s`\n" % (nm.encode(), b"0", b"0", b"0", b"644", size.encode())
+        out += d
+        if len(d) & 1:
+            out += b"\n"
+    return out
+
+
+def main():
+    for f in os.listdir(HERE):
+        if f.endswith((".o", ".a")) or f == "MANIFEST" or f.endswith(".syms"):
+            os.remove(os.path.join(HERE, f))
+    x = build(X64, SRC)
+    a = build(ARM, SRC)
+    open(os.path.join(HERE, "fw.syms"), "w").write("# firmware exports for the corpus\nother_symbol\n")
+
+    emit("ok_x64.o", x, "x86_64", "OK", [])
+    emit("ok_thumb.o", a, "armv7m", "OK", [])
+    emit("not_elf.o", b"hello, world\n", "x86_64", "ELF", ["not an ELF object"])
+    emit("trunc_header.o", x[:30], "x86_64", "ELF", ["truncated ELF header"])
+    emit("truncated.o", x[:len(x) // 2], "x86_64", "ELF", ["outside the file"])
+    emit("big_endian.o", mutate(x, lambda e, b: b.__setitem__(5, 2)), "x86_64", "UNSUPPORTED", ["big-endian"])
+    emit("exec_type.o", mutate(x, lambda e, b: struct.pack_into("<H", b, 16, 2)), "x86_64", "UNSUPPORTED",
+         ["ET_REL"])
+    emit("bad_shoff.o", mutate(x, lambda e, b: struct.pack_into("<Q", b, 0x28, 0xffffffffffffff00)), "x86_64",
+         "ELF", ["section headers", "outside the file"])
+    emit("bad_shentsize.o", mutate(x, lambda e, b: struct.pack_into("<H", b, 0x3a, 20)), "x86_64", "ELF",
+         ["e_shentsize 20"])
+    emit("bad_shstrndx.o", mutate(x, lambda e, b: struct.pack_into("<H", b, 0x3e, 200)), "x86_64", "ELF",
+         ["e_shstrndx 200"])
+    emit("bad_shnum_zero.o", mutate(x, lambda e, b: struct.pack_into("<H", b, 0x3c, 0)), "x86_64", "ELF",
+         ["no section headers"])
+
+    def sec_trunc(e, b):
+        i = e.find(lambda s, n: n == ".text.entry")
+        e.set_sh(i, "size", len(b))
+    emit("section_truncated.o", mutate(x, sec_trunc), "x86_64", "ELF", ["section", "outside the file"])
+
+    def sec_wrap(e, b):
+        i = e.find(lambda s, n: n == ".text.entry")
+        e.set_sh(i, "offset", 0xfffffffffffffff0)
+        e.set_sh(i, "size", 0x20)
+    emit("section_offset_wraps.o", mutate(x, sec_wrap), "x86_64", "ELF", ["outside the file"])
+
+    def bad_align(e, b):
+        e.set_sh(e.find(lambda s, n: n == ".text.entry"), "align", 3)
+    emit("bad_align.o", mutate(x, bad_align), "x86_64", "ELF", ["alignment 3"])
+
+    def bad_secname(e, b):
+        e.set_sh(2, "name", 0x7fffffff)
+    emit("bad_section_name.o", mutate(x, bad_secname), "x86_64", "ELF", ["section 2", "name offset"])
+
+    def sym_index(e, b):
+        i, o = rel_entry(e, ".rela.text.entry")
+        struct.pack_into("<I", b, o + 12, 99)
+    emit("reloc_symbol_index.o", mutate(x, sym_index), "x86_64", "ELF",
+         ["(.rela.text.entry)", "symbol index 99 out of range", "symbols)"])
+
+    def rel_offset(e, b):
+        i, o = rel_entry(e, ".rela.text.entry")
+        struct.pack_into("<Q", b, o, 0x10000)
+    emit("reloc_offset.o", mutate(x, rel_offset), "x86_64", "ELF", ["offset 0x10000 outside .text.entry"])
+
+    def rel_info(e, b):
+        i, o = rel_entry(e, ".rela.text.entry")
+        e.set_sh(i, "info", 99)
+    emit("reloc_target_section.o", mutate(x, rel_info), "x86_64", "ELF", ["target section 99 out of range"])
+
+    def rel_link(e, b):
+        i, o = rel_entry(e, ".rela.text.entry")
+        e.set_sh(i, "link", 1)
+    emit("reloc_link.o", mutate(x, rel_link), "x86_64", "ELF", ["sh_link 1 is not the symbol table"])
+
+    def rel_entsize(e, b):
+        i, o = rel_entry(e, ".rela.text.entry")
+        e.set_sh(i, "entsize", 7)
+    emit("reloc_entsize.o", mutate(x, rel_entsize), "x86_64", "ELF", ["entry size 7"])
+
+    def rel_type(e, b):
+        i, o = rel_entry(e, ".rela.text.entry")
+        struct.pack_into("<I", b, o + 8, 200)
+    emit("reloc_unknown_type.o", mutate(x, rel_type), "x86_64", "RELOC",
+         ["relocation type 200", ".text.entry+0x", "not supported"])
+
+    def rel_32s(e, b):
+        i, o = rel_entry(e, ".rela.text.entry")
+        struct.pack_into("<I", b, o + 8, 11)
+    emit("reloc_x86_64_32s.o", mutate(x, rel_32s), "x86_64", "RELOC",
+         ["R_X86_64_32S", "compile with -fPIC", ".text.entry+0x"])
+
+    def rel_tls(e, b):
+        i, o = rel_entry(e, ".rela.text.entry")
+        struct.pack_into("<I", b, o + 8, 23)
+    emit("reloc_tls.o", mutate(x, rel_tls), "x86_64", "RELOC", ["R_X86_64_TPOFF32", "thread-local"])
+
+    def symtab(e):
+        return e.find(lambda s, n: s["type"] == 2)
+
+    def sym_off(e, name):
+        st = e.sh(symtab(e))
+        strs = e.sh(st["link"])
+        for k in range(st["size"] // st["entsize"]):
+            o = st["offset"] + k * st["entsize"]
+            n, = struct.unpack_from("<I", e.b, o)
+            s = strs["offset"] + n
+            if e.b[s:e.b.index(b"\0", s)].decode() == name:
+                return o
+        raise KeyError(name)
+
+    def sym_shndx(e, b):
+        struct.pack_into("<H", b, sym_off(e, "entry") + 6, 500)
+    emit("symbol_section_index.o", mutate(x, sym_shndx), "x86_64", "ELF", ["'entry'", "section index 500"])
+
+    def sym_xindex(e, b):
+        struct.pack_into("<H", b, sym_off(e, "entry") + 6, 0xffff)
+    emit("symbol_xindex.o", mutate(x, sym_xindex), "x86_64", "UNSUPPORTED", ["extended section index"])
+
+    def sym_name(e, b):
+        struct.pack_into("<I", b, sym_off(e, "entry"), 0x7ffffff0)
+    emit("symbol_name.o", mutate(x, sym_name), "x86_64", "ELF", ["name offset", "outside the string table"])
+
+    def sym_value(e, b):
+        struct.pack_into("<Q", b, sym_off(e, "entry") + 8, 0x100000)
+    emit("symbol_value.o", mutate(x, sym_value), "x86_64", "ELF", ["'entry'", "beyond section"])
+
+    def symtab_entsize(e, b):
+        e.set_sh(symtab(e), "entsize", 16)
+    emit("symtab_entsize.o", mutate(x, symtab_entsize), "x86_64", "ELF", ["symbol entry size 16"])
+
+    def symtab_link(e, b):
+        e.set_sh(symtab(e), "link", 0)
+    emit("symtab_link.o", mutate(x, symtab_link), "x86_64", "ELF", ["is not a string table"])
+
+    def symtab_size(e, b):
+        st = e.sh(symtab(e))
+        e.set_sh(symtab(e), "size", st["size"] + 5)
+    emit("symtab_size.o", mutate(x, symtab_size), "x86_64", "ELF", ["not a multiple of 24"])
+
+    emit("undefined_with_syms.o", x, "x86_64", "NOSYM",
+         ["undefined symbol 'helper' (referenced from", ".text.entry+0x", "R_X86_64_GOTPCRELX",
+          "not in the firmware export list", "fw.syms"], syms="fw.syms")
+    emit("wrong_machine.o", x, "armv7m", "ARCH", ["is not armv7m"])
+
+    # Thumb (ELF32, REL)
+    def arm_sym_index(e, b):
+        i, o = rel_entry(e, ".rel.text.entry")
+        info, = struct.unpack_from("<I", b, o + 4)
+        struct.pack_into("<I", b, o + 4, (77 << 8) | (info & 0xff))
+    emit("arm_reloc_symbol_index.o", mutate(a, arm_sym_index), "armv7m", "ELF", ["symbol index 77 out of range"])
+
+    def arm_type(e, b, t):
+        i, o = rel_entry(e, ".rel.text.entry")
+        info, = struct.unpack_from("<I", b, o + 4)
+        struct.pack_into("<I", b, o + 4, (info & ~0xff) | t)
+    emit("arm_reloc_unknown.o", mutate(a, lambda e, b: arm_type(e, b, 250)), "armv7m", "RELOC",
+         ["relocation type 250"])
+    emit("arm_reloc_movw.o", mutate(a, lambda e, b: arm_type(e, b, 47)), "armv7m", "RELOC",
+         ["R_ARM_THM_MOVW_ABS_NC", "not supported"])
+    emit("arm_reloc_prel31.o", mutate(a, lambda e, b: arm_type(e, b, 42)), "armv7m", "RELOC", ["R_ARM_PREL31"])
+    emit("arm_float_hard.o", mutate(a, lambda e, b: struct.pack_into("<I", b, 0x24, 0x05000400)), "armv7m",
+         "FLOAT_ABI", ["arm_float_hard.o", "hard"])
+    emit("arm_truncated.o", a[:len(a) - 100], "armv7m", "ELF", ["outside the file"])
+
+    far = r'''
+    .syntax unified
+    .thumb
+    .section .text.a,"ax",%progbits
+    .global f
+    .type f, %function
+    f: b.n far
+    .word pad
+    .section .text.pad,"ax",%progbits
+    pad: .space 4096
+    .section .text.b,"ax",%progbits
+    .type far, %function
+    far: bx lr
+    '''
+    emit("arm_jump11_range.o", build(["arm-none-eabi-gcc", "-mcpu=cortex-m3", "-c"], far, ".s"), "armv7m",
+         "RELOC", ["R_ARM_THM_JUMP11", "'far'", "out of range"])
+
+    # archives
+    emit("ok_archive.a", ar([("m.o", x)]), "x86_64", "INVAL", ["no object files"])
+    emit("archive_truncated.a", ar([("m.o", x)])[:200], "x86_64", "ARCHIVE", ["beyond the end of the archive"])
+    emit("archive_bad_size.a", ar([("m.o", x)], raw_size="12x"), "x86_64", "ARCHIVE", ["is not a number"])
+    emit("archive_huge_size.a", ar([("m.o", x)], raw_size="9999999999"), "x86_64", "ARCHIVE",
+         ["beyond the end of the archive"])
+    bad = ar([("m.o", x)])
+    bad[8 + 58] = ord("x")
+    emit("archive_bad_fmag.a", bad, "x86_64", "ARCHIVE", ["bad member header magic"])
+    emit("archive_bad_longname.a", ar([("m.o", x)], name_field="/999"), "x86_64", "ARCHIVE",
+         ["long name offset"])
+    emit("archive_trunc_header.a", ar([("m.o", x)]) + b"abc", "x86_64", "ARCHIVE", ["truncated member header"])
+    emit("archive_bad_member.a", ar([("bad.o", mutate(x, sym_index))]), "x86_64", "ELF",
+         ["archive_bad_member.a(bad.o)", "symbol index 99"])
+    emit("archive_thin.a", b"!<thin>\n", "x86_64", "UNSUPPORTED", ["thin archives"])
+
+    open(os.path.join(HERE, "MANIFEST"), "w").write(
+        "# file<TAB>arch<TAB>expected-error<TAB>syms-file or -<TAB>words expected in the message... (gen.py)\n" +
+        "\n".join(manifest) + "\n")
+
+
+if __name__ == "__main__":
+    main()

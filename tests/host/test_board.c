@@ -1,0 +1,533 @@
+/*
+ * Board-level behaviour of the host board (ports/host/board.c) with the real
+ * loader: the export table, allocation accounting and the peak counter,
+ * unload frees everything, a failed load leaves nothing mapped, W^X, file
+ * loading, and the natmod-board program (results, scripts, exit codes).
+ *
+ *   test_board NATMOD_BOARD
+ *
+ * Modules are hand-assembled x86-64 and written with nm_write_image, so this
+ * test depends on neither the linker nor a cross compiler.
+ */
+#define _DEFAULT_SOURCE /* open_memstream, mkdtemp, realpath under -std=c11 */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "board.h"
+#include "format/writer.h"
+#include "natmod/hal.h"
+#include "test.h"
+
+static const char *board_exe;
+static char tmp[256];
+
+/* ---- hand-built modules ---------------------------------------------- */
+
+/* add3(a, b, c): lea rax,[rdi+rsi]; add rax,rdx; ret
+ * nm_init: xor eax,eax; ret        init_fails: mov eax,1; ret
+ * call_strlen(s): movabs rax, <import 0>; jmp rax   (PTR64 reloc at 2)     */
+static const uint8_t code_plain[] = {
+    0x48, 0x8d, 0x04, 0x37, 0x48, 0x01, 0xd0, 0xc3,             /*  0 add3 */
+    0x31, 0xc0, 0xc3,                                           /*  8 nm_init */
+    0xb8, 0x01, 0x00, 0x00, 0x00, 0xc3,                         /* 11 init_fails */
+    0x48, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xe0,             /* 17 call_strlen */
+};
+#define OFF_ADD3 0
+#define OFF_INIT_OK 8
+#define OFF_INIT_FAIL 11
+#define OFF_CALL_STRLEN 17
+
+typedef struct {
+    int init_fails;
+    const char *import; /* name of import 0 */
+    uint32_t data_size, bss_size;
+} plain_opts_t;
+
+static uint8_t *build_plain(const plain_opts_t *o, size_t *len) {
+    static uint8_t data[4096];
+    memset(data, 0x5a, sizeof data);
+    nm_wexport_t ex[] = {
+        {"add3", OFF_ADD3, NM_REGION_TEXT, NM_EXPORT_FUNC},
+        {"nm_init", o->init_fails ? OFF_INIT_FAIL : OFF_INIT_OK, NM_REGION_TEXT, NM_EXPORT_FUNC},
+        {"call_strlen", OFF_CALL_STRLEN, NM_REGION_TEXT, NM_EXPORT_FUNC},
+    };
+    nm_reloc_t rel[] = {{OFF_CALL_STRLEN + 2, NM_RELOC_PTR64, NM_TARGET_IMPORT0}};
+    const char *imports[] = {o->import ? o->import : "strlen"};
+    nm_wmodule_t m = {0};
+    m.arch = NM_ARCH_X64;
+    m.float_abi = NM_FLOAT_HARD;
+    m.name = "plain";
+    m.text = code_plain;
+    m.text_size = sizeof code_plain;
+    m.data = data;
+    m.data_size = o->data_size;
+    m.bss_size = o->bss_size;
+    m.rw_offset = (sizeof code_plain + 15) & ~15u;
+    m.text_align_log2 = 4;
+    m.rw_align_log2 = 3;
+    m.relocs = rel;
+    m.n_relocs = 1;
+    m.imports = imports;
+    m.n_imports = 1;
+    m.exports = ex;
+    m.n_exports = 3;
+    m.init_idx = 1;
+    m.deinit_idx = NM_NO_INDEX;
+    uint8_t *out = NULL;
+    nm_detail_t d = {{0}};
+    int err = nm_write_image(&m, &out, len, &d);
+    if (err) {
+        fprintf(stderr, "nm_write_image: %s: %s\n", nm_strerror(err), d.msg);
+    }
+    CHECK_EQ(err, 0);
+    return out;
+}
+
+/* An RW_PCREL module: counter_inc() does `add dword [rip+X], 1; mov eax,
+ * [rip+X]; ret` on an int at RW offset 0, reached PC-relatively. */
+static uint8_t *build_pcrel(uint32_t rw_offset, size_t *len) {
+    uint8_t code[14] = {0x83, 0x05, 0, 0, 0, 0, 0x01, 0x8b, 0x05, 0, 0, 0, 0, 0xc3};
+    int32_t d1 = (int32_t)rw_offset - 7, d2 = (int32_t)rw_offset - 13;
+    memcpy(code + 2, &d1, 4);
+    memcpy(code + 9, &d2, 4);
+    static const uint8_t data[4] = {41, 0, 0, 0};
+    nm_wexport_t ex[] = {{"counter_inc", 0, NM_REGION_TEXT, NM_EXPORT_FUNC},
+                         {"counter", 0, NM_REGION_RW, NM_EXPORT_DATA}};
+    nm_wmodule_t m = {0};
+    m.arch = NM_ARCH_X64;
+    m.float_abi = NM_FLOAT_HARD;
+    m.flags = NM_FLAG_RW_PCREL;
+    m.name = "pcrel";
+    m.text = code;
+    m.text_size = sizeof code;
+    m.data = data;
+    m.data_size = sizeof data;
+    m.bss_size = 60;
+    m.rw_offset = rw_offset;
+    m.text_align_log2 = 12;
+    m.rw_align_log2 = 3;
+    m.exports = ex;
+    m.n_exports = 2;
+    m.init_idx = NM_NO_INDEX;
+    m.deinit_idx = NM_NO_INDEX;
+    uint8_t *out = NULL;
+    nm_detail_t d = {{0}};
+    int err = nm_write_image(&m, &out, len, &d);
+    if (err) {
+        fprintf(stderr, "nm_write_image: %s: %s\n", nm_strerror(err), d.msg);
+    }
+    CHECK_EQ(err, 0);
+    return out;
+}
+
+static void write_tmp(const char *name, const void *buf, size_t len) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", tmp, name);
+    FILE *f = fopen(path, "wb");
+    CHECK(f && fwrite(buf, 1, len, f) == len);
+    if (f) {
+        fclose(f);
+    }
+}
+
+/* Permissions ("r-xp") of the mapping holding addr, from /proc/self/maps. */
+static void perms_of(const void *addr, char out[5]) {
+    strcpy(out, "????");
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        char p[5];
+        if (sscanf(line, "%lx-%lx %4s", &lo, &hi, p) == 3 && (uintptr_t)addr >= lo &&
+            (uintptr_t)addr < hi) {
+            memcpy(out, p, 5);
+            break;
+        }
+    }
+    if (f) {
+        fclose(f);
+    }
+}
+
+static int maps_mention(const char *needle) {
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[1024];
+    int found = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        found |= strstr(line, needle) != NULL;
+    }
+    if (f) {
+        fclose(f);
+    }
+    return found;
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+static void export_table_is_sorted_and_every_name_is_found(void) {
+    static const char *const want[] = {
+        "hal_print", "hal_printf", "hal_ticks_ms", "hal_periph", "hal_clock_reg",
+        "hal_set_bits", "hal_clear_bits", "hal_sort", "memcpy", "memmove", "memset",
+        "memcmp", "strlen", "strcmp", "strncmp", "strchr",
+    };
+    CHECK_EQ(nm_fw_n_exports, sizeof want / sizeof want[0]);
+    for (size_t i = 1; i < nm_fw_n_exports; i++) {
+        CHECK(nm_fw_exports[i - 1].hash < nm_fw_exports[i].hash);
+    }
+    for (size_t i = 0; i < nm_fw_n_exports; i++) {
+        CHECK_EQ(nm_fw_exports[i].hash, nm_hash(nm_fw_exports[i].name));
+    }
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const nm_export_t *e = nm_export_find(nm_fw_exports, nm_fw_n_exports, want[i]);
+        CHECK(e != NULL);
+        if (e) {
+            CHECK(!strcmp(e->name, want[i]));
+        } else {
+            fprintf(stderr, "  missing export %s\n", want[i]);
+        }
+    }
+    /* The addresses are the real functions. */
+    const nm_export_t *e = nm_export_find(nm_fw_exports, nm_fw_n_exports, "memcpy");
+    CHECK(e && e->addr == (const void *)memcpy);
+    e = nm_export_find(nm_fw_exports, nm_fw_n_exports, "hal_set_bits");
+    CHECK(e && e->addr == (const void *)hal_set_bits);
+    CHECK(nm_export_find(nm_fw_exports, nm_fw_n_exports, "printf") == NULL);
+    CHECK(nm_export_find(nm_fw_exports, nm_fw_n_exports, "hal_") == NULL);
+}
+
+static void load_accounts_memory_and_unload_frees_everything(void) {
+    nm_host_board_t b;
+    CHECK_EQ(nm_host_board_init(&b, NULL), 0);
+    size_t len;
+    plain_opts_t o = {0, NULL, 100, 5000};
+    uint8_t *img = build_plain(&o, &len);
+    nm_module_t m;
+    nm_detail_t d = {{0}};
+    int err = nm_host_load(&b, img, len, &m, &d);
+    if (err) {
+        fprintf(stderr, "  load: %s: %s\n", nm_strerror(err), d.msg);
+    }
+    CHECK_EQ(err, 0);
+    CHECK_EQ(b.stats.live_allocs, 2);
+    CHECK_EQ(b.stats.cur_by_kind[NM_MEM_TEXT], sizeof code_plain);
+    CHECK_EQ(b.stats.cur_by_kind[NM_MEM_RW], 5100);
+    CHECK_EQ(b.stats.cur_bytes, sizeof code_plain + 5100);
+    CHECK_EQ(b.stats.peak_bytes, b.stats.cur_bytes);
+    CHECK_EQ(b.stats.cur_mapped, 3 * b.page_size); /* 1 text page + 2 RW pages */
+    CHECK(b.stats.n_flushes >= 1);
+
+    long args[3] = {1, 20, 300}, r = 0;
+    CHECK_EQ(nm_host_call(&m, "add3", 3, args, &r, &d), 0);
+    CHECK_EQ(r, 321);
+    long s[1] = {(long)(intptr_t) "twelve chars"};
+    CHECK_EQ(nm_host_call(&m, "call_strlen", 1, s, &r, &d), 0);
+    CHECK_EQ(r, 12);
+    CHECK_EQ(nm_host_call(&m, "nope", 0, NULL, &r, &d), NM_ERR_NOENT);
+    CHECK_STR_CONTAINS(d.msg, "nope");
+    CHECK_EQ(nm_host_call(&m, "add3", 7, args, &r, &d), NM_ERR_INVAL);
+
+    /* W^X: text is r-x once loaded, RW is rw-. */
+    char p[5];
+    perms_of(m.text, p);
+    CHECK(!strcmp(p, "r-xp"));
+    perms_of(m.rw, p);
+    CHECK(!strcmp(p, "rw-p"));
+
+    size_t peak = b.stats.peak_bytes;
+    CHECK_EQ(nm_host_unload(&b, &m), 0);
+    CHECK_EQ(b.stats.cur_bytes, 0);
+    CHECK_EQ(b.stats.cur_mapped, 0);
+    CHECK_EQ(b.stats.live_allocs, 0);
+    CHECK_EQ(b.stats.n_frees, 2);
+    CHECK_EQ(b.stats.peak_bytes, peak);
+    CHECK_EQ(b.stats.n_bad_frees, 0);
+    CHECK_EQ(nm_host_unload(&b, &m), NM_ERR_INVAL); /* twice: refused */
+
+    /* Two at once: the peak is the sum, not the max. */
+    nm_module_t m1, m2;
+    CHECK_EQ(nm_host_load(&b, img, len, &m1, &d), 0);
+    CHECK_EQ(nm_host_load(&b, img, len, &m2, &d), 0);
+    CHECK_EQ(b.stats.peak_bytes, 2 * peak);
+    CHECK_EQ(nm_host_unload(&b, &m1), 0);
+    CHECK_EQ(nm_host_call(&m2, "add3", 3, args, &r, &d), 0); /* the other still runs */
+    CHECK_EQ(r, 321);
+    nm_host_board_deinit(&b); /* unloads m2 */
+    CHECK_EQ(b.stats.live_allocs, 0);
+    CHECK_EQ(b.stats.cur_bytes, 0);
+    free(img);
+}
+
+static void failed_load_leaves_nothing_mapped(void) {
+    size_t len;
+    nm_module_t m;
+    nm_detail_t d = {{0}};
+
+    /* init returns non-zero: refused after placing, everything given back. */
+    nm_host_board_t b;
+    nm_host_board_init(&b, NULL);
+    plain_opts_t o = {1, NULL, 16, 64};
+    uint8_t *img = build_plain(&o, &len);
+    CHECK_EQ(nm_host_load(&b, img, len, &m, &d), NM_ERR_INIT);
+    CHECK_EQ(b.stats.n_allocs, 2);
+    CHECK_EQ(b.stats.live_allocs, 0);
+    CHECK_EQ(b.stats.cur_mapped, 0);
+    CHECK_EQ(b.stats.n_bad_frees, 0);
+    CHECK(b.files == NULL);
+    nm_host_board_deinit(&b);
+    free(img);
+
+    /* A missing import is refused before anything is allocated. */
+    nm_host_board_init(&b, NULL);
+    o = (plain_opts_t){0, "hal_i2s_start", 16, 64};
+    img = build_plain(&o, &len);
+    CHECK_EQ(nm_host_load(&b, img, len, &m, &d), NM_ERR_NOSYM);
+    CHECK_STR_CONTAINS(d.msg, "hal_i2s_start");
+    CHECK_EQ(b.stats.n_alloc_calls, 0);
+    nm_host_board_deinit(&b);
+    free(img);
+
+    /* The second allocation (RW) refused: the first (TEXT) is given back. */
+    nm_host_board_opts_t opts = {0};
+    opts.fail_alloc_at = 2;
+    nm_host_board_init(&b, &opts);
+    o = (plain_opts_t){0, NULL, 16, 64};
+    img = build_plain(&o, &len);
+    CHECK_EQ(nm_host_load(&b, img, len, &m, &d), NM_ERR_NOMEM);
+    CHECK_EQ(b.stats.n_allocs, 1);
+    CHECK_EQ(b.stats.live_allocs, 0);
+    CHECK_EQ(b.stats.cur_mapped, 0);
+    nm_host_board_deinit(&b);
+
+    /* A memory limit below what the module needs. */
+    opts = (nm_host_board_opts_t){0};
+    opts.mem_limit = sizeof code_plain + 40;
+    nm_host_board_init(&b, &opts);
+    CHECK_EQ(nm_host_load(&b, img, len, &m, &d), NM_ERR_NOMEM);
+    CHECK_EQ(b.stats.live_allocs, 0);
+    nm_host_board_deinit(&b);
+
+    /* A corrupt image (CRC) allocates nothing. */
+    nm_host_board_init(&b, NULL);
+    img[NM_HEADER_SIZE] ^= 0xff;
+    CHECK_EQ(nm_host_load(&b, img, len, &m, &d), NM_ERR_CRC);
+    CHECK_EQ(b.stats.n_alloc_calls, 0);
+    nm_host_board_deinit(&b);
+    free(img);
+}
+
+static void rw_pcrel_image_gets_exec_text_and_writable_data(void) {
+    /* rw_offset one page on: text page r-x, data page rw-. rw_offset 64:
+     * code and data share the page, which must be both. */
+    static const uint32_t offsets[] = {4096, 64};
+    for (unsigned k = 0; k < 2; k++) {
+        nm_host_board_t b;
+        nm_host_board_init(&b, NULL);
+        size_t len;
+        uint8_t *img = build_pcrel(offsets[k], &len);
+        nm_module_t m;
+        nm_detail_t d = {{0}};
+        int err = nm_host_load(&b, img, len, &m, &d);
+        if (err) {
+            fprintf(stderr, "  load: %s: %s\n", nm_strerror(err), d.msg);
+        }
+        CHECK_EQ(err, 0);
+        CHECK_EQ(b.stats.live_allocs, 1);
+        CHECK_EQ(b.stats.cur_by_kind[NM_MEM_IMAGE], offsets[k] + 64);
+        CHECK_EQ((uintptr_t)m.text % 4096, 0);
+        long r = 0;
+        CHECK_EQ(nm_host_call(&m, "counter_inc", 0, NULL, &r, &d), 0);
+        CHECK_EQ((int)r, 42);
+        CHECK_EQ(nm_host_call(&m, "counter_inc", 0, NULL, &r, &d), 0);
+        CHECK_EQ((int)r, 43);
+        char p[5];
+        perms_of(m.text, p);
+        if (strcmp(p, k == 0 ? "r-xp" : "rwxp")) {
+            fprintf(stderr, "  rw_offset %u: text %s\n", (unsigned)offsets[k], p);
+        }
+        CHECK(!strcmp(p, k == 0 ? "r-xp" : "rwxp"));
+        perms_of(m.rw, p);
+        CHECK(!strcmp(p, k == 0 ? "rw-p" : "rwxp"));
+        CHECK_EQ(nm_host_unload(&b, &m), 0);
+        CHECK_EQ(b.stats.live_allocs, 0);
+        nm_host_board_deinit(&b);
+        free(img);
+    }
+}
+
+static void load_file_maps_read_only_and_unmaps_on_unload(void) {
+    size_t len;
+    plain_opts_t o = {0, NULL, 16, 64};
+    uint8_t *img = build_plain(&o, &len);
+    write_tmp("plain.nmod", img, len);
+    char path[512];
+    snprintf(path, sizeof path, "%s/plain.nmod", tmp);
+
+    nm_host_board_t b;
+    nm_host_board_init(&b, NULL);
+    nm_module_t m;
+    nm_detail_t d = {{0}};
+    CHECK_EQ(nm_host_load_file(&b, path, &m, &d), 0);
+    CHECK(maps_mention(path));
+    char p[5];
+    perms_of(m.image, p);
+    CHECK(!strcmp(p, "r--p")); /* the "flash" is read-only */
+    long args[3] = {2, 3, 4}, r;
+    CHECK_EQ(nm_host_call(&m, "add3", 3, args, &r, &d), 0);
+    CHECK_EQ(r, 9);
+    CHECK_EQ(nm_host_unload(&b, &m), 0);
+    CHECK(!maps_mention(path));
+
+    /* Failures: the message names the file; a bad module leaves no mapping. */
+    char missing[512];
+    snprintf(missing, sizeof missing, "%s/missing.nmod", tmp);
+    CHECK_EQ(nm_host_load_file(&b, missing, &m, &d), NM_ERR_NOENT);
+    CHECK_STR_CONTAINS(d.msg, "missing.nmod");
+    CHECK_EQ(nm_host_load_file(&b, tmp, &m, &d), NM_ERR_IO); /* a directory */
+    img[NM_HEADER_SIZE] ^= 1; /* a text byte: only the CRC can tell */
+    write_tmp("bad.nmod", img, len);
+    snprintf(path, sizeof path, "%s/bad.nmod", tmp);
+    CHECK_EQ(nm_host_load_file(&b, path, &m, &d), NM_ERR_CRC);
+    CHECK(!maps_mention(path));
+    write_tmp("empty.nmod", "", 0);
+    snprintf(path, sizeof path, "%s/empty.nmod", tmp);
+    CHECK(nm_host_load_file(&b, path, &m, &d) < 0);
+    CHECK_EQ(b.stats.live_allocs, 0);
+    nm_host_board_deinit(&b);
+    free(img);
+}
+
+/* ---- natmod-board ----------------------------------------------------- */
+
+static int run_board(const char *args, char **out, char **err) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >out.txt 2>err.txt", tmp, board_exe, args);
+    int st = system(cmd);
+    char path[512];
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s/%s", tmp, k ? "err.txt" : "out.txt");
+        FILE *f = fopen(path, "r");
+        char *buf = calloc(1, 65536);
+        if (f) {
+            size_t n = fread(buf, 1, 65535, f);
+            buf[n] = '\0';
+            fclose(f);
+        }
+        *(k ? err : out) = buf;
+    }
+    return (st != -1 && WIFEXITED(st)) ? WEXITSTATUS(st) : -1;
+}
+
+static void natmod_board_prints_results_and_exits_with_the_error(void) {
+    size_t len;
+    plain_opts_t o = {0, NULL, 16, 64};
+    uint8_t *img = build_plain(&o, &len);
+    write_tmp("plain.nmod", img, len);
+    size_t plen;
+    uint8_t *pimg = build_pcrel(4096, &plen);
+    write_tmp("pcrel.nmod", pimg, plen);
+    char *out, *err;
+
+    CHECK_EQ(run_board("plain.nmod add3 1 2 -3", &out, &err), 0);
+    CHECK(!strcmp(out, "add3(1, 2, -3) = 0\n"));
+    free(out), free(err);
+
+    CHECK_EQ(run_board("missing.nmod add3", &out, &err), -NM_ERR_NOENT);
+    CHECK_STR_CONTAINS(err, "error: missing.nmod: ");
+    CHECK(strchr(err, '\n') == err + strlen(err) - 1); /* one line */
+    free(out), free(err);
+
+    img[NM_HEADER_SIZE] ^= 1; /* a text byte: only the CRC can tell */
+    write_tmp("bad.nmod", img, len);
+    CHECK_EQ(run_board("bad.nmod add3", &out, &err), -NM_ERR_CRC);
+    CHECK_STR_CONTAINS(err, "error: bad.nmod: load failed: bad CRC");
+    free(out), free(err);
+
+    CHECK_EQ(run_board("plain.nmod nothere", &out, &err), -NM_ERR_NOENT);
+    CHECK_STR_CONTAINS(err, "nothere");
+    free(out), free(err);
+    CHECK_EQ(run_board("plain.nmod add3 x", &out, &err), -NM_ERR_INVAL);
+    free(out), free(err);
+
+    /* Script: two modules at once, unload and reload (data back to its
+     * initial value), peripheral dump. */
+    const char *script = "# two modules\n"
+                         "load a plain.nmod\n"
+                         "load p pcrel.nmod\n"
+                         "call a add3 0x10 1 1\n"
+                         "call p counter_inc\n"
+                         "call p counter_inc\n"
+                         "unload p\n"
+                         "call a add3 1 1 1\n"
+                         "load p pcrel.nmod\n"
+                         "call p counter_inc\n"
+                         "periph\n"
+                         "unload a\n";
+    write_tmp("s1.txt", script, strlen(script));
+    CHECK_EQ(run_board("--script s1.txt", &out, &err), 0);
+    CHECK(!strcmp(out, "add3(0x10, 1, 1) = 18\n"
+                       "counter_inc() = 42\n"
+                       "counter_inc() = 43\n"
+                       "add3(1, 1, 1) = 3\n"
+                       "counter_inc() = 42\n"
+                       "clock 0x00000000\n"));
+    CHECK(!strcmp(err, ""));
+    free(out), free(err);
+
+    /* A failing script line stops the run and names file:line. */
+    const char *bad = "load a plain.nmod\ncall b add3\n";
+    write_tmp("s2.txt", bad, strlen(bad));
+    CHECK_EQ(run_board("--script s2.txt", &out, &err), -NM_ERR_NOENT);
+    CHECK_STR_CONTAINS(err, "error: s2.txt:2: ");
+    free(out), free(err);
+    const char *bad2 = "load a bad.nmod\n";
+    write_tmp("s3.txt", bad2, strlen(bad2));
+    CHECK_EQ(run_board("--script s3.txt", &out, &err), -NM_ERR_CRC);
+    CHECK_STR_CONTAINS(err, "error: s3.txt:1: bad.nmod: load failed: bad CRC");
+    free(out), free(err);
+    const char *bad3 = "frobnicate\n";
+    write_tmp("s4.txt", bad3, strlen(bad3));
+    CHECK_EQ(run_board("--script s4.txt", &out, &err), -NM_ERR_INVAL);
+    free(out), free(err);
+    free(img);
+    free(pimg);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s NATMOD_BOARD\n", argv[0]);
+        return 2;
+    }
+    static char exe[4096];
+    if (!realpath(argv[1], exe)) {
+        perror(argv[1]);
+        return 2;
+    }
+    board_exe = exe;
+    snprintf(tmp, sizeof tmp, "/tmp/nm_board.XXXXXX");
+    if (!mkdtemp(tmp)) {
+        perror("mkdtemp");
+        return 2;
+    }
+    RUN(export_table_is_sorted_and_every_name_is_found);
+    RUN(load_accounts_memory_and_unload_frees_everything);
+    RUN(failed_load_leaves_nothing_mapped);
+    RUN(rw_pcrel_image_gets_exec_text_and_writable_data);
+    RUN(load_file_maps_read_only_and_unmaps_on_unload);
+    RUN(natmod_board_prints_results_and_exits_with_the_error);
+    int rc = TEST_DONE();
+    if (!rc) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+        if (system(cmd) != 0) {
+            fprintf(stderr, "could not remove %s\n", tmp);
+        }
+    } else {
+        fprintf(stderr, "files kept in %s\n", tmp);
+    }
+    return rc;
+}

@@ -1,0 +1,1 @@
+int shared_fn(void) { return 1; }

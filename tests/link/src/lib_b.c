@@ -1,0 +1,1 @@
+int lib_b(int x) { return x * 3; }

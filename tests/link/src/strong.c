@@ -1,0 +1,1 @@
+int policy(void) { return 42; }

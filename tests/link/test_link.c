@@ -1,0 +1,480 @@
+/*
+ * Linker tests on real objects compiled at build time (see CMakeLists.txt).
+ * x86-64 modules are also loaded in-process (mmap, apply the nm_reloc_t
+ * records as the loader would) and called, which checks every relocation
+ * the core resolved at link time. Thumb modules are checked by decoding
+ * the patched instructions.
+ *   test_link <objdir> <fw.syms> <libgcc.a for cortex-m0 or "">
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "../test.h"
+#include "link/link.h"
+
+static const char *objdir, *syms, *libgcc;
+static char detail[512];
+
+static const char *obj(const char *name) {
+    static char buf[8][512];
+    static int i;
+    char *b = buf[i++ & 7];
+    snprintf(b, 512, "%s/%s", objdir, name);
+    return b;
+}
+
+/* Link the NULL-terminated list of paths. */
+static int link_files(unsigned arch, unsigned fabi, const char *symfile, int gc, nml_result_t *res, ...) {
+    nml_input_t in[16];
+    size_t n = 0;
+    va_list ap;
+    va_start(ap, res);
+    const char *p;
+    while ((p = va_arg(ap, const char *)) != NULL && n < 16) {
+        memset(&in[n], 0, sizeof in[n]);
+        in[n++].path = p;
+    }
+    va_end(ap);
+    nml_options_t opt;
+    memset(&opt, 0, sizeof opt);
+    opt.arch = (uint8_t)arch;
+    opt.float_abi = (uint8_t)fabi;
+    opt.inputs = in;
+    opt.n_inputs = n;
+    opt.syms_path = symfile;
+    opt.gc_sections = gc;
+    detail[0] = 0;
+    int err = nml_link(&opt, res, detail, sizeof detail);
+    if (err) {
+        printf("    (link: %d %s)\n", err, detail);
+    }
+    return err;
+}
+
+static int find_export(const nm_wmodule_t *m, const char *name) {
+    for (unsigned i = 0; i < m->n_exports; i++) {
+        if (strcmp(m->exports[i].name, name) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static int find_import(const nm_wmodule_t *m, const char *name) {
+    for (unsigned i = 0; i < m->n_imports; i++) {
+        if (strcmp(m->imports[i], name) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* ------------------------------------------------------------ x86-64 */
+
+#if LT_HAVE_X64
+static const char *printed[8];
+static int nprinted;
+static void hal_print(const char *s) {
+    if (nprinted < 8) {
+        printed[nprinted++] = s;
+    }
+}
+static int hal_counter = 'Q';
+static int hal_op(int x) { return x + 1000; }
+
+typedef struct loaded {
+    uint8_t *base;
+    size_t len;
+    const nm_wmodule_t *m;
+} loaded_t;
+
+/* What the loader does, minus the checks: place, relocate. */
+static int load(const nm_wmodule_t *m, loaded_t *l) {
+    l->m = m;
+    l->len = (size_t)m->rw_offset + m->data_size + m->bss_size;
+    l->base = mmap(NULL, l->len, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (l->base == MAP_FAILED) {
+        return -1;
+    }
+    memcpy(l->base, m->text, m->text_size);
+    memcpy(l->base + m->rw_offset, m->data, m->data_size);
+    for (uint32_t i = 0; i < m->n_relocs; i++) {
+        const nm_reloc_t *r = &m->relocs[i];
+        uint8_t *p = r->site < m->text_size ? l->base + r->site : l->base + m->rw_offset + (r->site - m->text_size);
+        uint64_t add;
+        if (r->target == NM_TARGET_TEXT) {
+            add = (uintptr_t)l->base;
+        } else if (r->target == NM_TARGET_RW) {
+            add = (uintptr_t)(l->base + m->rw_offset);
+        } else {
+            const char *n = m->imports[r->target - NM_TARGET_IMPORT0];
+            add = !strcmp(n, "hal_print") ? (uintptr_t)hal_print
+                  : !strcmp(n, "hal_counter") ? (uintptr_t)&hal_counter
+                  : !strcmp(n, "hal_op") ? (uintptr_t)hal_op : 0;
+            if (!add) {
+                return -1;
+            }
+        }
+        uint64_t v;
+        if (r->kind != NM_RELOC_PTR64) {
+            return -1;
+        }
+        memcpy(&v, p, 8);
+        v += add;
+        memcpy(p, &v, 8);
+    }
+    return 0;
+}
+
+static void *sym(loaded_t *l, const char *name) {
+    int i = find_export(l->m, name);
+    if (i < 0) {
+        return NULL;
+    }
+    const nm_wexport_t *e = &l->m->exports[i];
+    return l->base + (e->region == NM_REGION_RW ? l->m->rw_offset : 0) + e->value;
+}
+
+#define FN(type, p) ((type)(uintptr_t)(p))
+
+static void x64_hello_links_loads_and_runs(void) {
+    nml_result_t r, nogc;
+    CHECK_EQ(link_files(NM_ARCH_X64, NM_FLOAT_SOFT, syms, 1, &r, obj("hello_x64.o"), NULL), NM_OK);
+    CHECK_EQ(link_files(NM_ARCH_X64, NM_FLOAT_SOFT, syms, 0, &nogc, obj("hello_x64.o"), NULL), NM_OK);
+    const nm_wmodule_t *m = &r.mod;
+    CHECK(m->flags & NM_FLAG_RW_PCREL);
+    CHECK_EQ(m->rw_offset % 4096, 0);
+    CHECK(m->rw_offset >= m->text_size);
+    CHECK(m->text_size < nogc.mod.text_size); /* unused_helper dropped */
+    CHECK(m->text_align_log2 >= 4);
+    CHECK_EQ(m->n_imports, 2);
+    CHECK(find_import(m, "hal_print") >= 0 && find_import(m, "hal_counter") >= 0);
+    CHECK_EQ(m->got_count, 2);
+    CHECK(m->got_offset + 16u <= m->data_size);
+    CHECK(m->bss_size >= 64 + 4);
+    CHECK(find_export(m, "unused_helper") < 0); /* hidden */
+    CHECK(find_export(m, "total") < 0);
+    CHECK_EQ(m->init_idx, find_export(m, "nm_init"));
+    CHECK_EQ(m->deinit_idx, find_export(m, "nm_deinit"));
+    /* pointer tables (ops, names, greeting) live in RW and carry PTR64 records */
+    int rw_text = 0, got_imports = 0;
+    for (uint32_t i = 0; i < m->n_relocs; i++) {
+        const nm_reloc_t *x = &m->relocs[i];
+        CHECK_EQ(x->kind, NM_RELOC_PTR64);
+        CHECK(x->site >= m->text_size && x->site + 8 <= m->text_size + m->data_size);
+        rw_text += x->target == NM_TARGET_TEXT;
+        if (x->target >= NM_TARGET_IMPORT0) {
+            uint32_t off = x->site - m->text_size;
+            CHECK(off >= m->got_offset && off < m->got_offset + 8u * m->got_count);
+            got_imports++;
+        }
+    }
+    CHECK_EQ(rw_text, 6); /* 2 ops + 3 names + greeting */
+    CHECK_EQ(got_imports, 2);
+
+    loaded_t l;
+    CHECK_EQ(load(m, &l), 0);
+    if (l.base != MAP_FAILED) {
+        CHECK_EQ(FN(int (*)(int, int), sym(&l, "apply"))(0, 5), 10);
+        CHECK_EQ(FN(int (*)(int, int), sym(&l, "apply"))(1, 5), 15);
+        CHECK(!strcmp(FN(const char *(*)(int), sym(&l, "name_of"))(2), "two"));
+        CHECK_EQ(FN(int (*)(int), sym(&l, "classify"))(3), 41);
+        CHECK_EQ(FN(int (*)(int), sym(&l, "classify"))(9), -1);
+        nprinted = 0;
+        CHECK_EQ(FN(int (*)(void), sym(&l, "nm_init"))(), 0);
+        FN(void (*)(void), sym(&l, "nm_deinit"))();
+        CHECK_EQ(nprinted, 2);
+        CHECK(nprinted == 2 && !strcmp(printed[0], "hello") && printed[1][0] == 'Q');
+        munmap(l.base, l.len);
+    }
+    /* the .nmod back-end accepts it, and the reader agrees */
+    uint8_t *img;
+    size_t len;
+    CHECK_EQ(nml_write_nmod(&r, &img, &len, detail, sizeof detail), NM_OK);
+    if (len) {
+        nm_image_t im;
+        nm_detail_t d;
+        CHECK_EQ(nm_image_parse(img, len, &im, &d), NM_OK);
+        CHECK_EQ(im.n_relocs, m->n_relocs);
+        CHECK_EQ(im.got_count, m->got_count);
+        free(img);
+    }
+    nml_result_free(&r);
+    nml_result_free(&nogc);
+}
+
+static void x64_jump_table_and_plt_stub(void) {
+    static const char *const variants[] = {"jump_x64.o", "jump_plt_x64.o"};
+    for (int v = 0; v < 2; v++) {
+        nml_result_t r;
+        CHECK_EQ(link_files(NM_ARCH_X64, NM_FLOAT_SOFT, NULL, 1, &r, obj(variants[v]), NULL), NM_OK);
+        const nm_wmodule_t *m = &r.mod;
+        CHECK_EQ(m->n_imports, 1);
+        CHECK_EQ(m->got_count, 1);
+        if (v == 1) {
+            /* PLT32 to an import: a jmp *GOT(%rip) stub at the end of text */
+            const uint8_t *s = m->text + m->text_size - 6;
+            CHECK(s[0] == 0xff && s[1] == 0x25);
+            int32_t rel;
+            memcpy(&rel, s + 2, 4);
+            CHECK_EQ((int64_t)(m->text_size) + rel, (int64_t)m->rw_offset + m->got_offset);
+        }
+        loaded_t l;
+        CHECK_EQ(load(m, &l), 0);
+        if (l.base != MAP_FAILED) {
+            int (*d)(int, int) = FN(int (*)(int, int), sym(&l, "dispatch"));
+            static const int want[9] = {1008, 1035, -2, 7049, 7 ^ 0x55, 1107, 56, -7, 0};
+            for (int i = 0; i < 9; i++) {
+                CHECK_EQ(d(i, 7), want[i]);
+            }
+            CHECK_EQ(FN(int (*)(int), sym(&l, "tail"))(1), 1001);
+            munmap(l.base, l.len);
+        }
+        nml_result_free(&r);
+    }
+}
+
+static void x64_archives_pulled_on_demand_in_any_order(void) {
+    nml_result_t r;
+    CHECK_EQ(link_files(NM_ARCH_X64, NM_FLOAT_SOFT, syms, 0, &r, obj("libb_x64.a"), obj("liba_x64.a"),
+                        obj("use_lib_x64.o"), NULL), NM_OK);
+    CHECK_EQ(r.mod.n_imports, 0);
+    CHECK(r.mod.text_size < 4096); /* lib_c (4 KB table) not pulled */
+    CHECK_EQ(r.mod.n_exports, 1);  /* archive members export nothing */
+    loaded_t l;
+    if (!load(&r.mod, &l)) {
+        CHECK_EQ(FN(int (*)(int), sym(&l, "use_lib"))(5), 16);
+        munmap(l.base, l.len);
+    }
+    nml_result_free(&r);
+}
+
+static void x64_weak_symbols(void) {
+    nml_result_t r;
+    CHECK_EQ(link_files(NM_ARCH_X64, NM_FLOAT_SOFT, NULL, 1, &r, obj("weak_x64.o"), NULL), NM_OK);
+    CHECK_EQ(r.mod.n_imports, 0); /* weak undefined = 0, not an import */
+    loaded_t l;
+    if (!load(&r.mod, &l)) {
+        CHECK_EQ(FN(int (*)(void), sym(&l, "run_weak"))(), 1);
+        munmap(l.base, l.len);
+    }
+    nml_result_free(&r);
+    CHECK_EQ(link_files(NM_ARCH_X64, NM_FLOAT_SOFT, NULL, 1, &r, obj("weak_x64.o"), obj("strong_x64.o"), NULL), NM_OK);
+    if (!load(&r.mod, &l)) {
+        CHECK_EQ(FN(int (*)(void), sym(&l, "run_weak"))(), 42);
+        munmap(l.base, l.len);
+    }
+    nml_result_free(&r);
+}
+
+static void x64_errors_name_the_culprit(void) {
+    nml_result_t r;
+    CHECK_EQ(link_files(NM_ARCH_X64, NM_FLOAT_SOFT, NULL, 0, &r, obj("dup1_x64.o"), obj("dup2_x64.o"), NULL),
+             NM_ERR_DUP);
+    CHECK_STR_CONTAINS(detail, "'shared_fn'");
+    CHECK_STR_CONTAINS(detail, "dup1_x64.o");
+    CHECK_STR_CONTAINS(detail, "dup2_x64.o");
+
+    CHECK_EQ(link_files(NM_ARCH_X64, NM_FLOAT_SOFT, NULL, 0, &r, obj("abs32_x64.o"), NULL), NM_ERR_RELOC);
+    CHECK_STR_CONTAINS(detail, "abs32_x64.o: .text.counter_addr+0x");
+    CHECK_STR_CONTAINS(detail, "R_X86_64_32");
+    CHECK_STR_CONTAINS(detail, "'counter'");
+    CHECK_STR_CONTAINS(detail, "compile with -fPIC");
+
+    CHECK_EQ(link_files(NM_ARCH_X64, NM_FLOAT_SOFT, NULL, 0, &r, obj("ctor_x64.o"), NULL), NM_ERR_UNSUPPORTED);
+    CHECK_STR_CONTAINS(detail, "ctor_x64.o");
+    CHECK_STR_CONTAINS(detail, "constructors not supported");
+
+    CHECK_EQ(link_files(NM_ARCH_X64, NM_FLOAT_SOFT, syms, 0, &r, obj("use_lib_x64.o"), NULL), NM_ERR_NOSYM);
+    CHECK_STR_CONTAINS(detail, "undefined symbol 'lib_a' (referenced from ");
+    CHECK_STR_CONTAINS(detail, "use_lib_x64.o .text.use_lib+0x");
+    CHECK_STR_CONTAINS(detail, "not in the firmware export list");
+    CHECK_STR_CONTAINS(detail, "fw.syms");
+    CHECK(!strchr(detail, '\n'));
+
+    /* wrong machine */
+    CHECK_EQ(link_files(NM_ARCH_ARMV7M, NM_FLOAT_SOFT, NULL, 0, &r, obj("hello_x64.o"), NULL), NM_ERR_ARCH);
+    CHECK_STR_CONTAINS(detail, "hello_x64.o");
+    CHECK_EQ(link_files(NM_ARCH_X64, NM_FLOAT_SOFT, NULL, 0, &r, obj("no_such_file.o"), NULL), NM_ERR_IO);
+}
+#endif
+
+/* ------------------------------------------------------------ Thumb */
+
+#if LT_HAVE_ARM
+static uint32_t rd32(const uint8_t *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static uint16_t rd16(const uint8_t *p) {
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static const uint8_t veneer[12] = {0x01, 0xb4, 0x02, 0x48, 0x84, 0x46, 0x01, 0xbc, 0x60, 0x47, 0xc0, 0x46};
+
+/* Target of a BL (want_bl) or B.W at text offset at, or -1 if it is not one. */
+static long branch_target(const uint8_t *t, uint32_t at, int want_bl) {
+    uint32_t h1 = rd16(t + at), h2 = rd16(t + at + 2);
+    if ((h1 & 0xf800) != 0xf000 || (h2 & 0xd000) != (want_bl ? 0xd000u : 0x9000u)) {
+        return -1;
+    }
+    uint32_t s = (h1 >> 10) & 1, j1 = (h2 >> 13) & 1, j2 = (h2 >> 11) & 1;
+    uint32_t i1 = !(j1 ^ s), i2 = !(j2 ^ s);
+    int32_t off = (int32_t)((s << 24) | (i1 << 23) | (i2 << 22) | ((h1 & 0x3ff) << 12) | ((h2 & 0x7ff) << 1));
+    off = (off << 7) >> 7;
+    return (long)at + 4 + off;
+}
+
+/* Every import-target record at a veneer literal: check the veneer bytes and
+ * that some branch (BL or B.W) reaches it. Returns the veneers found. */
+static int check_veneers(const nm_wmodule_t *m, int want_bl) {
+    int found = 0;
+    for (uint32_t i = 0; i < m->n_relocs; i++) {
+        const nm_reloc_t *x = &m->relocs[i];
+        CHECK_EQ(x->kind, NM_RELOC_PTR32);
+        if (x->target < NM_TARGET_IMPORT0 || x->site < 12 || x->site >= m->text_size) {
+            continue;
+        }
+        uint32_t v = x->site - 12;
+        if (memcmp(m->text + v, veneer, 12) != 0) {
+            continue; /* a literal-pool use of an import (data) */
+        }
+        found++;
+        CHECK_EQ(v % 4, 0);
+        CHECK_EQ(rd32(m->text + x->site), 0);
+        int reached = 0;
+        for (uint32_t at = 0; at + 4 <= v; at += 2) {
+            reached += branch_target(m->text, at, want_bl) == (long)v;
+        }
+        CHECK(reached > 0);
+    }
+    return found;
+}
+
+static void thumb_m0_veneers_bl_and_pointer_tables(void) {
+    nml_result_t r;
+    if (!libgcc[0]) {
+        return;
+    }
+    CHECK_EQ(link_files(NM_ARCH_ARMV6M, NM_FLOAT_SOFT, syms, 1, &r, obj("hello_m0.o"), libgcc, NULL), NM_OK);
+    const nm_wmodule_t *m = &r.mod;
+    CHECK_EQ(m->flags, 0);
+    CHECK_EQ(m->n_imports, 2); /* __aeabi_idivmod came from libgcc */
+    CHECK(find_import(m, "__aeabi_idivmod") < 0);
+    CHECK(m->text_align_log2 >= 2 && m->rw_align_log2 >= 2);
+    CHECK_EQ(m->rw_offset % (1u << m->rw_align_log2), 0);
+    CHECK_EQ(m->got_count, 0);
+    CHECK_EQ(check_veneers(m, 1), 1); /* hal_print: one veneer, shared */
+    int e = find_export(m, "apply");
+    CHECK(e >= 0 && (m->exports[e].value & 1) && m->exports[e].kind == NM_EXPORT_FUNC);
+    /* ops[] is const: in text, PTR32 records to TEXT with the Thumb bit */
+    int odd_text = 0, rw_sites = 0;
+    for (uint32_t i = 0; i < m->n_relocs; i++) {
+        const nm_reloc_t *x = &m->relocs[i];
+        if (x->site < m->text_size && x->target == NM_TARGET_TEXT && (rd32(m->text + x->site) & 1)) {
+            odd_text++;
+        }
+        if (x->site >= m->text_size) {
+            rw_sites++;
+            CHECK(x->site + 4 <= m->text_size + m->data_size);
+            CHECK_EQ(x->target, NM_TARGET_TEXT); /* greeting -> "hello" in rodata */
+        }
+    }
+    CHECK(odd_text >= 2);
+    CHECK_EQ(rw_sites, 1);
+    uint8_t *img;
+    size_t len;
+    CHECK_EQ(nml_write_nmod(&r, &img, &len, detail, sizeof detail), NM_OK);
+    if (len) {
+        nm_image_t im;
+        nm_detail_t d;
+        CHECK_EQ(nm_image_parse(img, len, &im, &d), NM_OK);
+        free(img);
+    }
+    nml_result_free(&r);
+}
+
+static void thumb_m3_tail_call_b_w_goes_through_veneer(void) {
+    nml_result_t r;
+    CHECK_EQ(link_files(NM_ARCH_ARMV7M, NM_FLOAT_SOFT, syms, 1, &r, obj("jump_m3.o"), NULL), NM_OK);
+    CHECK_EQ(r.mod.n_imports, 1);
+    CHECK_EQ(check_veneers(&r.mod, 0), 1); /* reached by B.W */
+    CHECK_EQ(check_veneers(&r.mod, 1), 1); /* and by BL */
+    nml_result_free(&r);
+}
+
+static void thumb_float_abi_must_match(void) {
+    nml_result_t r;
+    CHECK_EQ(link_files(NM_ARCH_ARMV7EMSP, NM_FLOAT_SOFT, syms, 1, &r, obj("hello_m4f.o"), NULL), NM_ERR_FLOAT_ABI);
+    CHECK_STR_CONTAINS(detail, "hello_m4f.o");
+    CHECK_STR_CONTAINS(detail, "hard");
+    CHECK_EQ(link_files(NM_ARCH_ARMV7EMSP, NM_FLOAT_HARD, NULL, 1, &r, obj("hello_m4f.o"), NULL), NM_OK);
+    nml_result_free(&r);
+}
+
+static void thumb_libgcc_members_pulled_only_as_needed(void) {
+    nml_result_t r;
+    if (!libgcc[0]) {
+        return;
+    }
+    CHECK_EQ(link_files(NM_ARCH_ARMV6M, NM_FLOAT_SOFT, syms, 1, &r, libgcc, obj("div64_m0.o"), NULL), NM_OK);
+    CHECK_EQ(r.mod.n_imports, 0);
+    CHECK_EQ(r.mod.n_exports, 2);
+    CHECK(r.mod.text_size > 200 && r.mod.text_size < 2048);
+    nml_result_free(&r);
+    /* not in the firmware list and no libgcc: a clear error */
+    CHECK_EQ(link_files(NM_ARCH_ARMV6M, NM_FLOAT_SOFT, syms, 1, &r, obj("div64_m0.o"), NULL), NM_ERR_NOSYM);
+    CHECK_STR_CONTAINS(detail, "__aeabi_");
+    CHECK_STR_CONTAINS(detail, "R_ARM_THM_CALL");
+    /* listed by the firmware: imported in preference to libgcc */
+    char path[600];
+    snprintf(path, sizeof path, "%s/fw_div.syms", objdir);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs("# firmware\n__aeabi_uldivmod\n__aeabi_ldivmod 0x1\n", f);
+        fclose(f);
+    }
+    CHECK_EQ(link_files(NM_ARCH_ARMV6M, NM_FLOAT_SOFT, path, 1, &r, obj("div64_m0.o"), libgcc, NULL), NM_OK);
+    CHECK_EQ(r.mod.n_imports, 2);
+    CHECK(r.mod.text_size < 200);
+    nml_result_free(&r);
+}
+
+static void thumb_unsupported_and_weak(void) {
+    nml_result_t r;
+    CHECK_EQ(link_files(NM_ARCH_ARMV7M, NM_FLOAT_SOFT, NULL, 0, &r, obj("movw_m3.o"), NULL), NM_ERR_RELOC);
+    CHECK_STR_CONTAINS(detail, "movw_m3.o: .text.counter_addr+0x0: R_ARM_THM_MOVW_ABS_NC against 'counter'");
+    CHECK_EQ(link_files(NM_ARCH_ARMV7M, NM_FLOAT_SOFT, NULL, 1, &r, obj("weak_m3.o"), NULL), NM_OK);
+    CHECK_EQ(r.mod.n_imports, 0);
+    nml_result_free(&r);
+}
+#endif
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: test_link objdir fw.syms [libgcc]\n");
+        return 2;
+    }
+    objdir = argv[1];
+    syms = argv[2];
+    libgcc = argc > 3 ? argv[3] : "";
+#if LT_HAVE_X64
+    RUN(x64_hello_links_loads_and_runs);
+    RUN(x64_jump_table_and_plt_stub);
+    RUN(x64_archives_pulled_on_demand_in_any_order);
+    RUN(x64_weak_symbols);
+    RUN(x64_errors_name_the_culprit);
+#endif
+#if LT_HAVE_ARM
+    RUN(thumb_m0_veneers_bl_and_pointer_tables);
+    RUN(thumb_m3_tail_call_b_w_goes_through_veneer);
+    RUN(thumb_float_abi_must_match);
+    RUN(thumb_libgcc_members_pulled_only_as_needed);
+    RUN(thumb_unsupported_and_weak);
+#endif
+    return TEST_DONE();
+}
