@@ -166,7 +166,7 @@ int main(int argc, char **argv) {
     }
     const char *dir = argv[argc - 1];
     build();
-    char path[512];
+    char path[8192];
     char expected[8192];
     size_t el = 0;
     el += (size_t)snprintf(expected + el, sizeof expected - el,

@@ -1,0 +1,91 @@
+#!/bin/sh
+# check-bad-input.sh NATMOD TOP
+# The CLI on the malformed-input corpora, end to end: every bad file must
+# give exactly one line on stderr that names the file, a non-zero exit equal
+# to the NM_ERR_* its entry expects (so each kind of failure is told apart
+# by its status), and no crash; good files must pass.
+#   tests/corpus/nmod/EXPECTED: `natmod run FILE` on the host board
+#   tests/corpus/elf/MANIFEST:  `natmod link --arch A [--syms S] FILE`
+set -u
+natmod=$1; top=$2
+errh="$top/include/natmod/error.h"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0; fail=0
+
+code_of() { # NM_ERR_X -> exit status
+    case "$1" in NM_OK|NM_ERR_OK|OK) echo 0; return ;; esac
+    n=$(sed -n "s/^ *$1 = -\([0-9]*\),.*/\1/p" "$errh")
+    [ -n "$n" ] || { echo "unknown error name $1" >&2; echo 255; return; }
+    echo "$n"
+}
+
+check() { # name expected_status file words...
+    name=$1; want=$2; file=$3; shift 3
+    got=$(cat "$tmp/status")
+    lines=$(wc -l <"$tmp/err")
+    ok=1
+    if [ "$got" != "$want" ]; then
+        echo "FAIL $name: exit $got, expected $want"; ok=0
+    fi
+    if [ "$got" -ge 128 ]; then
+        echo "FAIL $name: killed by a signal (crash)"; ok=0
+    fi
+    if [ "$want" != 0 ]; then
+        [ "$lines" -eq 1 ] || { echo "FAIL $name: $lines lines on stderr, expected 1"; ok=0; }
+        grep -qF "$(basename "$file")" "$tmp/err" || { echo "FAIL $name: message does not name the file"; ok=0; }
+        for w in "$@"; do
+            grep -qF -- "$w" "$tmp/err" || { echo "FAIL $name: message lacks '$w'"; ok=0; }
+        done
+    fi
+    if [ $ok -eq 1 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); sed 's/^/    stderr: /' "$tmp/err"; fi
+}
+
+# .nmod corpus through the loader on the host board.
+while read -r file expected _; do
+    case "$file" in ''|'#'*) continue ;; esac
+    f="$top/tests/corpus/nmod/$file"
+    # Good corpus modules import the loader tests' own exports, not the host
+    # board's: they are checked by natmod info below, not run.
+    [ "$expected" = NM_OK ] && continue
+    "$natmod" run "$f" >"$tmp/out" 2>"$tmp/err"
+    echo $? >"$tmp/status"
+    check "run $file" "$(code_of "$expected")" "$f"
+    # A module refused before init must not have printed anything.
+    if [ "$expected" != NM_OK ] && [ "$expected" != NM_ERR_INIT ] && [ -s "$tmp/out" ]; then
+        echo "FAIL run $file: module output appeared for a refused module"; fail=$((fail + 1))
+    fi
+done <"$top/tests/corpus/nmod/EXPECTED"
+
+# The same files through natmod info: a bad file is named, never crashes.
+for f in "$top"/tests/corpus/nmod/*.nmod; do
+    "$natmod" info "$f" >"$tmp/out" 2>"$tmp/err"
+    st=$?
+    want_ok=$(grep -c "^$(basename "$f") NM_OK" "$top/tests/corpus/nmod/EXPECTED")
+    if [ "$want_ok" -gt 0 ] && [ $st -ne 0 ]; then
+        echo "FAIL info $(basename "$f"): a good module gave exit $st"; fail=$((fail + 1))
+    elif [ $st -ge 128 ]; then echo "FAIL info $(basename "$f"): crashed ($st)"; fail=$((fail + 1)); else pass=$((pass + 1)); fi
+done
+
+# ELF/archive corpus through the linker.
+tab=$(printf '\t')
+while IFS="$tab" read -r file arch expected syms words; do
+    case "$file" in ''|'#'*) continue ;; esac
+    f="$top/tests/corpus/elf/$file"
+    set -- --arch "$arch"
+    [ "$syms" != "-" ] && set -- "$@" --syms "$top/tests/corpus/elf/$syms"
+    "$natmod" link -q "$@" -o "$tmp/out.nmod" "$f" >"$tmp/out" 2>"$tmp/err"
+    echo $? >"$tmp/status"
+    want=$(code_of "NM_ERR_$expected")
+    [ "$expected" = OK ] && want=0
+    set --
+    while [ -n "$words" ]; do
+        w=${words%%"$tab"*}
+        [ "$w" = "$words" ] && words="" || words=${words#*"$tab"}
+        [ -n "$w" ] && set -- "$@" "$w"
+    done
+    check "link $file" "$want" "$f" "$@"
+done <"$top/tests/corpus/elf/MANIFEST"
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
