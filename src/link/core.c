@@ -848,7 +848,7 @@ static int region_of(ctx_t *c, const tgt_t *t, uint8_t *region, uint64_t *off) {
 /* Link-time address of a target (T_IMPORT: its stub, or 0). */
 static uint64_t addr_of(ctx_t *c, const tgt_t *t) {
     uint8_t region;
-    uint64_t off;
+    uint64_t off = 0;
     if (region_of(c, t, &region, &off)) {
         return (region == NM_REGION_RW ? c->rw_offset : 0) + off;
     }
@@ -861,7 +861,7 @@ static uint64_t addr_of(ctx_t *c, const tgt_t *t) {
 /* Write a pointer-sized absolute value at p (site) pointing at t + addend. */
 static int write_pointer(ctx_t *c, uint8_t *p, uint64_t site, const tgt_t *t, int64_t addend) {
     uint8_t region;
-    uint64_t off;
+    uint64_t off = 0;
     uint64_t v;
     int err = NM_OK;
     if (region_of(c, t, &region, &off)) {
@@ -961,8 +961,8 @@ static int relocate(ctx_t *c) {
                     } else if (t.kind == T_ABS) {
                         return rel_fail(c, NM_ERR_RELOC, o, s, r, "branch to an absolute address");
                     } else {
-                        uint8_t reg;
-                        uint64_t off;
+                        uint8_t reg = 0;
+                        uint64_t off = 0;
                         if (!ar->rw_pcrel && region_of(c, &t, &reg, &off) && reg != s->region) {
                             return rel_fail(c, NM_ERR_RELOC, o, s, r, "branch between TEXT and RW");
                         }
@@ -974,8 +974,8 @@ static int relocate(ctx_t *c) {
                         return rel_fail(c, NM_ERR_RELOC, o, s, r, "PC-relative reference to an absolute address");
                     }
                     if (!ar->rw_pcrel) {
-                        uint8_t reg;
-                        uint64_t off;
+                        uint8_t reg = 0;
+                        uint64_t off = 0;
                         region_of(c, &t, &reg, &off);
                         if (reg != s->region) {
                             return rel_fail(c, NM_ERR_RELOC, o, s, r,
@@ -1051,7 +1051,7 @@ static int add_export(ctx_t *c, expbuf_t *e, nml_gsym_t *g) {
     tgt_t t;
     resolve(o, g->sym, &t);
     uint8_t region;
-    uint64_t off;
+    uint64_t off = 0;
     if (!region_of(c, &t, &region, &off)) {
         return nml_fail(&c->err, NM_ERR_UNSUPPORTED, "%s: export '%s' is not in a module section", o->name, g->name);
     }
@@ -1201,7 +1201,8 @@ static int load_inputs(ctx_t *c) {
         }
     }
     if (!c->first) {
-        return nml_fail(&c->err, NM_ERR_INVAL, "no object files given (archives alone link nothing)");
+        return nml_fail(&c->err, NM_ERR_INVAL, "%s: no object files given, only archives (archives alone link nothing)",
+                        opt->n_inputs && opt->inputs[0].path ? opt->inputs[0].path : "<input>");
     }
     return NM_OK;
 }
