@@ -43,7 +43,7 @@ for ex in $examples; do
         mkdir -p "$d"
         "$natmod" build -q --arch "$arch" --syms "$syms" --keep "$d" -o "$d/$ex.nmod" "$top/examples/$ex/$ex.c"
         # shellcheck disable=SC2046
-        set -- "$natmod" link -q --arch "$arch" --syms "$syms" -o "$d/relink.nmod" "$d"/*.o $(libs_for "$arch")
+        set -- "$natmod" link -q --arch "$arch" --name "$ex" --syms "$syms" -o "$d/relink.nmod" "$d"/*.o $(libs_for "$arch")
         t=$("$build/bench/bench_exec" "$runs" -- "$@")
         ins="-"
         if command -v valgrind >/dev/null; then

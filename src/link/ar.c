@@ -1,8 +1,8 @@
 /*
  * ar archive reader: GNU/SysV format ("!<arch>\n", 60-byte headers, "/"
  * symbol index, "//" long-name table, "/123" names) plus BSD "#1/N" names.
- * The symbol index is skipped: the core decides what to pull from each
- * member's own symbol table, which it has to validate anyway.
+ * The "/" symbol index is handed to the core raw, which uses it to parse
+ * only the members it pulls (libc.a has a thousand; a module needs a few).
  */
 #include <string.h>
 
@@ -54,7 +54,9 @@ static const char *dup_name(nml_arena_t *a, const uint8_t *p, size_t n) {
 }
 
 int nml_ar_parse(const char *path, const uint8_t *data, size_t size, nml_arena_t *a,
-                 nml_member_t **out, size_t *count, nml_err_t *e) {
+                 nml_member_t **out, size_t *count, nml_armap_t *map, nml_err_t *e) {
+    map->data = NULL;
+    map->size = 0;
     if (size >= 8 && memcmp(data, "!<thin>\n", 8) == 0) {
         return nml_fail(e, NM_ERR_UNSUPPORTED, "%s: thin archives not supported", path);
     }
@@ -94,8 +96,14 @@ int nml_ar_parse(const char *path, const uint8_t *data, size_t size, nml_arena_t
         const char *name = NULL;
         int member = 1; /* 0: symbol index, name table, BSD symdef */
 
-        if (h[0] == '/' && (h[1] == ' ' || memcmp(h, "/SYM64/ ", 8) == 0)) {
-            member = 0; /* symbol index: skipped */
+        if (h[0] == '/' && h[1] == ' ') {
+            member = 0; /* the symbol index: the first one counts */
+            if (!map->data) {
+                map->data = mdata;
+                map->size = mlen;
+            }
+        } else if (memcmp(h, "/SYM64/ ", 8) == 0) {
+            member = 0; /* 64-bit index: not used, members are parsed instead */
         } else if (h[0] == '/' && h[1] == '/' && h[2] == ' ') {
             longnames = mdata;
             longnames_size = mlen;
@@ -151,6 +159,7 @@ int nml_ar_parse(const char *path, const uint8_t *data, size_t size, nml_arena_t
             m[n].name = name;
             m[n].data = mdata;
             m[n].size = mlen;
+            m[n].hdr_off = pos;
             n++;
         }
         /* members start at even offsets; the pad byte may be missing at EOF */

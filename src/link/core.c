@@ -12,9 +12,13 @@
  * load-time relocation are offsets within the target region, as format.h says.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "link/link_internal.h"
 
@@ -41,7 +45,19 @@ typedef struct archive {
     const char *path;
     nml_obj_t *members;
     size_t n;
+    /* From the archive's symbol index, when it has a usable one: symbol
+     * idx_name[k] is defined by members[idx_member[k]]. Members are then
+     * parsed only when pulled. Without an index every member is parsed. */
+    uint32_t nidx;
+    uint32_t *idx_member;
+    const char **idx_name;
 } archive_t;
+
+typedef struct mapping {
+    void *addr;
+    size_t len;
+    struct mapping *next;
+} mapping_t;
 
 typedef struct got_ent {
     nml_obj_t *obj; /* the referencing object and symbol, resolved at write time */
@@ -59,6 +75,7 @@ typedef struct ctx {
     nml_obj_t *first, *last; /* included objects */
     archive_t *archives;
     size_t n_archives;
+    mapping_t *maps; /* input files mapped read-only, unmapped at the end */
     got_ent_t *got;
     size_t ngot, capgot;
     nml_gsym_t **imports;
@@ -189,44 +206,38 @@ static const char *symname(const nml_obj_t *o, uint32_t i) {
 }
 
 static int read_file(ctx_t *c, const char *path, const uint8_t **data, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    /* Mapped, not read: libc.a is megabytes and a link touches a few pages. */
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
         return nml_fail(&c->err, NM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     }
-    size_t cap = 1 << 16, len = 0;
-    uint8_t *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (len < cap) {
-            break;
-        }
-        uint8_t *nb = cap < (SIZE_MAX / 2) ? realloc(buf, cap * 2) : NULL;
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return nml_fail(&c->err, NM_ERR_IO, "%s: not a regular file", path);
     }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf) {
+    size_t len = (size_t)st.st_size;
+    if (len == 0) {
+        close(fd);
+        *data = (const uint8_t *)"";
+        *size = 0;
+        return NM_OK;
+    }
+    void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) {
+        return nml_fail(&c->err, NM_ERR_IO, "%s: cannot map: %s", path, strerror(errno));
+    }
+    mapping_t *m = nml_alloc(&c->a, sizeof(*m));
+    if (!m) {
+        munmap(p, len);
         return nomem(c);
     }
-    if (bad) {
-        free(buf);
-        return nml_fail(&c->err, NM_ERR_IO, "%s: read error", path);
-    }
-    uint8_t *copy = nml_alloc(&c->a, len ? len : 1);
-    if (!copy) {
-        free(buf);
-        return nomem(c);
-    }
-    memcpy(copy, buf, len);
-    free(buf);
-    *data = copy;
+    m->addr = p;
+    m->len = len;
+    m->next = c->maps;
+    c->maps = m;
+    *data = p;
     *size = len;
     return NM_OK;
 }
@@ -410,6 +421,45 @@ static void collect_demands(ctx_t *c, nml_obj_t *o) {
     }
 }
 
+/* Is g a symbol the link still needs from an archive? */
+static int wanted(ctx_t *c, nml_gsym_t *g, const char *name) {
+    return g && g->demanded && (!g->obj || g->common) && !in_fw(c, name);
+}
+
+/* One pass over an archive's symbol index: parse and include each member
+ * that defines a wanted symbol. A member that turns out not to define it
+ * (a lying index) costs size, never correctness: its symbols are resolved
+ * like any other included object's. */
+static int pull_by_index(ctx_t *c, archive_t *ar, int *changed) {
+    for (uint32_t k = 0; k < ar->nidx; k++) {
+        nml_obj_t *o = &ar->members[ar->idx_member[k]];
+        if (o->included || !o->data) {
+            continue;
+        }
+        const char *name = ar->idx_name[k];
+        if (!wanted(c, table_find(&c->globals, name), name)) {
+            continue;
+        }
+        if (!o->parsed) {
+            int err = nml_elf_parse(o, &c->a, &c->err);
+            if (err) {
+                return err;
+            }
+            o->parsed = 1;
+        }
+        if (c->opt->verbose) {
+            fprintf(stderr, "natmod link: %s pulled for '%s'\n", o->name, name);
+        }
+        int err = include_obj(c, o);
+        if (err) {
+            return err;
+        }
+        collect_demands(c, o);
+        *changed = 1;
+    }
+    return NM_OK;
+}
+
 static int pull_members(ctx_t *c) {
     int changed = 1;
     while (changed) {
@@ -419,6 +469,13 @@ static int pull_members(ctx_t *c) {
         }
         for (size_t ai = 0; ai < c->n_archives; ai++) {
             archive_t *ar = &c->archives[ai];
+            if (ar->idx_member) {
+                int err = pull_by_index(c, ar, &changed);
+                if (err) {
+                    return err;
+                }
+                continue;
+            }
             for (size_t m = 0; m < ar->n; m++) {
                 nml_obj_t *o = &ar->members[m];
                 if (o->included || !o->data) {
@@ -430,8 +487,7 @@ static int pull_members(ctx_t *c) {
                     if (s->bind == NML_STB_LOCAL || s->shndx == NML_SHN_UNDEF || s->shndx == NML_SHN_COMMON) {
                         continue;
                     }
-                    nml_gsym_t *g = table_find(&c->globals, s->name);
-                    if (g && g->demanded && (!g->obj || g->common) && !in_fw(c, s->name)) {
+                    if (wanted(c, table_find(&c->globals, s->name), s->name)) {
                         why = s->name;
                     }
                 }
@@ -804,11 +860,14 @@ static int layout(ctx_t *c) {
         }
     }
     c->bss_size = cur - c->data_size;
-    if (ar->rw_pcrel) {
-        c->rw_offset = align_up(c->text_size, 4096);
-    } else {
-        c->rw_offset = align_up(c->text_size, 1ull << c->rw_align);
-    }
+    /* RW follows TEXT at the next rw_align boundary, also for RW_PCREL
+     * modules: a page-aligned gap would cost up to a page of RAM per module
+     * in RAM mode. An MMU board that maps flash text next to RAM data puts
+     * the end of text (rounded to rw_align) on a page boundary instead. The
+     * loader aligns the whole block to the larger of the two alignments,
+     * so rw_offset is a multiple of both. */
+    unsigned gap_align = c->rw_align > c->text_align ? c->rw_align : c->text_align;
+    c->rw_offset = align_up(c->text_size, 1ull << (ar->rw_pcrel ? gap_align : c->rw_align));
     if (c->rw_offset + cur > SIZE_LIMIT) {
         return nml_fail(&c->err, NM_ERR_UNSUPPORTED, "module too large");
     }
@@ -1126,6 +1185,61 @@ static int exports(ctx_t *c, nml_result_t *res) {
 
 /* ---------------------------------------------------------------- inputs */
 
+static uint32_t be32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Decode the archive's symbol index into ar->idx_*. An index that is absent
+ * or does not fit the archive (bad count, names running off the end, an
+ * offset that is not a member header) is not used: every member is parsed
+ * instead, which is slower but relies on nothing the index claims. */
+static int decode_armap(ctx_t *c, archive_t *ar, const nml_armap_t *map, const nml_member_t *m, size_t nm) {
+    ar->idx_member = NULL;
+    ar->nidx = 0;
+    if (map->size < 4) {
+        return NM_OK;
+    }
+    uint32_t count = be32(map->data);
+    if (count > (map->size - 4) / 4) {
+        return NM_OK;
+    }
+    uint32_t *member = nml_alloc_array(&c->a, count ? count : 1, sizeof(*member));
+    const char **name = nml_alloc_array(&c->a, count ? count : 1, sizeof(*name));
+    if (!member || !name) {
+        return nomem(c);
+    }
+    const uint8_t *names = map->data + 4 + (size_t)count * 4;
+    size_t left = map->size - 4 - (size_t)count * 4;
+    for (uint32_t k = 0; k < count; k++) {
+        const uint8_t *nul = memchr(names, 0, left);
+        if (!nul) {
+            return NM_OK;
+        }
+        name[k] = (const char *)names;
+        left -= (size_t)(nul + 1 - names);
+        names = nul + 1;
+        /* members are in file order: binary search by header offset */
+        uint32_t off = be32(map->data + 4 + (size_t)k * 4);
+        size_t lo = 0, hi = nm;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (m[mid].hdr_off < off) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if (lo == nm || m[lo].hdr_off != off) {
+            return NM_OK;
+        }
+        member[k] = (uint32_t)lo;
+    }
+    ar->idx_member = member;
+    ar->idx_name = name;
+    ar->nidx = count;
+    return NM_OK;
+}
+
 static int load_inputs(ctx_t *c) {
     const nml_options_t *opt = c->opt;
     c->archives = nml_alloc_array(&c->a, opt->n_inputs ? opt->n_inputs : 1, sizeof(archive_t));
@@ -1149,7 +1263,8 @@ static int load_inputs(ctx_t *c) {
         if (nml_is_archive(d, n) || (n >= 8 && memcmp(d, "!<thin>\n", 8) == 0)) {
             nml_member_t *m;
             size_t nm;
-            int err = nml_ar_parse(path, d, n, &c->a, &m, &nm, &c->err);
+            nml_armap_t map;
+            int err = nml_ar_parse(path, d, n, &c->a, &m, &nm, &map, &c->err);
             if (err) {
                 return err;
             }
@@ -1175,9 +1290,19 @@ static int load_inputs(ctx_t *c) {
                 o->data = m[k].data;
                 o->size = m[k].size;
                 o->from_archive = 1;
-                err = nml_elf_parse(o, &c->a, &c->err);
-                if (err) {
-                    return err;
+            }
+            err = decode_armap(c, ar, &map, m, nm);
+            if (err) {
+                return err;
+            }
+            for (size_t k = 0; k < nm && !ar->idx_member; k++) {
+                nml_obj_t *o = &ar->members[k];
+                if (o->data) {
+                    err = nml_elf_parse(o, &c->a, &c->err);
+                    if (err) {
+                        return err;
+                    }
+                    o->parsed = 1;
                 }
             }
         } else {
@@ -1192,6 +1317,7 @@ static int load_inputs(ctx_t *c) {
                 return nml_fail(&c->err, NM_ERR_ELF, "%s: not an ELF object or ar archive", path);
             }
             int err = nml_elf_parse(o, &c->a, &c->err);
+            o->parsed = !err;
             if (!err) {
                 err = include_obj(c, o);
             }
@@ -1325,6 +1451,9 @@ int nml_link(const nml_options_t *opt, nml_result_t *res, char *detail, size_t d
     }
     c.ra = &priv->arena;
     int err = link_all(&c, res);
+    for (mapping_t *m = c.maps; m; m = m->next) {
+        munmap(m->addr, m->len);
+    }
     nml_arena_free(&c.a);
     if (err) {
         nml_arena_free(&priv->arena);

@@ -81,6 +81,7 @@ typedef struct nml_obj {
     uint8_t from_archive;
     uint8_t included;
     uint8_t scanned; /* demands collected */
+    uint8_t parsed;  /* nml_elf_parse done (archive members are parsed when pulled) */
     struct nml_obj *next; /* included objects, in inclusion order */
 } nml_obj_t;
 
