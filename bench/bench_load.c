@@ -47,10 +47,10 @@ static uint8_t *read_all(const char *path, size_t *len) {
 
 int main(int argc, char **argv) {
     FILE *devnull = fopen("/dev/null", "w");
-    printf("%-10s %9s %9s %6s %6s %5s %5s | %9s %7s %6s %9s %6s\n", "module", "load+init", "unload",
-           "text", "data", "GOT", "bss", "asked", "padding", "descr", "beyond", "target");
-    printf("%-10s %9s %9s %6s %6s %5s %5s | %9s %7s %6s %9s %6s\n", "", "median us", "median us",
-           "bytes", "bytes", "bytes", "bytes", "bytes", "bytes", "bytes", "t+d+b", "");
+    printf("%-10s %9s %9s %6s %6s %5s | %6s %5s %6s %8s %8s %6s\n", "module", "load+init", "unload",
+           "text", "data", "bss", "asked", "align", "descr", "GOT", "overhead", "target");
+    printf("%-10s %9s %9s %6s %6s %5s | %6s %5s %6s %8s %8s %6s\n", "", "median us", "median us",
+           "bytes", "bytes", "bytes", "bytes", "pad", "bytes", "n x ptr", "descr+GOT", "");
     int rc = 0;
     for (int a = 1; a < argc; a++) {
         size_t len;
@@ -86,25 +86,29 @@ int main(int argc, char **argv) {
         nm_host_board_deinit(&board);
         qsort(tl, CYCLES, sizeof tl[0], cmp_double);
         qsort(tu, CYCLES, sizeof tu[0], cmp_double);
-        size_t got = (size_t)img.got_count * nm_arch_ptr_size(img.arch);
+        size_t ptr = nm_arch_ptr_size(img.arch);
+        size_t got = (size_t)img.got_count * ptr;
         size_t own = img.text_size + (img.data_size - got) + img.bss_size;
         size_t asked = board.stats.peak_bytes;
         size_t padding = asked - own - got;
-        size_t beyond = asked - own + sizeof(nm_module_t);
-        size_t target = 64 + 4 * (size_t)img.got_count;
+        size_t overhead = sizeof(nm_module_t) + got;
+        size_t target = 64 + ptr * (size_t)img.got_count;
         const char *name = strrchr(argv[a], '/');
         name = name ? name + 1 : argv[a];
-        char shortname[11];
+        char shortname[11], gotcol[16];
         snprintf(shortname, sizeof shortname, "%.*s", (int)strcspn(name, "."), name);
-        printf("%-10s %9.1f %9.1f %6u %6zu %5zu %5u | %9zu %7zu %6zu %9zu %6zu\n", shortname,
-               tl[CYCLES / 2], tu[CYCLES / 2], (unsigned)img.text_size, img.data_size - got, got,
-               (unsigned)img.bss_size, asked, padding, sizeof(nm_module_t), beyond, target);
+        snprintf(gotcol, sizeof gotcol, "%ux%zu", (unsigned)img.got_count, ptr);
+        printf("%-10s %9.1f %9.1f %6u %6zu %5u | %6zu %5zu %6zu %8s %8zu %6zu%s\n", shortname,
+               tl[CYCLES / 2], tu[CYCLES / 2], (unsigned)img.text_size, img.data_size - got,
+               (unsigned)img.bss_size, asked, padding, sizeof(nm_module_t), gotcol, overhead, target,
+               overhead <= target ? "" : "  OVER");
         free(buf);
     }
-    printf("\nasked = bytes the loader requested from the board; padding = the gap between\n"
-           "text and data that RW_PCREL x86-64 modules keep (data starts on the next 4 KB page,\n"
-           "so the host board can map flash text and RAM data side by side); descr =\n"
-           "sizeof(nm_module_t). beyond t+d+b = GOT + padding + descr; target = 64 + 4 x GOT entries.\n");
+    printf("\nasked = bytes the loader requested from the board (text + data + GOT + bss +\n"
+           "align pad: RW starts at the next rw_align boundary after text); descr =\n"
+           "sizeof(nm_module_t), the loader's only per-module RAM; overhead = descr + GOT,\n"
+           "the RAM beyond the module's own text + data + bss; target = 64 + one pointer per\n"
+           "GOT entry (4 bytes on 32-bit targets, 8 on x86-64).\n");
     fclose(devnull);
     return rc;
 }

@@ -862,12 +862,11 @@ static int layout(ctx_t *c) {
     c->bss_size = cur - c->data_size;
     /* RW follows TEXT at the next rw_align boundary, also for RW_PCREL
      * modules: a page-aligned gap would cost up to a page of RAM per module
-     * in RAM mode. An MMU board that maps flash text next to RAM data puts
-     * the end of text (rounded to rw_align) on a page boundary instead. The
-     * loader aligns the whole block to the larger of the two alignments,
-     * so rw_offset is a multiple of both. */
-    unsigned gap_align = c->rw_align > c->text_align ? c->rw_align : c->text_align;
-    c->rw_offset = align_up(c->text_size, 1ull << (ar->rw_pcrel ? gap_align : c->rw_align));
+     * in RAM mode. (The loader aligns the block to the larger alignment, so
+     * RW lands on an rw_align boundary.) An MMU board that maps flash text
+     * next to RAM data places the image so that text_size rounded up to
+     * rw_align ends on a page boundary instead. */
+    c->rw_offset = align_up(c->text_size, 1ull << c->rw_align);
     if (c->rw_offset + cur > SIZE_LIMIT) {
         return nml_fail(&c->err, NM_ERR_UNSUPPORTED, "module too large");
     }
