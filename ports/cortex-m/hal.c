@@ -1,0 +1,119 @@
+/*
+ * The board API (natmod/hal.h) on Cortex-M: console through semihosting,
+ * simulated peripherals in RAM, and the locked read-modify-write done with
+ * interrupts masked (single core: that is the whole lock).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "natmod/hal.h"
+#include "nm_export.h"
+
+static hal_periph_regs_t periph[HAL_NPERIPH];
+static volatile uint32_t clock_reg;
+
+void hal_print(const char *s) {
+    fputs(s, stdout);
+}
+
+int hal_printf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vprintf(fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+uint32_t hal_ticks_ms(void) {
+    return 0; /* SysTick comes with the XIP board work */
+}
+
+/* STATUS.READY = clocked and enabled. */
+static void periph_sync(void) {
+    for (unsigned i = 0; i < HAL_NPERIPH; i++) {
+        if ((clock_reg >> i & 1u) && (periph[i].CTRL & HAL_CTRL_EN)) {
+            periph[i].STATUS |= HAL_STATUS_READY;
+        } else {
+            periph[i].STATUS &= ~HAL_STATUS_READY;
+        }
+    }
+}
+
+hal_periph_regs_t *hal_periph(unsigned n) {
+    return n < HAL_NPERIPH ? &periph[n] : NULL;
+}
+
+volatile uint32_t *hal_clock_reg(void) {
+    return &clock_reg;
+}
+
+static uint32_t irq_save(void) {
+    uint32_t primask;
+    __asm volatile("mrs %0, primask\n\tcpsid i" : "=r"(primask)::"memory");
+    return primask;
+}
+
+static void irq_restore(uint32_t primask) {
+    __asm volatile("msr primask, %0" ::"r"(primask) : "memory");
+}
+
+void hal_set_bits(volatile uint32_t *reg, uint32_t mask) {
+    uint32_t s = irq_save();
+    *reg |= mask;
+    periph_sync();
+    irq_restore(s);
+}
+
+void hal_clear_bits(volatile uint32_t *reg, uint32_t mask) {
+    uint32_t s = irq_save();
+    *reg &= ~mask;
+    periph_sync();
+    irq_restore(s);
+}
+
+/* Insertion sort: small, stable, calls back into the module's comparator. */
+void hal_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *)) {
+    unsigned char *b = base, tmp[64];
+    if (size > sizeof tmp) {
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        for (size_t j = i; j > 0 && cmp(b + (j - 1) * size, b + j * size) > 0; j--) {
+            memcpy(tmp, b + j * size, size);
+            memcpy(b + j * size, b + (j - 1) * size, size);
+            memcpy(b + (j - 1) * size, tmp, size);
+        }
+    }
+}
+
+/* Same lines as the host board's dump, so expected outputs are shared. */
+void board_periph_dump(void) {
+    periph_sync();
+    printf("clock 0x%08lx\n", (unsigned long)clock_reg);
+    for (unsigned i = 0; i < HAL_NPERIPH; i++) {
+        if ((clock_reg >> i & 1u) || periph[i].CTRL) {
+            printf("periph%u clk=%lu CTRL=0x%08lx STATUS=0x%08lx DATA=0x%08lx BAUD=%lu\n", i,
+                   (unsigned long)(clock_reg >> i & 1u), (unsigned long)periph[i].CTRL,
+                   (unsigned long)periph[i].STATUS, (unsigned long)periph[i].DATA,
+                   (unsigned long)periph[i].BAUD);
+        }
+    }
+}
+
+NM_FW_EXPORT(hal_print);
+NM_FW_EXPORT(hal_printf);
+NM_FW_EXPORT(hal_ticks_ms);
+NM_FW_EXPORT(hal_periph);
+NM_FW_EXPORT(hal_clock_reg);
+NM_FW_EXPORT(hal_set_bits);
+NM_FW_EXPORT(hal_clear_bits);
+NM_FW_EXPORT(hal_sort);
+NM_FW_EXPORT(memcpy);
+NM_FW_EXPORT(memmove);
+NM_FW_EXPORT(memset);
+NM_FW_EXPORT(memcmp);
+NM_FW_EXPORT(strlen);
+NM_FW_EXPORT(strcmp);
+NM_FW_EXPORT(strncmp);
+NM_FW_EXPORT(strchr);
