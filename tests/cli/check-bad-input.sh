@@ -1,5 +1,5 @@
 #!/bin/sh
-# check-bad-input.sh NATMOD TOP
+# check-bad-input.sh NATMOD TOP HELLO_X86_64_NMOD
 # The CLI on the malformed-input corpora, end to end: every bad file must
 # give exactly one line on stderr that names the file, a non-zero exit equal
 # to the NM_ERR_* its entry expects (so each kind of failure is told apart
@@ -7,7 +7,7 @@
 #   tests/corpus/nmod/EXPECTED: `natmod run FILE` on the host board
 #   tests/corpus/elf/MANIFEST:  `natmod link --arch A [--syms S] FILE`
 set -u
-natmod=$1; top=$2
+natmod=$1; top=$2; hello=$3
 errh="$top/include/natmod/error.h"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -86,6 +86,13 @@ while IFS="$tab" read -r file arch expected syms words; do
     done
     check "link $file" "$want" "$f" "$@"
 done <"$top/tests/corpus/elf/MANIFEST"
+
+# A call to a function the module does not export is refused before the
+# module's init runs: nothing the module prints may appear.
+"$natmod" run "$hello" no_such_fn >"$tmp/out" 2>"$tmp/err"
+echo $? >"$tmp/status"
+check "run missing export" "$(code_of NM_ERR_NOENT)" "$hello" "no export 'no_such_fn'"
+if [ -s "$tmp/out" ]; then echo "FAIL run missing export: module init ran"; fail=$((fail + 1)); fi
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

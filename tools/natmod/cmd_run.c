@@ -4,8 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
 #include "board.h"
+#include "cli.h"
+#include "natmod/format.h"
 
 #define MAX_FN 128
 
@@ -85,6 +86,42 @@ int cmd_run(int argc, char **argv) {
         int rc = parse_call(argv[i], fn, &n, args);
         if (rc) {
             return rc;
+        }
+    }
+    /* Every called function must be an export, checked before the module's
+     * init runs. A file that does not parse is left to the loader, which
+     * says why. */
+    uint8_t *buf;
+    size_t len;
+    if (first_call && cli_read_file(path, &buf, &len) == NM_OK) {
+        nm_slice_info_t si;
+        nm_image_t img;
+        nm_detail_t pd = {{0}};
+        int missing = 0;
+        if (!nm_select_slice(buf, len, NM_ARCH_X64, NM_FLOAT_HARD, &si, &pd) &&
+            !nm_image_parse(buf + si.offset, si.size, &img, &pd)) {
+            for (int i = first_call; i < argc && !missing; i++) {
+                char fn[MAX_FN];
+                int n;
+                long args[NM_HOST_MAX_ARGS];
+                if ((argv[i][0] == '-' && !(argv[i][1] >= '0' && argv[i][1] <= '9')) ||
+                    parse_call(argv[i], fn, &n, args)) {
+                    continue;
+                }
+                int found = 0;
+                for (uint32_t k = 0; k < img.n_exports && !found; k++) {
+                    nm_export_info_t ex;
+                    found = !nm_image_export(&img, k, &ex) && !strcmp(ex.name, fn);
+                }
+                if (!found) {
+                    missing = cli_fail(NM_ERR_NOENT, "%s: module '%s' has no export '%s'", path,
+                                       img.strtab, fn);
+                }
+            }
+        }
+        free(buf);
+        if (missing) {
+            return missing;
         }
     }
     nm_host_board_t board;
