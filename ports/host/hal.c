@@ -399,23 +399,5 @@ void hal_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const 
     }
 }
 
-/* ---- the export list -------------------------------------------------- */
-
-NM_FW_EXPORT(hal_print);
-NM_FW_EXPORT(hal_printf);
-NM_FW_EXPORT(hal_ticks_ms);
-NM_FW_EXPORT(hal_periph);
-NM_FW_EXPORT(hal_clock_reg);
-NM_FW_EXPORT(hal_set_bits);
-NM_FW_EXPORT(hal_clear_bits);
-NM_FW_EXPORT(hal_sort);
-
-/* libc's own, with C semantics. */
-NM_FW_EXPORT(memcpy);
-NM_FW_EXPORT(memmove);
-NM_FW_EXPORT(memset);
-NM_FW_EXPORT(memcmp);
-NM_FW_EXPORT(strlen);
-NM_FW_EXPORT(strcmp);
-NM_FW_EXPORT(strncmp);
-NM_FW_EXPORT(strchr);
+/* ---- the export list (the same on every board) ---- */
+#include "hal_exports.h"
