@@ -52,82 +52,91 @@ static int parse_call(const char *spec, char *fn, int *argc, long args[]) {
     return 0;
 }
 
-int cmd_run(int argc, char **argv) {
-    int periph = 0, stats = 0, first_call = 0;
-    const char *path = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            run_help();
-            return 0;
-        } else if (!strcmp(a, "--periph")) {
-            periph = 1;
-        } else if (!strcmp(a, "--stats")) {
-            stats = 1;
-        } else if (a[0] == '-' && !(a[1] >= '0' && a[1] <= '9')) {
-            return cli_fail(NM_ERR_INVAL, "run: unknown option '%s' (see natmod run --help)", a);
-        } else if (!path) {
-            path = a;
-        } else if (!first_call) {
-            first_call = i;
-        }
-    }
-    if (!path) {
-        return cli_fail(NM_ERR_INVAL, "run: no module given (see natmod run --help)");
-    }
-    /* Check every call spec before loading anything. */
-    for (int i = first_call; first_call && i < argc; i++) {
-        char fn[MAX_FN];
-        int n;
-        long args[NM_HOST_MAX_ARGS];
-        if (argv[i][0] == '-' && !(argv[i][1] >= '0' && argv[i][1] <= '9')) {
-            continue;
-        }
-        int rc = parse_call(argv[i], fn, &n, args);
-        if (rc) {
-            return rc;
-        }
-    }
-    /* Every called function must be an export, checked before the module's
-     * init runs. A file that does not parse is left to the loader, which
-     * says why. */
+struct call {
+    char fn[MAX_FN];
+    int n;
+    long args[NM_HOST_MAX_ARGS];
+};
+
+static int is_option(const char *a) {
+    return a[0] == '-' && !(a[1] >= '0' && a[1] <= '9');
+}
+
+/* 0 if every called function is an export of the module at path, checked
+ * before the module's init runs; a file that does not parse is left to the
+ * loader, which says why. */
+static int check_exports(const char *path, const struct call *calls, int ncalls) {
     uint8_t *buf;
     size_t len;
-    if (first_call && cli_read_file(path, &buf, &len) == NM_OK) {
-        nm_slice_info_t si;
-        nm_image_t img;
-        nm_detail_t pd = {{0}};
-        int missing = 0;
-        if (!nm_select_slice(buf, len, NM_ARCH_X64, NM_FLOAT_HARD, &si, &pd) &&
-            !nm_image_parse(buf + si.offset, si.size, &img, &pd)) {
-            for (int i = first_call; i < argc && !missing; i++) {
-                char fn[MAX_FN];
-                int n;
-                long args[NM_HOST_MAX_ARGS];
-                if ((argv[i][0] == '-' && !(argv[i][1] >= '0' && argv[i][1] <= '9')) ||
-                    parse_call(argv[i], fn, &n, args)) {
-                    continue;
-                }
-                int found = 0;
-                for (uint32_t k = 0; k < img.n_exports && !found; k++) {
-                    nm_export_info_t ex;
-                    found = !nm_image_export(&img, k, &ex) && !strcmp(ex.name, fn);
-                }
-                if (!found) {
-                    missing = cli_fail(NM_ERR_NOENT, "%s: module '%s' has no export '%s'", path,
-                                       img.strtab, fn);
-                }
+    if (!ncalls || cli_read_file(path, &buf, &len) != NM_OK) {
+        return 0;
+    }
+    nm_slice_info_t si;
+    nm_image_t img;
+    nm_detail_t d = {{0}};
+    int rc = 0;
+    if (!nm_select_slice(buf, len, NM_ARCH_X64, NM_FLOAT_HARD, &si, &d) &&
+        !nm_image_parse(buf + si.offset, si.size, &img, &d)) {
+        for (int c = 0; c < ncalls && !rc; c++) {
+            int found = 0;
+            for (uint32_t k = 0; k < img.n_exports && !found; k++) {
+                nm_export_info_t ex;
+                found = !nm_image_export(&img, k, &ex) && !strcmp(ex.name, calls[c].fn);
+            }
+            if (!found) {
+                rc = cli_fail(NM_ERR_NOENT, "%s: module '%s' has no export '%s'", path, img.strtab,
+                              calls[c].fn);
             }
         }
-        free(buf);
-        if (missing) {
-            return missing;
+    }
+    free(buf);
+    return rc;
+}
+
+int cmd_run(int argc, char **argv) {
+    int periph = 0, stats = 0, ncalls = 0;
+    const char *path = NULL;
+    struct call *calls = calloc((size_t)argc, sizeof *calls);
+    if (!calls) {
+        return cli_fail(NM_ERR_NOMEM, "out of memory");
+    }
+    /* Parse and check everything before loading anything. */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int rc = 0;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            run_help();
+        } else if (!strcmp(a, "--periph")) {
+            periph = 1;
+            continue;
+        } else if (!strcmp(a, "--stats")) {
+            stats = 1;
+            continue;
+        } else if (is_option(a)) {
+            rc = cli_fail(NM_ERR_INVAL, "run: unknown option '%s' (see natmod run --help)", a);
+        } else if (!path) {
+            path = a;
+            continue;
+        } else {
+            struct call *c = &calls[ncalls++];
+            if (!(rc = parse_call(a, c->fn, &c->n, c->args))) {
+                continue;
+            }
         }
+        free(calls);
+        return rc;
+    }
+    int rc = path ? check_exports(path, calls, ncalls)
+                  : cli_fail(NM_ERR_INVAL, "run: no module given (see natmod run --help)");
+    if (rc) {
+        free(calls);
+        return rc;
     }
     nm_host_board_t board;
     nm_host_board_opts_t opts = {0};
     int err = nm_host_board_init(&board, &opts);
     if (err) {
+        free(calls);
         return cli_fail(err, "run: host board init failed: %s", nm_strerror(err));
     }
     nm_module_t mod;
@@ -135,26 +144,21 @@ int cmd_run(int argc, char **argv) {
     err = nm_host_load_file(&board, path, &mod, &d);
     if (err) {
         nm_host_board_deinit(&board);
+        free(calls);
         return cli_fail(err, "%s: %s", path, d.msg[0] ? d.msg : nm_strerror(err));
     }
     fflush(stdout);
-    int rc = 0;
-    for (int i = first_call; first_call && i < argc && !rc; i++) {
-        char fn[MAX_FN];
-        int n;
-        long args[NM_HOST_MAX_ARGS], result = 0;
-        if (argv[i][0] == '-' && !(argv[i][1] >= '0' && argv[i][1] <= '9')) {
-            continue;
-        }
-        parse_call(argv[i], fn, &n, args);
-        err = nm_host_call(&mod, fn, n, args, &result, &d);
+    for (int i = 0; i < ncalls && !rc; i++) {
+        const struct call *c = &calls[i];
+        long result = 0;
+        err = nm_host_call(&mod, c->fn, c->n, c->args, &result, &d);
         if (err) {
             rc = cli_fail(err, "%s: %s", path, d.msg[0] ? d.msg : nm_strerror(err));
             break;
         }
-        printf("%s(", fn);
-        for (int k = 0; k < n; k++) {
-            printf("%s%ld", k ? ", " : "", args[k]);
+        printf("%s(", c->fn);
+        for (int k = 0; k < c->n; k++) {
+            printf("%s%ld", k ? ", " : "", c->args[k]);
         }
         printf(") = %d\n", (int)result);
         fflush(stdout);
@@ -174,5 +178,6 @@ int cmd_run(int argc, char **argv) {
         nm_host_periph_dump(stdout);
     }
     nm_host_board_deinit(&board);
+    free(calls);
     return rc;
 }
