@@ -27,7 +27,9 @@ enum nm_error {
     NM_ERR_UNSUPPORTED = -17, /* valid input this tool does not handle (arch, section kind) */
     NM_ERR_DUP = -18,       /* duplicate definition / hash collision */
     NM_ERR_BUSY = -19,      /* resource in use */
-    NM_ERR_COUNT_ = 20,
+    NM_ERR_XIP = -20,       /* cannot run in place: not linked for this address, text needs
+                               relocation, or the firmware moved a bound import */
+    NM_ERR_COUNT_ = 21,
 };
 
 /* Short name of an error code ("bad CRC"); never NULL. */
@@ -38,6 +40,7 @@ static inline const char *nm_strerror(int err) {
         "bad CRC", "corrupt", "bad relocation", "undefined symbol",
         "out of memory", "module init failed", "not found", "malformed ELF",
         "malformed archive", "unsupported", "duplicate", "busy",
+        "cannot execute in place",
     };
     return (err <= 0 && err > -NM_ERR_COUNT_) ? s[-err] : "unknown error";
 }

@@ -36,7 +36,19 @@
  *              exports: n_exports x { u32 name, u32 value, u8 region, u8 kind, u16 zero }
  *              string table (strtab_size bytes; NUL-terminated strings; the
  *              module's name is the string at offset 0)
+ *              XIP record (NM_XIP_RECORD_SIZE bytes) if NM_FLAG_XIP_LINKED:
+ *                u32 text_addr  run-time address of text (image address + 64)
+ *                u32 rw_addr    run-time address of the RW region
+ *                u32 bind_crc   nm_crc32 over the addresses bound into text
+ *                u32 src_crc    crc32 of the slice this image was linked from
  *   image_size equals the sum of all of the above exactly.
+ *
+ * An XIP-linked image (docs/xip.md) is a slice rewritten by nm_xip_link for
+ * one flash address and one RW address: every TEXT and RW relocation and
+ * every import reference inside text are already applied; only the
+ * relocation entries with an RW site and an import target (the GOT) are
+ * left for the loader. The relocation stream itself is kept unchanged, so the
+ * image can be verified and moved again.
  *
  * Run-time layout: TEXT region (text_size bytes) and RW region
  * (data_size + bss_size bytes: data image, then bss). If NM_FLAG_RW_PCREL is
@@ -72,10 +84,12 @@
 #define NM_IMPORT_SIZE 8
 #define NM_EXPORT_SIZE 12
 #define NM_MAX_ALIGN_LOG2 16 /* 64 KB: an ESP32 MMU page */
+#define NM_XIP_RECORD_SIZE 16
 
 enum nm_flags {
-    NM_FLAG_RW_PCREL = 1u << 0, /* RW must sit at text + rw_offset */
-    NM_FLAGS_KNOWN = NM_FLAG_RW_PCREL,
+    NM_FLAG_RW_PCREL = 1u << 0,   /* RW must sit at text + rw_offset */
+    NM_FLAG_XIP_LINKED = 1u << 1, /* linked for fixed addresses; XIP record at the end */
+    NM_FLAGS_KNOWN = NM_FLAG_RW_PCREL | NM_FLAG_XIP_LINKED,
 };
 
 enum nm_reloc_kind {
@@ -140,6 +154,8 @@ typedef struct nm_image {
     const uint8_t *exports; /* n_exports * NM_EXPORT_SIZE bytes */
     const char *strtab;
     uint32_t strtab_size;
+    /* XIP record, zero unless flags has NM_FLAG_XIP_LINKED */
+    uint32_t xip_text_addr, xip_rw_addr, xip_bind_crc, xip_src_crc;
 } nm_image_t;
 
 typedef struct nm_import_info {

@@ -45,6 +45,10 @@ typedef struct nm_loader_config {
     void *(*alloc_cb)(void *context, size_t size, size_t align, unsigned kind);
     /* Free what alloc_cb returned (same kind). */
     void (*free_cb)(void *context, void *ptr, unsigned kind);
+    /* XIP mode: reserve exactly [addr, addr+size) as kind (NM_MEM_RW) and
+     * return 0, or non-zero if any of it is taken or not RAM. Released with
+     * free_cb(addr, kind). Needed only by nm_load_xip. */
+    int (*claim_cb)(void *context, void *addr, size_t size, unsigned kind);
     /* Make [addr, addr+len) coherent for instruction fetch; NULL if not needed. */
     void (*flush_cb)(void *context, void *addr, size_t len);
     void *context;
@@ -64,6 +68,7 @@ typedef struct nm_module {
     uint16_t deinit_idx;
     uint8_t state;        /* 0 free, 1 loaded */
     uint8_t one_block;    /* text and RW came from one NM_MEM_IMAGE allocation */
+    uint8_t xip;          /* text runs in place from the image; only RW was claimed */
 } nm_module_t;
 
 /* Verify, resolve, place, relocate, flush, then run init. buf may be a
@@ -71,6 +76,46 @@ typedef struct nm_module {
  * On failure nothing stays allocated and *m is left unloaded. */
 int nm_load(const nm_loader_config_t *cfg, nm_module_t *m, const void *buf, size_t len,
             nm_detail_t *detail);
+
+/*
+ * Execute in place (docs/xip.md). image is a slice in memory-mapped flash
+ * that stays there, unchanged, while the module is loaded: its text runs
+ * from where it lies and only the RW region (data, bss, GOT) is claimed
+ * through claim_cb and filled. Two kinds of image qualify:
+ *  - XIP-linked (NM_FLAG_XIP_LINKED, written by nm_xip_link) for exactly
+ *    this address: RW goes to the recorded rw_addr, and only GOT entries
+ *    are bound now. Refused if the firmware moved an import bound in text.
+ *  - RW_PCREL images whose text has no relocations (x86-64): RW goes right
+ *    after text, at text + rw_offset (an MMU board maps RAM there).
+ * Costs no text copy and no text relocation: load is data copy + bss clear
+ * + GOT fill, then init.
+ */
+int nm_load_xip(const nm_loader_config_t *cfg, nm_module_t *m, const void *image, size_t len,
+                nm_detail_t *detail);
+
+/* Receives the output of nm_xip_link: len bytes for offset off of the new
+ * image. Called in ascending order for the body, then once for the 64-byte
+ * header last (so a power cut leaves no valid header over a partial body).
+ * Returns 0, or non-zero to abort. */
+typedef int (*nm_write_fn)(void *context, uint32_t off, const void *data, size_t len);
+
+/*
+ * Install-time linking: write an XIP-linked copy of the board's slice of buf
+ * (a slice or universal container) that will be read from address dest and
+ * keep its RW region at rw_addr (rw_addr is ignored for RW_PCREL images,
+ * whose RW must follow text). Imports referenced from text are bound now
+ * against cfg->exports; those in the GOT stay for load time. Streams through
+ * write() with a small stack buffer: no allocation. *out_size (if non-NULL)
+ * receives the image size, which nm_xip_size gives before writing.
+ */
+int nm_xip_link(const nm_loader_config_t *cfg, const void *buf, size_t len, uintptr_t dest,
+                uintptr_t rw_addr, nm_write_fn write, void *wctx, uint32_t *out_size,
+                nm_detail_t *detail);
+
+/* Bytes nm_xip_link will write for buf and the RW bytes the module will
+ * claim (data + bss), after the same checks. */
+int nm_xip_size(const nm_loader_config_t *cfg, const void *buf, size_t len, uint32_t *image_size,
+                uint32_t *rw_size, uint32_t *rw_align, nm_detail_t *detail);
 
 /* Address of the export called name (functions callable as-is). */
 int nm_module_sym(const nm_module_t *m, const char *name, void **addr, nm_detail_t *detail);

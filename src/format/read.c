@@ -107,7 +107,8 @@ int nm_image_parse_header(const void *buf, size_t len, nm_image_t *img, nm_detai
     }
     uint64_t sum = (uint64_t)NM_HEADER_SIZE + img->text_size + img->data_size + img->reloc_size +
                    (uint64_t)img->n_imports * NM_IMPORT_SIZE +
-                   (uint64_t)img->n_exports * NM_EXPORT_SIZE + img->strtab_size;
+                   (uint64_t)img->n_exports * NM_EXPORT_SIZE + img->strtab_size +
+                   ((img->flags & NM_FLAG_XIP_LINKED) ? NM_XIP_RECORD_SIZE : 0);
     if (sum != img->image_size) {
         nm_detail_set(d, "header: sections add up to ");
         if (sum > 0xFFFFFFFFu) {
@@ -183,6 +184,19 @@ int nm_image_parse_header(const void *buf, size_t len, nm_image_t *img, nm_detai
     }
     if (img->strtab[0] == '\0') {
         return fail(d, NM_ERR_CORRUPT, "string table: module name (offset 0) is empty");
+    }
+    if (img->flags & NM_FLAG_XIP_LINKED) {
+        const uint8_t *x = (const uint8_t *)img->strtab + img->strtab_size;
+        img->xip_text_addr = nmf_rd32(x);
+        img->xip_rw_addr = nmf_rd32(x + 4);
+        img->xip_bind_crc = nmf_rd32(x + 8);
+        img->xip_src_crc = nmf_rd32(x + 12);
+        if (img->xip_text_addr & ((1u << img->text_align_log2) - 1u)) {
+            return fail(d, NM_ERR_CORRUPT, "XIP record: text_addr breaks the text alignment");
+        }
+        if (img->xip_rw_addr & ((1u << img->rw_align_log2) - 1u)) {
+            return fail(d, NM_ERR_CORRUPT, "XIP record: rw_addr breaks the RW alignment");
+        }
     }
     return NM_OK;
 }

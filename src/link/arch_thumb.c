@@ -3,8 +3,9 @@
  * instruction bits). Modules are compiled non-PIC: data addresses come from
  * literal pools (R_ARM_ABS32, relocated at load time) so TEXT and RW can be
  * placed independently. A BL/B.W to an import goes through a veneer that
- * loads the import's address from a literal, which works on ARMv6-M too
- * (no ldr.w pc), keeping the branch itself inside the module.
+ * loads the import's address from its GOT slot (the slot's address is a
+ * literal), which works on ARMv6-M too (no ldr.w pc), keeping the branch
+ * itself inside the module and firmware addresses out of text.
  */
 #include <string.h>
 
@@ -240,22 +241,25 @@ static int thumb_apply(uint32_t t, uint8_t *p, uint64_t P, int64_t v, const char
     return NM_ERR_RELOC;
 }
 
-/* ARMv6-M compatible veneer, 4-aligned, literal at +12 */
+/* ARMv6-M compatible veneer, 4-aligned: loads the import's address from its
+ * GOT slot, whose RW address is the literal at +12. Text thus holds no
+ * firmware address, so an XIP-linked module survives a firmware update that
+ * moves the functions it calls (docs/xip.md). */
 static void thumb_write_stub(uint8_t *p, uint64_t at, uint64_t got) {
     static const uint16_t code[6] = {
         0xb401, /* push {r0} */
         0x4802, /* ldr r0, [pc, #8]  -> literal at +12 */
+        0x6800, /* ldr r0, [r0]      the GOT slot */
         0x4684, /* mov ip, r0 */
         0xbc01, /* pop {r0} */
         0x4760, /* bx ip */
-        0x46c0, /* nop (mov r8, r8) */
     };
     (void)at;
     (void)got;
     for (int i = 0; i < 6; i++) {
         nml_wr16(p + 2 * i, code[i]);
     }
-    nml_wr32(p + 12, 0);
+    nml_wr32(p + 12, 0); /* the core writes the slot's RW offset and its relocation */
 }
 
 /* ULEB128 at *pos within [0, end); 0 on overflow or truncation. */
@@ -356,7 +360,7 @@ const nml_arch_t nml_arch_thumb = {
     .rw_pcrel = 0,
     .stub_size = 16,
     .stub_align = 4,
-    .stub_uses_got = 0,
+    .stub_uses_got = 1,
     .stub_lit = 12,
     .reloc_name = thumb_reloc_name,
     .classify = thumb_classify,

@@ -1087,8 +1087,12 @@ static int relocate(ctx_t *c) {
         uint64_t at = c->stub_off + i * ar->stub_size;
         uint64_t got = g->got_idx >= 0 ? gotbase + (uint64_t)g->got_idx * ar->ptr_size : 0;
         ar->write_stub(c->text + at, at, got);
-        if (ar->stub_lit >= 0 && add_reloc(c, at + (uint64_t)ar->stub_lit, NM_TARGET_IMPORT0 + (uint32_t)g->import_idx)) {
-            return c->err.code;
+        if (ar->stub_lit >= 0) {
+            /* The veneer's literal holds the GOT slot's address: its RW offset + RW base. */
+            nml_wr32(c->text + at + ar->stub_lit, (uint32_t)(got - c->rw_offset));
+            if (add_reloc(c, at + (uint64_t)ar->stub_lit, NM_TARGET_RW)) {
+                return c->err.code;
+            }
         }
     }
     return NM_OK;

@@ -45,7 +45,7 @@ typedef struct nml_arch {
     uint8_t rw_pcrel;    /* code reaches RW PC-relatively: NM_FLAG_RW_PCREL */
     uint8_t stub_size, stub_align;
     uint8_t stub_uses_got; /* x86-64: stub jumps through the import's GOT slot */
-    int8_t stub_lit;     /* offset of the import-address literal, or -1 */
+    int8_t stub_lit;     /* offset of the literal holding the GOT slot address, or -1 */
     const char *(*reloc_name)(uint32_t type); /* NULL if unknown */
     /* classification; *why receives a reason for NML_R_UNSUPPORTED */
     int (*classify)(uint32_t type, const char **why);

@@ -55,10 +55,14 @@ int nm_load(const nm_loader_config_t *cfg, nm_module_t *m, const void *buf, size
             cfg->flush_cb(cfg->context, m->text, img.text_size);
         }
     }
+    return nmld_start(m, &img, d);
+}
+
+int nmld_start(nm_module_t *m, const nm_image_t *img, nm_detail_t *d) {
     m->state = 1;
-    if (img.init_idx != NM_NO_INDEX) {
+    if (img->init_idx != NM_NO_INDEX) {
         nm_export_info_t e;
-        nm_image_export(&img, img.init_idx, &e); /* kind and region checked by the parse */
+        nm_image_export(img, img->init_idx, &e); /* kind and region checked by the parse */
         nm_init_fn init = (nm_init_fn)(uintptr_t)region_addr(m, &e);
         int r = init();
         if (r != 0) {
@@ -66,7 +70,7 @@ int nm_load(const nm_loader_config_t *cfg, nm_module_t *m, const void *buf, size
             nmld_release(m);
             memset(m, 0, sizeof *m);
             nm_detail_set(d, "init of module '");
-            nm_detail_cat(d, img.strtab);
+            nm_detail_cat(d, img->strtab);
             nm_detail_cat(d, "' returned ");
             if (r < 0) {
                 nm_detail_cat(d, "-");

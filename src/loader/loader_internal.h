@@ -9,6 +9,8 @@
  *              nmld_release  give the regions back
  *   reloc.c    nmld_reloc    walk the relocation stream and patch words
  *   loader.c   nm_load, nm_module_sym, nm_unload: flush, init, deinit
+ *   xip.c      nm_xip_link (install-time linking) and nm_load_xip, which
+ *              reuse verify and resolve, claim RW only, and patch the GOT
  *
  * The fuzz target drives these phases directly so it can load modules
  * without ever calling their code.
@@ -46,5 +48,12 @@ int nmld_place(const nm_loader_config_t *cfg, const nm_image_t *img, nm_module_t
 void nmld_release(nm_module_t *m);
 int nmld_reloc(const nm_loader_config_t *cfg, const nm_image_t *img, nm_module_t *m,
                nm_detail_t *detail);
+/* Add base to the kind-sized little-endian word at w; NM_ERR_RELOC (with
+ * detail naming relocation index at site) if a PTR32 sum leaves 32 bits on
+ * a 64-bit host. */
+int nmld_patch(uint8_t *w, unsigned kind, uintptr_t base, uint32_t index, uint32_t site,
+               nm_detail_t *detail);
+/* Mark loaded and run init (xip.c and loader.c share it). */
+int nmld_start(nm_module_t *m, const nm_image_t *img, nm_detail_t *detail);
 
 #endif /* NATMOD_LOADER_INTERNAL_H */

@@ -73,7 +73,11 @@ int nmld_place(const nm_loader_config_t *cfg, const nm_image_t *img, nm_module_t
 
 void nmld_release(nm_module_t *m) {
     const nm_loader_config_t *cfg = m->cfg;
-    if (m->one_block) {
+    if (m->xip) {
+        if (m->rw) {
+            cfg->free_cb(cfg->context, m->rw, NM_MEM_RW); /* text stays in flash */
+        }
+    } else if (m->one_block) {
         if (m->text) {
             cfg->free_cb(cfg->context, m->text, NM_MEM_IMAGE);
         }

@@ -29,6 +29,24 @@ static void site_detail(nm_detail_t *d, uint32_t index, uint32_t site, const cha
     nm_detail_cat(d, what);
 }
 
+int nmld_patch(uint8_t *w, unsigned kind, uintptr_t base, uint32_t index, uint32_t site,
+               nm_detail_t *d) {
+    if (kind == NM_RELOC_PTR32) {
+        uint64_t sum = rd_le(w, 4) + (uint64_t)base;
+        /* On a 32-bit target the sum wraps like the CPU's own address
+         * arithmetic; on a 64-bit host it must fit, or the word would
+         * silently point somewhere else. */
+        if (UINTPTR_MAX > 0xFFFFFFFFu && sum > 0xFFFFFFFFu) {
+            site_detail(d, index, site, "PTR32 result does not fit in 32 bits");
+            return NM_ERR_RELOC;
+        }
+        wr_le(w, 4, sum);
+    } else {
+        wr_le(w, 8, rd_le(w, 8) + (uint64_t)base);
+    }
+    return NM_OK;
+}
+
 int nmld_reloc(const nm_loader_config_t *cfg, const nm_image_t *img, nm_module_t *m, nm_detail_t *d) {
     nm_reloc_iter_t it;
     nm_reloc_t r;
@@ -50,18 +68,9 @@ int nmld_reloc(const nm_loader_config_t *cfg, const nm_image_t *img, nm_module_t
             }
             base = (uintptr_t)a;
         }
-        if (r.kind == NM_RELOC_PTR32) {
-            uint64_t sum = rd_le(w, 4) + (uint64_t)base;
-            /* On a 32-bit target the sum wraps like the CPU's own address
-             * arithmetic; on a 64-bit host it must fit, or the word would
-             * silently point somewhere else. */
-            if (UINTPTR_MAX > 0xFFFFFFFFu && sum > 0xFFFFFFFFu) {
-                site_detail(d, it.index - 1, r.site, "PTR32 result does not fit in 32 bits");
-                return NM_ERR_RELOC;
-            }
-            wr_le(w, 4, sum);
-        } else {
-            wr_le(w, 8, rd_le(w, 8) + (uint64_t)base);
+        rc = nmld_patch(w, r.kind, base, it.index - 1, r.site, d);
+        if (rc != NM_OK) {
+            return rc;
         }
     }
     if (rc < 0) {

@@ -74,7 +74,8 @@ int main(int argc, char **argv) {
         uint8_t *b = malloc(len ? len : 1);
         memcpy(b, buf, len);
         host_mem_t h = {0};
-        nm_loader_config_t cfg = {NM_ARCH_X64, NM_FLOAT_HARD, ex, 2, hm_alloc, hm_free, hm_flush, &h};
+        nm_loader_config_t cfg = {.arch = NM_ARCH_X64, .float_abi = NM_FLOAT_HARD, .exports = ex, .n_exports = 2,
+                                  .alloc_cb = hm_alloc, .free_cb = hm_free, .flush_cb = hm_flush, .context = &h};
         nm_module_t m;
         nm_detail_t d = {{0}};
         int rc = nm_load(&cfg, &m, b, len, &d);
