@@ -16,6 +16,14 @@ void hal_print(const char *s);
 int hal_printf(const char *fmt, ...);
 /* Milliseconds since the board started (wraps at 2^32). */
 uint32_t hal_ticks_ms(void);
+/* One periodic timer per board: from now on call cb(arg) every period_ms
+ * (1..60000) from the tick interrupt (SysTick on Cortex-M, a SIGALRM handler
+ * on the host), replacing any timer running. cb runs in interrupt context:
+ * keep it short and touch only volatile data. Returns 0, or -1 for a bad
+ * period or a NULL cb. */
+int hal_timer_start(uint32_t period_ms, void (*cb)(void *arg), void *arg);
+/* Stop the timer; when it returns, cb is not running and will not run again. */
+void hal_timer_stop(void);
 
 /* Simulated peripheral: a register block per peripheral, clocked by one bit
  * each in the shared clock-enable register. */

@@ -1,7 +1,9 @@
 /*
  * The board API (natmod/hal.h) on Cortex-M: console through semihosting,
- * simulated peripherals in RAM, and the locked read-modify-write done with
- * interrupts masked (single core: that is the whole lock).
+ * SysTick for milliseconds and the periodic timer (its callback runs in the
+ * SysTick handler), simulated peripherals in RAM, and the locked
+ * read-modify-write done with interrupts masked (single core: that is the
+ * whole lock).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,8 +27,79 @@ int hal_printf(const char *fmt, ...) {
     return n;
 }
 
+/* ---- time: SysTick at 1 kHz ------------------------------------------ */
+
+#define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
+#define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
+#define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
+
+static volatile uint32_t ticks_ms;
+static void (*volatile timer_cb)(void *);
+static void *volatile timer_arg;
+static volatile uint32_t timer_period, timer_left;
+
+void board_systick_start(void) {
+    SYST_RVR = BOARD_CPU_HZ / 1000u - 1u;
+    SYST_CVR = 0;
+    SYST_CSR = 7u; /* processor clock, interrupt, enable */
+}
+
+uint32_t board_cycles(void) {
+    /* ms and the down-counter sampled until consistent: a tick between the
+     * two reads would otherwise be counted twice or not at all. */
+    uint32_t ms, cvr;
+    do {
+        ms = ticks_ms;
+        cvr = SYST_CVR;
+    } while (ms != ticks_ms);
+    return ms * (BOARD_CPU_HZ / 1000u) + (BOARD_CPU_HZ / 1000u - 1u - cvr);
+}
+
+void SysTick_Handler(void) {
+    ticks_ms = ticks_ms + 1u;
+    void (*cb)(void *) = timer_cb;
+    if (cb && --timer_left == 0) {
+        timer_left = timer_period;
+        cb(timer_arg);
+    }
+}
+
 uint32_t hal_ticks_ms(void) {
-    return 0; /* SysTick comes with the XIP board work */
+    return ticks_ms;
+}
+
+static uint32_t irq_save(void);
+static void irq_restore(uint32_t primask);
+
+int hal_timer_start(uint32_t period_ms, void (*cb)(void *arg), void *arg) {
+    if (!cb || period_ms < 1 || period_ms > 60000) {
+        return -1;
+    }
+    uint32_t s = irq_save();
+    timer_arg = arg;
+    timer_period = timer_left = period_ms;
+    timer_cb = cb;
+    irq_restore(s);
+    return 0;
+}
+
+/* The board calls this before a module's code goes away: a timer whose
+ * callback lies in [lo, hi) is stopped, so it cannot fire into freed code. */
+void board_timer_drop(uintptr_t lo, uintptr_t hi) {
+    uint32_t s = irq_save();
+    uintptr_t cb = (uintptr_t)timer_cb;
+    if (cb >= lo && cb < hi) {
+        timer_cb = NULL;
+    }
+    irq_restore(s);
+}
+
+/* With interrupts masked the handler is not running (single core, and the
+ * callback runs inside the handler), so after this it never runs again. */
+void hal_timer_stop(void) {
+    uint32_t s = irq_save();
+    timer_cb = NULL;
+    irq_restore(s);
 }
 
 /* STATUS.READY = clocked and enabled. */

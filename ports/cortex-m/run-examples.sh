@@ -1,59 +1,70 @@
 #!/bin/sh
 # run-examples.sh NATMOD NM_GEN_EXPORTS TOP WORKDIR
 # Builds the Cortex-M firmware for three boards and runs every example, built
-# for each module arch the board accepts, under QEMU in RAM mode; the output
-# must equal the example's expected.txt (the same file the host board uses).
+# for each module arch the board accepts, under QEMU in RAM mode and in XIP
+# mode; the output must equal the example's expected.txt (the same file the
+# host board uses).
 #   mps2-an385 (Cortex-M3, armv7m soft):   armv7m and armv6m modules
 #   mps2-an386 (Cortex-M4F, hard float):   armv7emsp modules
-#   mps2-an386 built soft (armv7em soft):  armv7em modules
+#   mps2-an386 built soft (armv7em soft):  armv7em, armv7m and armv6m modules
 set -u
 natmod=$1; gen=$2; top=$3; work=$4
 port="$top/ports/cortex-m"
+. "$port/qemu.sh"
 mkdir -p "$work"
 pass=0; fail=0
 
-board() { # name machine cpu-flags board-arch board-float module-arches...
-    name=$1; machine=$2; cflags=$3; barch=$4; bfloat=$5; shift 5
-    d="$work/$name"; mkdir -p "$d"
-    cf="-mthumb $cflags -O2 -std=c11 -Wall -Wextra -Werror -ffunction-sections -fdata-sections
-        -I$top/include -I$top/src -I$top/ports/host -DBOARD_ARCH=$barch -DBOARD_FLOAT=$bfloat"
+# calls.txt ("fn:a,b fn2 --periph") -> a board script for module EX in MODE
+script_for() { # ex mode
+    periph=0
+    echo "load $1 0x00200000 $2"
+    for tok in $(cat "$top/examples/$1/calls.txt"); do
+        case $tok in
+        --periph) periph=1 ;;
+        *:*) echo "call $1 ${tok%%:*} $(echo "${tok#*:}" | tr ',' ' ')" ;;
+        *) echo "call $1 $tok" ;;
+        esac
+    done
+    [ $periph = 1 ] && echo periph
+    echo "unload $1"
+    [ $periph = 1 ] && echo periph
+    return 0
+}
+
+board() { # name machine board-arch board-float cpu-flags module-arches...
+    name=$1; machine=$2; barch=$3; bfloat=$4; cflags=$5; shift 5
+    d="$work/$name"
     # shellcheck disable=SC2086
-    if ! arm-none-eabi-gcc $cf -E "$port/hal.c" -o "$d/hal.i" ||
-       ! "$gen" -o "$d/exports.c" -s "$d/board.syms" "$d/hal.i" >/dev/null ||
-       ! arm-none-eabi-gcc $cf --specs=rdimon.specs -nostartfiles -T "$port/link.ld" -Wl,--gc-sections \
-            -o "$d/fw.elf" "$port/startup.c" "$port/main.c" "$port/hal.c" "$d/exports.c" \
-            "$top"/src/loader/*.c "$top"/src/format/crc32.c "$top"/src/format/read.c \
-            "$top"/src/format/universal.c "$top"/src/format/detail.c; then
+    if ! "$port/build-fw.sh" "$gen" "$top" "$d" "$barch" "$bfloat" $cflags; then
         echo "FAIL $name: firmware build"; fail=$((fail + 1)); return
     fi
     for mod in "$@"; do
         march=${mod%:*}; mfloat=${mod#*:}
-        for ex in hello state callbacks mathlib driver; do
+        for ex in $(cat "$top/examples/LIST"); do
             m="$d/$ex.$march.nmod"
             if ! "$natmod" build -q --arch "$march" --float "$mfloat" --syms "$d/board.syms" -o "$m" \
                     "$top/examples/$ex/$ex.c"; then
                 echo "FAIL $ex $march on $name: build"; fail=$((fail + 1)); continue
             fi
-            printf '%s\0' "$(cat "$top/examples/$ex/calls.txt")" >"$d/calls.bin"
-            timeout 60 qemu-system-arm -M "$machine" -nographic -monitor none \
-                -semihosting-config enable=on,target=native -kernel "$d/fw.elf" \
-                -device loader,file="$m",addr=0x00300000 -device loader,file="$d/calls.bin",addr=0x003F0000 \
-                >"$d/out.txt" 2>&1
-            st=$?
-            if [ $st -eq 0 ] && diff -u "$top/examples/$ex/expected.txt" "$d/out.txt" >"$d/diff.txt"; then
-                pass=$((pass + 1))
-                echo "ok   $ex $march/$mfloat on $name ($machine)"
-            else
-                fail=$((fail + 1))
-                echo "FAIL $ex $march/$mfloat on $name ($machine): exit $st"
-                cat "$d/diff.txt" "$d/out.txt" | head -20
-            fi
+            for mode in ram xip; do
+                script_for "$ex" "$mode" >"$d/script.txt"
+                qemu_run "$machine" "$d/fw.elf" "$d/script.txt" "$d/out.txt" "$m@0x00200000"
+                st=$?
+                if [ $st -eq 0 ] && diff -u "$top/examples/$ex/expected.txt" "$d/out.txt" >"$d/diff.txt"; then
+                    pass=$((pass + 1))
+                    echo "ok   $ex $march/$mfloat $mode on $name ($machine)"
+                else
+                    fail=$((fail + 1))
+                    echo "FAIL $ex $march/$mfloat $mode on $name ($machine): exit $st"
+                    cat "$d/diff.txt" "$d/out.txt" | head -20
+                fi
+            done
         done
     done
 }
 
-board m3 mps2-an385 "-mcpu=cortex-m3 -mfloat-abi=soft" NM_ARCH_ARMV7M NM_FLOAT_SOFT armv7m:soft armv6m:soft
-board m4f mps2-an386 "-mcpu=cortex-m4 -mfloat-abi=hard -mfpu=fpv4-sp-d16" NM_ARCH_ARMV7EMSP NM_FLOAT_HARD armv7em:hard
-board m4soft mps2-an386 "-mcpu=cortex-m4 -mfloat-abi=soft" NM_ARCH_ARMV7EM NM_FLOAT_SOFT armv7em:soft
+board m3 mps2-an385 NM_ARCH_ARMV7M NM_FLOAT_SOFT "-mcpu=cortex-m3 -mfloat-abi=soft" armv7m:soft armv6m:soft
+board m4f mps2-an386 NM_ARCH_ARMV7EMSP NM_FLOAT_HARD "-mcpu=cortex-m4 -mfloat-abi=hard -mfpu=fpv4-sp-d16" armv7em:hard
+board m4soft mps2-an386 NM_ARCH_ARMV7EM NM_FLOAT_SOFT "-mcpu=cortex-m4 -mfloat-abi=soft" armv7em:soft armv7m:soft armv6m:soft
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

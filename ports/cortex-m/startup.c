@@ -13,6 +13,7 @@ extern void exit(int status);
 
 void Reset_Handler(void);
 void Default_Handler(void);
+void SysTick_Handler(void);
 
 void Reset_Handler(void) {
 #if defined(__ARM_FP)
@@ -31,6 +32,8 @@ void Default_Handler(void) {
 }
 
 __attribute__((section(".vectors"), used)) const void *const vectors[16] = {
-    &__StackTop, Reset_Handler, Default_Handler, Default_Handler, Default_Handler,
-    Default_Handler, Default_Handler,
+    &__StackTop,     Reset_Handler,   Default_Handler, Default_Handler,
+    Default_Handler, Default_Handler, Default_Handler, 0,
+    0,               0,               0,               Default_Handler,
+    Default_Handler, 0,               Default_Handler, SysTick_Handler,
 };

@@ -11,6 +11,8 @@
 NM_FW_EXPORT(hal_print);
 NM_FW_EXPORT(hal_printf);
 NM_FW_EXPORT(hal_ticks_ms);
+NM_FW_EXPORT(hal_timer_start);
+NM_FW_EXPORT(hal_timer_stop);
 NM_FW_EXPORT(hal_periph);
 NM_FW_EXPORT(hal_clock_reg);
 NM_FW_EXPORT(hal_set_bits);
