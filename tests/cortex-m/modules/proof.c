@@ -1,0 +1,35 @@
+/*
+ * proof: reports where its code runs, for the board's XIP proof. xip_where
+ * returns the address it executes at (the PC on Thumb), xip_static_fn the
+ * address of a static function, xip_call_static calls that function through
+ * a pointer the compiler cannot see through.
+ */
+#include "natmod/module.h"
+
+static int total;
+
+static int add(int x) {
+    total += x;
+    return total;
+}
+
+NM_EXPORT uintptr_t xip_where(void) {
+    uintptr_t pc;
+#if defined(__thumb__)
+    __asm volatile("mov %0, pc" : "=r"(pc));
+#else
+    pc = (uintptr_t)&xip_where;
+#endif
+    return pc;
+}
+
+NM_EXPORT uintptr_t xip_static_fn(void) {
+    int (*volatile f)(int) = add;
+    return (uintptr_t)f & ~(uintptr_t)1;
+}
+
+NM_EXPORT int xip_call_static(int x) {
+    int (*volatile f)(int) = add;
+    total = 0;
+    return f(x);
+}
