@@ -5,7 +5,9 @@
 #     link under callgrind (deterministic, unlike wall time on a shared box);
 #  2. the loader on the host board: load/unload time and RAM beyond the
 #     module's own text + data + bss;
-#  3. module size: .nmod bytes vs the example's .o bytes.
+#  3. module size: .nmod bytes vs the example's .o bytes;
+#  4. bench/cortex-m-load.sh: instructions and RAM to load each example on
+#     the Cortex-M board under QEMU -icount, RAM mode vs XIP mode.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/tools/deps.sh" --bench
@@ -77,3 +79,10 @@ for ex in $examples; do
     done
     echo
 done
+
+echo
+if command -v qemu-system-arm >/dev/null && command -v arm-none-eabi-gcc >/dev/null; then
+    "$top/bench/cortex-m-load.sh" "$build"
+else
+    echo "== Cortex-M load cost: skipped (qemu-system-arm or arm-none-eabi-gcc missing)"
+fi

@@ -190,12 +190,17 @@ static const install_t *install(uintptr_t staged, const char *name, nm_detail_t 
     return in;
 }
 
+static uint32_t load_ticks; /* SysTick counts of the last nm_load / nm_load_xip call */
+
 /* Load in the given mode; prints the error itself. */
 static int load_mode(nm_module_t *m, const char *name, uintptr_t addr, int xip) {
     nm_detail_t d = {{0}};
     int err;
+    uint32_t c0;
     if (!xip) {
+        c0 = board_cycles();
         err = nm_load(&cfg, m, (const void *)addr, FLASH_HI - addr, &d);
+        load_ticks = board_cycles() - c0;
     } else {
         nm_image_t h;
         const void *img = (const void *)addr;
@@ -208,7 +213,9 @@ static int load_mode(nm_module_t *m, const char *name, uintptr_t addr, int xip) 
             img = (const void *)in->at;
             len = in->size;
         }
+        c0 = board_cycles();
         err = nm_load_xip(&cfg, m, img, len, &d);
+        load_ticks = board_cycles() - c0;
     }
     return err ? fail_d(err, "load", name, &d) : 0;
 }
@@ -284,11 +291,24 @@ static int proof(const char *name, uintptr_t staged) {
     return 0;
 }
 
-/* ---- bench: SysTick counts of N loads (with init) per mode ---- */
+/* ---- bench: SysTick counts of N loader calls (init included) per mode ---- */
+
+/* 2 x 50000 instructions, for turning SysTick counts into instructions
+ * when QEMU runs with -icount (bench/cortex-m-load.sh). */
+static void calibrate(void) {
+    uint32_t c0 = board_cycles();
+    uint32_t n = 50000;
+    __asm volatile("1: subs %0, #1\n\tbne 1b" : "+l"(n)::"cc");
+    printf("calib insns 100000 ticks %lu\n", (unsigned long)(board_cycles() - c0));
+}
 
 static int bench(const char *name, uintptr_t staged, unsigned n) {
     nm_detail_t d = {{0}};
     int err;
+    static int calibrated;
+    if (!calibrated++) {
+        calibrate();
+    }
     uint32_t c0 = board_cycles();
     const install_t *in = install(staged, name, &d, &err);
     uint32_t c_install = board_cycles() - c0;
@@ -300,16 +320,21 @@ static int bench(const char *name, uintptr_t staged, unsigned n) {
         uint32_t total = 0, base = mem_in_use(), high = 0;
         for (unsigned i = 0; i < n; i++) {
             mem_peak_reset();
-            c0 = board_cycles();
             if ((err = load_mode(&m, name, staged, xip)) != 0) {
                 return err;
             }
-            total += board_cycles() - c0;
+            total += load_ticks;
             high = mem_peak() - base;
             unload(&m);
         }
-        printf("bench %s %s loads %u ticks %lu ram %lu install_ticks %lu\n", name, xip ? "xip" : "ram",
-               n, (unsigned long)total, (unsigned long)high, (unsigned long)(xip ? c_install : 0));
+        nm_image_t h;
+        nm_image_parse_header((const void *)in->at, in->size, &h, NULL);
+        printf("bench %s %s loads %u ticks %lu ram %lu desc %u install_ticks %lu text %lu data %lu "
+               "bss %lu got %u\n",
+               name, xip ? "xip" : "ram", n, (unsigned long)total, (unsigned long)high,
+               (unsigned)sizeof(nm_module_t), (unsigned long)(xip ? c_install : 0),
+               (unsigned long)h.text_size, (unsigned long)h.data_size, (unsigned long)h.bss_size,
+               (unsigned)h.got_count);
     }
     return 0;
 }

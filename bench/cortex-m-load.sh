@@ -1,0 +1,59 @@
+#!/bin/sh
+# bench/cortex-m-load.sh: instructions and RAM to load each example on the
+# Cortex-M board under QEMU, RAM mode vs XIP mode.
+#
+# QEMU runs with -icount shift=0: every guest instruction advances virtual
+# time by 1 ns, so SysTick (25 MHz) counts one tick per 40 instructions and
+# the counts are the same on every run, whatever the machine's load. The
+# firmware's `bench` command times N loader calls (nm_load or nm_load_xip,
+# the module's init included, the unload not) and reports module RAM at its
+# high-water mark; a calibration loop of 100000 instructions converts ticks.
+# RAM bytes include the 28-byte nm_module_t descriptor. The XIP bound is the
+# issue's: data + bss + 4 x GOT entries + thunks (none) + 64.
+# Usage: bench/cortex-m-load.sh [BUILD_DIR]   (natmod and nm-gen-exports built there)
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-${NATMOD_BUILD:-$top/build}}
+natmod="$build/tools/natmod/natmod"
+gen="$build/ports/host/nm-gen-exports"
+port="$top/ports/cortex-m"
+. "$port/qemu.sh"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+loads=${LOADS:-20}
+
+echo "== Cortex-M load cost under QEMU -icount shift=0 (target: XIP < RAM instructions; XIP RAM <= bound)"
+printf "%-7s %-10s %-10s %11s %11s %9s %9s %9s %7s %12s\n" board arch example "RAM insns" "XIP insns" \
+    "RAM bytes" "XIP bytes" "XIP bound" "ok" "install insns"
+bench_board() { # name machine board-arch board-float module-arch module-float cpu-flags...
+    n=$1; machine=$2; barch=$3; bfloat=$4; ma=$5; mf=$6; shift 6
+    d="$work/$n"
+    "$port/build-fw.sh" "$gen" "$top" "$d" "$barch" "$bfloat" "$@"
+    : >"$d/script.txt"
+    files=""
+    i=0
+    for ex in $(cat "$top/examples/LIST"); do
+        addr=$(printf '0x%08x' $((0x00200000 + i * 0x10000)))
+        "$natmod" build -q --arch "$ma" --float "$mf" --syms "$d/board.syms" -o "$d/$ex.nmod" \
+            "$top/examples/$ex/$ex.c"
+        echo "bench $ex $addr $loads" >>"$d/script.txt"
+        files="$files $d/$ex.nmod@$addr"
+        i=$((i + 1))
+    done
+    # shellcheck disable=SC2086
+    qemu_run "$machine" "$d/fw.elf" "$d/script.txt" "$d/out.txt" $files -- -icount shift=0 || {
+        echo "bench on $n failed:"; cat "$d/out.txt"; return 1; }
+    awk -v board="$n" -v arch="$ma" '
+        /^calib / { per = $3 / $5 }
+        /^bench / && $3 == "ram" { ram_t[$2] = $7; ram_b[$2] = $9 + $11; n = $5 }
+        /^bench / && $3 == "xip" {
+            ex = $2; xt = $7; xb = $9 + $11
+            bound = $17 + $19 + 4 * $21 + 64
+            ri = ram_t[ex] * per / n; xi = xt * per / n; inst = $13 * per
+            ok = (xi < ri && xb <= bound) ? "yes" : "NO"
+            printf "%-7s %-10s %-10s %11.0f %11.0f %9d %9d %9d %7s %12.0f\n", board, arch, ex, ri, xi, ram_b[ex], xb, bound, ok, inst
+        }' "$d/out.txt"
+}
+bench_board m3 mps2-an385 NM_ARCH_ARMV7M NM_FLOAT_SOFT armv7m soft -mcpu=cortex-m3 -mfloat-abi=soft
+bench_board m3 mps2-an385 NM_ARCH_ARMV7M NM_FLOAT_SOFT armv6m soft -mcpu=cortex-m3 -mfloat-abi=soft
+bench_board m4f mps2-an386 NM_ARCH_ARMV7EMSP NM_FLOAT_HARD armv7emsp hard -mcpu=cortex-m4 -mfloat-abi=hard -mfpu=fpv4-sp-d16
