@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench/run.sh: build natmod, then print three tables:
+# bench/run.sh: build natmod, then print four tables:
 #  1. natmod link: median wall time per example (one process per link, as a
 #     build system runs it; >= 10 runs), plus the instruction count of one
 #     link under callgrind (deterministic, unlike wall time on a shared box);

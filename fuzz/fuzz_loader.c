@@ -9,6 +9,9 @@
  * the relocation walk, and then the loader's phases (verify, resolve, place,
  * reloc) into malloc'd memory. Module code is never called: the phases are
  * driven through loader_internal.h instead of nm_load, so no init runs.
+ * Install-time linking (nm_xip_link) runs on every input too, into a
+ * buffer; whatever it accepts must come out as an image the reader accepts
+ * (same CRC rules, XIP record), and that image is linked again (refused).
  * write.c is not linked (this is the freestanding side), so no input is
  * written back.
  */
@@ -112,6 +115,50 @@ static void try_load(const uint8_t *data, size_t size, uint8_t arch, uint8_t fab
     nmld_release(&m);
 }
 
+/* nm_xip_link's output: a bounded buffer, every write checked in range. */
+typedef struct fz_out {
+    uint8_t buf[1u << 17];
+    uint32_t high;
+} fz_out_t;
+
+static int fz_write(void *ctx, uint32_t off, const void *data, size_t len) {
+    fz_out_t *o = ctx;
+    if (off > sizeof o->buf || len > sizeof o->buf - off) {
+        return -1;
+    }
+    memcpy(o->buf + off, data, len);
+    o->high = off + (uint32_t)len > o->high ? off + (uint32_t)len : o->high;
+    return 0;
+}
+
+static void try_xip_link(const uint8_t *data, size_t size, uint8_t arch, uint8_t fabi) {
+    static fz_out_t out;
+    nm_loader_config_t cfg = {0};
+    cfg.arch = arch;
+    cfg.float_abi = fabi;
+    cfg.exports = fz_exports;
+    cfg.n_exports = FZ_N;
+    nm_detail_t d;
+    uint32_t want = 0, got = 0, rw = 0, rw_align = 0;
+    if (nm_xip_size(&cfg, data, size, &want, &rw, &rw_align, &d) != NM_OK || want > sizeof out.buf) {
+        return;
+    }
+    out.high = 0;
+    /* Addresses that fit 32 bits, aligned to anything up to 64 KB. */
+    if (nm_xip_link(&cfg, data, size, 0x10000000u - NM_HEADER_SIZE + 0x10000u, 0x20010000u, fz_write,
+                    &out, &got, &d) != NM_OK) {
+        return;
+    }
+    nm_image_t img;
+    if (got != want || out.high != got || nm_image_parse(out.buf, got, &img, &d) != NM_OK ||
+        !(img.flags & NM_FLAG_XIP_LINKED) || img.data_size + img.bss_size != rw) {
+        __builtin_trap(); /* the linker wrote something the reader refuses */
+    }
+    if (nm_xip_link(&cfg, out.buf, got, 0x10000000u, 0x20000000u, fz_write, &out, NULL, &d) != NM_ERR_XIP) {
+        __builtin_trap(); /* a linked image is never linked twice */
+    }
+}
+
 static uint32_t rd32(const uint8_t *p) {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
@@ -194,6 +241,8 @@ static void run_all(const uint8_t *data, size_t size) {
     /* The loader as an x86-64 host, and as a Thumb board (PTR32 paths). */
     try_load(data, size, NM_ARCH_X64, NM_FLOAT_HARD);
     try_load(data, size, NM_ARCH_ARMV7EMDP, NM_FLOAT_SOFT);
+    try_xip_link(data, size, NM_ARCH_ARMV7EMDP, NM_FLOAT_SOFT);
+    try_xip_link(data, size, NM_ARCH_X64, NM_FLOAT_HARD);
     if (strnlen(d.msg, sizeof d.msg) >= sizeof d.msg) {
         __builtin_trap(); /* details are always terminated */
     }
