@@ -53,6 +53,12 @@ static int info_slice(const char *path, const uint8_t *buf, size_t len, int verb
     printf("  format:       version %u, flags 0x%x%s\n", NM_FORMAT_VERSION, (unsigned)img.flags,
            (img.flags & NM_FLAG_RW_PCREL) ? " (rw-pcrel: data must follow text at rw_offset)" : "");
     printf("  crc32:        0x%08x (ok)\n", (unsigned)img.crc32);
+    if (img.flags & NM_FLAG_XIP_LINKED) {
+        printf("  xip-linked:   text at 0x%08x, RW at 0x%08x, bound-import crc 0x%08x, "
+               "linked from crc 0x%08x\n",
+               (unsigned)img.xip_text_addr, (unsigned)img.xip_rw_addr, (unsigned)img.xip_bind_crc,
+               (unsigned)img.xip_src_crc);
+    }
     printf("  image:        %u bytes\n", (unsigned)img.image_size);
     printf("  text:         %u bytes (align %u)\n", (unsigned)img.text_size, 1u << img.text_align_log2);
     printf("  data:         %u bytes (incl. GOT %u x %u at +0x%x) (align %u)\n", (unsigned)img.data_size,
