@@ -30,13 +30,16 @@
 #include "mem.h"
 #include "natmod/loader.h"
 
+/* The memory map; build-fw.sh passes another one for the micro:bit. */
+#ifndef STAGE_LO
 #define STAGE_LO 0x00200000u
 #define STAGE_HI 0x00300000u
 #define FLASH_LO 0x00300000u
 #define FLASH_HI 0x003F0000u
-#define FLASH_ALIGN 4096u
 #define SCRIPT_ADDR 0x003F0000u
 #define SCRIPT_MAX 0x00010000u
+#endif
+#define FLASH_ALIGN 4096u
 #define MAX_SLOTS 8
 #define MAX_INSTALLS 16
 #define MAX_WORDS 10
@@ -47,6 +50,8 @@ void board_periph_dump(void);
 void board_systick_start(void);
 uint32_t board_cycles(void);
 void board_timer_drop(uintptr_t lo, uintptr_t hi);
+int board_flash_erase(uintptr_t at, uint32_t size);
+int board_flash_program(uintptr_t at, const void *data, size_t len);
 
 /* Unload, first stopping a board timer whose callback is in the module. */
 static void unload(nm_module_t *m) {
@@ -136,8 +141,8 @@ static int parse_addr(const char *s, uintptr_t *out) {
     return 0;
 }
 
-/* The module flash is code SSRAM on QEMU's MPS2 boards: programming is a
- * copy, bounded by the extent being written. */
+/* An extent of module flash being written, through the board's driver
+ * (flash.c), bounded by the extent. */
 typedef struct extent {
     uintptr_t at;
     uint32_t size;
@@ -148,8 +153,7 @@ static int flash_write(void *ctx, uint32_t off, const void *data, size_t len) {
     if (off > x->size || len > x->size - off) {
         return -1;
     }
-    memcpy((void *)(x->at + off), data, len);
-    return 0;
+    return board_flash_program(x->at + off, data, len);
 }
 
 /* Link the module staged at `staged` into the next free flash extent. */
@@ -170,6 +174,10 @@ static const install_t *install(uintptr_t staged, const char *name, nm_detail_t 
     extent_t x = {(flash_next + FLASH_ALIGN - 1u) & ~(uintptr_t)(FLASH_ALIGN - 1u), size};
     if (n_installs == MAX_INSTALLS || x.at > FLASH_HI || size > FLASH_HI - x.at) {
         *err = fail(NM_ERR_NOMEM, "load", name, "out of memory: module flash is full");
+        return NULL;
+    }
+    if (board_flash_erase(x.at, size) != 0) {
+        *err = fail(NM_ERR_IO, "load", name, "flash erase failed");
         return NULL;
     }
     uintptr_t rw = mem_xip_slot(rw_size ? rw_size : 1, rw_align);
@@ -298,7 +306,7 @@ static int proof(const char *name, uintptr_t staged) {
 static void calibrate(void) {
     uint32_t c0 = board_cycles();
     uint32_t n = 50000;
-    __asm volatile("1: subs %0, #1\n\tbne 1b" : "+l"(n)::"cc");
+    __asm volatile(".syntax unified\n1: subs %0, %0, #1\n\tbne 1b" : "+l"(n)::"cc");
     printf("calib insns 100000 ticks %lu\n", (unsigned long)(board_cycles() - c0));
 }
 

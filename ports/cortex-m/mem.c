@@ -10,7 +10,9 @@
 
 #include "mem.h"
 
+#ifndef MEM_POOL
 #define MEM_POOL (64u * 1024u)
+#endif
 #define MEM_BLOCKS 32u
 
 typedef struct block {

@@ -1,6 +1,7 @@
 # Sourced by the Cortex-M scripts.
 # qemu_run MACHINE FW.ELF SCRIPT OUT FILE@ADDR... [-- EXTRA QEMU ARGS]
-# Runs the firmware with the script at 0x003F0000 (NUL-terminated) and each
+# Runs the firmware with the script at $NM_SCRIPT_ADDR (default 0x003F0000,
+# the MPS2 boards; 0x0003F000 on the micro:bit), NUL-terminated, and each
 # FILE loaded at ADDR; stdout+stderr to OUT; returns QEMU's exit status
 # (the firmware's, through semihosting).
 qemu_run() {
@@ -17,5 +18,5 @@ qemu_run() {
     # shellcheck disable=SC2086
     timeout 120 qemu-system-arm -M "$_m" -nographic -monitor none \
         -semihosting-config enable=on,target=native -kernel "$_fw" \
-        -device loader,file="$_bin",addr=0x003F0000 $_args >"$_out" 2>&1
+        -device loader,file="$_bin",addr="${NM_SCRIPT_ADDR:-0x003F0000}" $_args >"$_out" 2>&1
 }

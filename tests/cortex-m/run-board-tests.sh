@@ -4,7 +4,8 @@
 #   proof    XIP is real: the PC of a module function lies in the module's
 #            text in flash, the text's CRC is the same before load and after
 #            the calls, and the module RAM high-water mark is below text size
-#            (armv7m on mps2-an385, armv7emsp on an386, armv6m on an386 soft)
+#            (armv7m on mps2-an385, armv7emsp on an386, armv6m on an386 soft,
+#            armv6m on the micro:bit, whose flash only the NVMC can write)
 #   multi    two modules loaded at once in XIP mode (plus one in RAM mode),
 #            both calling the firmware; unload and reload; output compared
 #   badinput an x86-64 module, a hard-float module on the soft-float M3, an
@@ -34,16 +35,18 @@ mod() { # out arch float syms src...
 fw m3 NM_ARCH_ARMV7M NM_FLOAT_SOFT -mcpu=cortex-m3 -mfloat-abi=soft
 fw m4f NM_ARCH_ARMV7EMSP NM_FLOAT_HARD -mcpu=cortex-m4 -mfloat-abi=hard -mfpu=fpv4-sp-d16
 fw m4soft NM_ARCH_ARMV7EM NM_FLOAT_SOFT -mcpu=cortex-m4 -mfloat-abi=soft
+fw m0 NM_ARCH_ARMV6M NM_FLOAT_SOFT -mcpu=cortex-m0 -mfloat-abi=soft
 
 # ---- proof
-for b in m3:mps2-an385:armv7m:soft m4f:mps2-an386:armv7em:hard m4soft:mps2-an386:armv6m:soft; do
-    IFS=: read -r n machine a f <<E
+for b in m3:mps2-an385:armv7m:soft:0x00200000:0x003F0000 m4f:mps2-an386:armv7em:hard:0x00200000:0x003F0000 \
+         m4soft:mps2-an386:armv6m:soft:0x00200000:0x003F0000 m0:microbit:armv6m:soft:0x00028000:0x0003F000; do
+    IFS=: read -r n machine a f stage script <<E
 $b
 E
     d="$work/$n"
     mod "$d/proof.nmod" "$a" "$f" "$d/board.syms" "$here/modules/proof.c" || continue
-    printf 'proof p 0x00200000\n' >"$d/proof.txt"
-    qemu_run "$machine" "$d/fw.elf" "$d/proof.txt" "$d/proof.out" "$d/proof.nmod@0x00200000"
+    printf 'proof p %s\n' "$stage" >"$d/proof.txt"
+    NM_SCRIPT_ADDR=$script qemu_run "$machine" "$d/fw.elf" "$d/proof.txt" "$d/proof.out" "$d/proof.nmod@$stage"
     st=$?
     if [ $st -eq 0 ] && [ "$(grep -c ': yes$\|: unchanged$' "$d/proof.out")" = 4 ]; then
         ok "proof $a/$f XIP on $n: $(tr '\n' ' ' <"$d/proof.out")"
