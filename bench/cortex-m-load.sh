@@ -8,7 +8,9 @@
 # firmware's `bench` command times N loader calls (nm_load or nm_load_xip,
 # the module's init included, the unload not) and reports module RAM at its
 # high-water mark; a calibration loop of 100000 instructions converts ticks.
-# RAM bytes include the 28-byte nm_module_t descriptor. The XIP bound is the
+# RAM bytes include the 28-byte nm_module_t descriptor. The micro:bit
+# (Cortex-M0, 16 KB RAM, 16 MHz SysTick) has 4 KB of module RAM: a module
+# whose text does not fit runs only in XIP mode ("no RAM"). The XIP bound is the
 # issue's: data + bss + 4 x GOT entries + thunks (none) + 64.
 # Usage: bench/cortex-m-load.sh [BUILD_DIR]   (natmod and nm-gen-exports built there)
 set -eu
@@ -31,29 +33,43 @@ bench_board() { # name machine board-arch board-float module-arch module-float c
     "$port/build-fw.sh" "$gen" "$top" "$d" "$barch" "$bfloat" "$@"
     : >"$d/script.txt"
     files=""
-    i=0
+    if [ "$machine" = microbit ]; then
+        at=$((0x00028000)); export NM_SCRIPT_ADDR=0x0003F000
+    else
+        at=$((0x00200000)); export NM_SCRIPT_ADDR=0x003F0000
+    fi
     for ex in $(cat "$top/examples/LIST"); do
-        addr=$(printf '0x%08x' $((0x00200000 + i * 0x10000)))
         "$natmod" build -q --arch "$ma" --float "$mf" --syms "$d/board.syms" -o "$d/$ex.nmod" \
             "$top/examples/$ex/$ex.c"
+        addr=$(printf '0x%08x' "$at")
         echo "bench $ex $addr $loads" >>"$d/script.txt"
         files="$files $d/$ex.nmod@$addr"
-        i=$((i + 1))
+        at=$(( (at + $(wc -c <"$d/$ex.nmod") + 1023) / 1024 * 1024 )) # staged back to back
     done
     # shellcheck disable=SC2086
-    qemu_run "$machine" "$d/fw.elf" "$d/script.txt" "$d/out.txt" $files -- -icount shift=0 || {
-        echo "bench on $n failed:"; cat "$d/out.txt"; return 1; }
+    # A module that does not fit RAM mode makes the run exit non-zero; the
+    # table shows it, so only a run with no results at all is a failure.
+    qemu_run "$machine" "$d/fw.elf" "$d/script.txt" "$d/out.txt" $files -- -icount shift=0 || true
+    grep -q '^bench .* xip loads' "$d/out.txt" || { echo "bench on $n failed:"; tail -5 "$d/out.txt"; return 1; }
     awk -v board="$n" -v arch="$ma" '
         /^calib / { per = $3 / $5 }
-        /^bench / && $3 == "ram" { ram_t[$2] = $7; ram_b[$2] = $9 + $11; n = $5 }
+        /^bench / && $3 == "ram" && $4 == "failed" { ram_t[$2] = -1 }
+        /^bench / && $3 == "ram" && $4 != "failed" { ram_t[$2] = $7; ram_b[$2] = $9 + $11; n = $5 }
         /^bench / && $3 == "xip" {
             ex = $2; xt = $7; xb = $9 + $11
             bound = $17 + $19 + 4 * $21 + 64
-            ri = ram_t[ex] * per / n; xi = xt * per / n; inst = $13 * per
+            n = $5; xi = xt * per / n; inst = $13 * per
+            if (ram_t[ex] < 0) { # RAM mode does not fit this board at all
+                ok = (xb <= bound) ? "yes" : "NO"
+                printf "%-7s %-10s %-10s %11s %11.0f %9s %9d %9d %7s %12.0f\n", board, arch, ex, "no RAM", xi, "-", xb, bound, ok, inst
+                next
+            }
+            ri = ram_t[ex] * per / n
             ok = (xi < ri && xb <= bound) ? "yes" : "NO"
             printf "%-7s %-10s %-10s %11.0f %11.0f %9d %9d %9d %7s %12.0f\n", board, arch, ex, ri, xi, ram_b[ex], xb, bound, ok, inst
         }' "$d/out.txt"
 }
 bench_board m3 mps2-an385 NM_ARCH_ARMV7M NM_FLOAT_SOFT armv7m soft -mcpu=cortex-m3 -mfloat-abi=soft
 bench_board m3 mps2-an385 NM_ARCH_ARMV7M NM_FLOAT_SOFT armv6m soft -mcpu=cortex-m3 -mfloat-abi=soft
+bench_board m0 microbit NM_ARCH_ARMV6M NM_FLOAT_SOFT armv6m soft -mcpu=cortex-m0 -mfloat-abi=soft
 bench_board m4f mps2-an386 NM_ARCH_ARMV7EMSP NM_FLOAT_HARD armv7emsp hard -mcpu=cortex-m4 -mfloat-abi=hard -mfpu=fpv4-sp-d16
