@@ -233,21 +233,6 @@ int nm_xip_link(const nm_loader_config_t *cfg, const void *buf, size_t len, uint
     return NM_OK;
 }
 
-/* The binding CRC of the running firmware for img's text-bound imports. */
-static uint32_t current_bind(const nm_loader_config_t *cfg, const nm_image_t *img) {
-    nm_reloc_iter_t it;
-    nm_reloc_t r;
-    uint32_t bind = 0;
-    unsigned ptr = nm_arch_ptr_size(img->arch);
-    nm_reloc_iter_init(&it, img);
-    while (nm_reloc_next(&it, &r) == 1) {
-        if (r.site < img->text_size && r.target >= NM_TARGET_IMPORT0) {
-            bind = bind_crc(bind, nmld_import_addr(cfg, img, r.target - NM_TARGET_IMPORT0), ptr);
-        }
-    }
-    return bind;
-}
-
 int nm_load_xip(const nm_loader_config_t *cfg, nm_module_t *m, const void *image, size_t len,
                 nm_detail_t *d) {
     if (!cfg || !m || (!image && len) || !cfg->claim_cb || !cfg->free_cb) {
@@ -280,10 +265,6 @@ int nm_load_xip(const nm_loader_config_t *cfg, nm_module_t *m, const void *image
     if ((rc = nmld_resolve(cfg, &img, d)) != NM_OK) {
         return rc;
     }
-    if (linked && current_bind(cfg, &img) != img.xip_bind_crc) {
-        return xip_fail(d, NM_ERR_XIP, &img,
-                        "the firmware moved an import bound into its text: install it again");
-    }
     size_t rw_size = (size_t)img.data_size + img.bss_size;
     uint8_t *rw = (uint8_t *)rw_addr;
     if (cfg->claim_cb(cfg->context, rw, rw_size ? rw_size : 1, NM_MEM_RW) != 0) {
@@ -306,12 +287,20 @@ int nm_load_xip(const nm_loader_config_t *cfg, nm_module_t *m, const void *image
     m->rw = rw;
     memcpy(rw, img.data, img.data_size);
     memset(rw + img.data_size, 0, img.bss_size);
-    /* Only RW sites: linked images need just their GOT (import) entries. */
+    /* One walk: linked images need just their GOT (import) entries, and
+     * the imports bound into text are checked against the firmware now
+     * (before init, so a mismatch still runs no module code). */
     nm_reloc_iter_t it;
     nm_reloc_t r;
+    uint32_t bind = 0;
+    unsigned ptr = nm_arch_ptr_size(img.arch);
     nm_reloc_iter_init(&it, &img);
     while ((rc = nm_reloc_next(&it, &r)) == 1) {
-        if (r.site < img.text_size || (linked && r.target < NM_TARGET_IMPORT0)) {
+        if (r.target < NM_TARGET_IMPORT0 ? (linked || r.site < img.text_size)
+                                         : r.site < img.text_size) {
+            if (r.site < img.text_size && r.target >= NM_TARGET_IMPORT0) {
+                bind = bind_crc(bind, nmld_import_addr(cfg, &img, r.target - NM_TARGET_IMPORT0), ptr);
+            }
             continue;
         }
         uintptr_t base = r.target == NM_TARGET_TEXT ? text_addr
@@ -321,6 +310,10 @@ int nm_load_xip(const nm_loader_config_t *cfg, nm_module_t *m, const void *image
         if (rc != NM_OK) {
             break;
         }
+    }
+    if (rc == NM_OK && linked && bind != img.xip_bind_crc) {
+        rc = xip_fail(d, NM_ERR_XIP, &img,
+                      "the firmware moved an import bound into its text: install it again");
     }
     if (rc < 0) {
         nmld_release(m);
