@@ -85,6 +85,7 @@
 #define NM_EXPORT_SIZE 12
 #define NM_MAX_ALIGN_LOG2 16 /* 64 KB: an ESP32 MMU page */
 #define NM_XIP_RECORD_SIZE 16
+#define NM_XIP_PAGE 4096u /* RW_PCREL links make NM_HEADER_SIZE + rw_offset a multiple: RW starts a page (MMU XIP) */
 
 enum nm_flags {
     NM_FLAG_RW_PCREL = 1u << 0,   /* RW must sit at text + rw_offset */

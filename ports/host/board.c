@@ -1,9 +1,12 @@
 /*
  * The host board's runtime: loader memory on mmap, module files mapped like
- * flash, loading, calling and unloading modules. The HAL is hal.c.
+ * flash, loading (from RAM or in place from a flash image), calling and
+ * unloading modules. The HAL is hal.c.
  */
+#define _GNU_SOURCE /* memfd_create */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +16,7 @@
 #include <unistd.h>
 
 #include "board.h"
+#include "natmod/hal.h"
 
 struct nm_host_map {
     struct nm_host_map *next;
@@ -20,6 +24,7 @@ struct nm_host_map {
     size_t map_len; /* mapped bytes (whole pages) */
     size_t size;    /* bytes the loader asked for */
     unsigned kind;  /* enum nm_mem_kind */
+    int in_window;  /* XIP RW claimed inside the window: freed back to PROT_NONE */
 };
 
 struct nm_host_file {
@@ -28,6 +33,21 @@ struct nm_host_file {
     void *map; /* the file's read-only mapping, NULL for a caller buffer */
     size_t map_len;
 };
+
+/* A slot of the XIP window, lowest address first in b->xips:
+ *   [slot, slot + text_len)        flash pages of the slice, R+X, MAP_SHARED
+ *   [slot + text_len, ... + rw_len) RW, mapped by claim_cb
+ *   one guard page, never mapped
+ * text_len is 64 + rw_offset: the whole slice plus the gap up to RW. */
+struct nm_host_xip {
+    struct nm_host_xip *next;
+    nm_module_t *m;   /* NULL while loading */
+    uint8_t *slot;
+    size_t slot_len, text_len;
+    size_t flash_off; /* where the slice is installed */
+};
+
+static void xip_release(nm_host_board_t *b, struct nm_host_xip *x);
 
 static size_t round_up(size_t v, size_t a, int *overflow) {
     if (v > SIZE_MAX - (a - 1)) {
@@ -122,6 +142,24 @@ static void *board_alloc_cb(void *context, size_t size, size_t align, unsigned k
     return p;
 }
 
+/* Back to PROT_NONE, keeping the window's addresses reserved; the pages
+ * themselves go back to the OS. */
+static void window_reserve(uint8_t *addr, size_t len) {
+    if (len && mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+                    -1, 0) == MAP_FAILED) {
+        fprintf(stderr, "natmod-board: cannot return %p+%zu to the XIP window: %s\n",
+                (void *)addr, len, strerror(errno));
+    }
+}
+
+static void map_release(struct nm_host_map *mp) {
+    if (mp->in_window) {
+        window_reserve(mp->ptr, mp->map_len);
+    } else {
+        munmap(mp->ptr, mp->map_len);
+    }
+}
+
 static void board_free_cb(void *context, void *ptr, unsigned kind) {
     nm_host_board_t *b = context;
     for (struct nm_host_map **pp = &b->maps; *pp; pp = &(*pp)->next) {
@@ -133,7 +171,7 @@ static void board_free_cb(void *context, void *ptr, unsigned kind) {
                 b->stats.n_bad_frees++;
             }
             *pp = mp->next;
-            munmap(mp->ptr, mp->map_len);
+            map_release(mp);
             stats_sub(&b->stats, mp);
             free(mp);
             return;
@@ -204,6 +242,67 @@ static void board_flush_cb(void *context, void *addr, size_t len) {
     }
 }
 
+/* 1 if [a, a + len) overlaps a page of the window that is mapped: an XIP
+ * module's flash pages or a claimed RW block. */
+static int window_busy(const nm_host_board_t *b, const uint8_t *a, size_t len) {
+    for (const struct nm_host_xip *x = b->xips; x; x = x->next) {
+        if (a < x->slot + x->text_len && x->slot < a + len) {
+            return 1;
+        }
+    }
+    for (const struct nm_host_map *mp = b->maps; mp; mp = mp->next) {
+        if (mp->in_window && a < mp->ptr + mp->map_len && mp->ptr < a + len) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* XIP: RW must be exactly at addr (text + rw_offset), so map anonymous
+ * pages there, inside the slot of the module being loaded. Refused (non-
+ * zero) if addr is not page-aligned, not in that slot's RW part, or
+ * overlaps anything mapped; counted like an allocation. */
+static int board_claim_cb(void *context, void *addr, size_t size, unsigned kind) {
+    nm_host_board_t *b = context;
+    const struct nm_host_xip *x = b->xip_loading;
+    uint8_t *a = addr;
+    b->stats.n_alloc_calls++;
+    if (b->opts.fail_alloc_at && b->stats.n_alloc_calls == b->opts.fail_alloc_at) {
+        return -1;
+    }
+    int ovf = 0;
+    size_t len = round_up(size ? size : 1, b->page_size, &ovf);
+    if (!x || kind != NM_MEM_RW || ovf || (uintptr_t)a % b->page_size) {
+        return -1;
+    }
+    uint8_t *rw_lo = x->slot + x->text_len, *rw_hi = x->slot + x->slot_len - b->page_size;
+    if (a < rw_lo || a > rw_hi || len > (size_t)(rw_hi - a) || window_busy(b, a, len)) {
+        return -1;
+    }
+    if (b->opts.mem_limit &&
+        (size > b->opts.mem_limit || b->stats.cur_bytes > b->opts.mem_limit - size)) {
+        return -1;
+    }
+    struct nm_host_map *mp = malloc(sizeof *mp);
+    if (!mp) {
+        return -1;
+    }
+    if (mmap(a, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != a) {
+        window_reserve(a, len);
+        free(mp);
+        return -1;
+    }
+    mp->ptr = a;
+    mp->map_len = len;
+    mp->size = size;
+    mp->kind = kind;
+    mp->in_window = 1;
+    mp->next = b->maps;
+    b->maps = mp;
+    stats_add(&b->stats, mp);
+    return 0;
+}
+
 int nm_host_board_init(nm_host_board_t *b, const nm_host_board_opts_t *opts) {
     if (!b) {
         return NM_ERR_INVAL;
@@ -220,11 +319,14 @@ int nm_host_board_init(nm_host_board_t *b, const nm_host_board_opts_t *opts) {
     b->cfg.n_exports = nm_fw_n_exports;
     b->cfg.alloc_cb = board_alloc_cb;
     b->cfg.free_cb = board_free_cb;
+    b->cfg.claim_cb = board_claim_cb;
     b->cfg.flush_cb = board_flush_cb;
     b->cfg.context = b;
+    b->flash_fd = -1;
     nm_host_set_console(b->opts.console);
     nm_host_periph_reset();
     nm_host_ticks_reset();
+    hal_timer_stop();
     return NM_OK;
 }
 
@@ -239,6 +341,14 @@ void nm_host_board_deinit(nm_host_board_t *b) {
     if (!b) {
         return;
     }
+    hal_timer_stop(); /* no module code runs from here on */
+    while (b->xips) {
+        struct nm_host_xip *x = b->xips;
+        if (x->m && x->m->state) {
+            nm_unload(x->m);
+        }
+        xip_release(b, x);
+    }
     while (b->files) {
         struct nm_host_file *f = b->files;
         b->files = f->next;
@@ -251,20 +361,87 @@ void nm_host_board_deinit(nm_host_board_t *b) {
     while (b->maps) {
         struct nm_host_map *mp = b->maps;
         b->maps = mp->next;
-        munmap(mp->ptr, mp->map_len);
+        map_release(mp);
         stats_sub(&b->stats, mp);
         free(mp);
     }
+    if (b->window) {
+        munmap(b->window, NM_HOST_WINDOW_SIZE);
+        b->window = NULL;
+    }
+    if (b->flash_fd >= 0) {
+        close(b->flash_fd);
+        b->flash_fd = -1;
+    }
+    b->flash_used = 0;
 }
+
+__attribute__((format(printf, 3, 4)))
+static int board_fail(nm_detail_t *d, int err, const char *fmt, ...) {
+    if (d) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(d->msg, sizeof d->msg, fmt, ap);
+        va_end(ap);
+    }
+    return err;
+}
+
+/* ---- timers and module lifetime ---- */
+
+/* The timer as it was before a load, to tell whether the module's init
+ * started one. */
+typedef struct timer_snap {
+    int on;
+    uintptr_t cb, arg;
+} timer_snap_t;
+
+static void timer_snap(timer_snap_t *t) {
+    t->on = nm_host_timer_get(&t->cb, &t->arg);
+}
+
+/* A load failed after init ran (init returned non-zero): a timer that init
+ * started would call into memory that is gone. */
+static void timer_undo(const timer_snap_t *before) {
+    timer_snap_t now;
+    timer_snap(&now);
+    if (now.on && (!before->on || now.cb != before->cb || now.arg != before->arg)) {
+        hal_timer_stop();
+    }
+}
+
+static int inside(uintptr_t p, const uint8_t *base, size_t len) {
+    return p >= (uintptr_t)base && p - (uintptr_t)base < len;
+}
+
+/* Before a module goes: stop the timer if its callback or argument is in
+ * the module's text or RW (the callback would run freed code, or write
+ * freed data). A timer of another module keeps running. */
+static void module_timer_stop(const nm_module_t *m) {
+    timer_snap_t t;
+    nm_image_t img;
+    timer_snap(&t);
+    if (!t.on) {
+        return;
+    }
+    if (nm_image_parse_header(m->image, m->image_size, &img, NULL) != NM_OK) {
+        hal_timer_stop(); /* cannot tell whose it is: the safe side */
+        return;
+    }
+    size_t rw = (size_t)img.data_size + img.bss_size;
+    if (inside(t.cb, m->text, img.text_size) || inside(t.arg, m->text, img.text_size) ||
+        inside(t.cb, m->rw, rw) || inside(t.arg, m->rw, rw)) {
+        hal_timer_stop();
+    }
+}
+
+/* ---- RAM mode ---- */
 
 static int board_load(nm_host_board_t *b, const void *buf, size_t len, void *map, size_t map_len,
                       nm_module_t *m, nm_detail_t *d) {
     struct nm_host_file *f = calloc(1, sizeof *f);
     if (!f) {
-        if (d) {
-            snprintf(d->msg, sizeof d->msg, "host board: out of memory");
-        }
-        return NM_ERR_NOMEM;
+        return board_fail(d, NM_ERR_NOMEM, "host board: out of memory");
     }
     /* Learn where text ends for flush_cb (see there). A bad header is left
      * for nm_load to refuse with its own message. */
@@ -275,9 +452,12 @@ static int board_load(nm_host_board_t *b, const void *buf, size_t len, void *map
         nm_image_parse_header((const uint8_t *)buf + si.offset, si.size, &hdr, NULL) == NM_OK;
     b->loading_text_size = b->loading_text_known ? hdr.text_size : 0;
     b->loading_rw_offset = b->loading_text_known ? hdr.rw_offset : 0;
+    timer_snap_t t;
+    timer_snap(&t);
     int err = nm_load(&b->cfg, m, buf, len, d);
     b->loading_text_known = 0;
     if (err) {
+        timer_undo(&t);
         free(f);
         return err;
     }
@@ -296,41 +476,294 @@ int nm_host_load(nm_host_board_t *b, const void *buf, size_t len, nm_module_t *m
     return board_load(b, buf, len, NULL, 0, m, d);
 }
 
+/* Map a module file read-only, like flash: a loader that wrote to the
+ * image would fault. *map is NULL for an empty file. */
+static int map_file(const char *path, void **map, size_t *len, nm_detail_t *d) {
+    *map = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int e = fd < 0 ? errno : (S_ISREG(st.st_mode) ? errno : EISDIR);
+        if (fd >= 0) {
+            close(fd);
+        }
+        return board_fail(d, e == ENOENT ? NM_ERR_NOENT : NM_ERR_IO, "cannot read %s: %s", path,
+                          strerror(e));
+    }
+    size_t n = (size_t)st.st_size;
+    if (n) {
+        void *p = mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            int e = errno;
+            close(fd);
+            return board_fail(d, NM_ERR_IO, "cannot map %s: %s", path, strerror(e));
+        }
+        *map = p;
+    }
+    close(fd);
+    *len = n;
+    return NM_OK;
+}
+
 int nm_host_load_file(nm_host_board_t *b, const char *path, nm_module_t *m, nm_detail_t *d) {
     static const uint8_t empty[1];
     if (!b || !path || !m) {
         return NM_ERR_INVAL;
     }
     memset(m, 0, sizeof *m);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    void *map;
+    size_t len;
+    int err = map_file(path, &map, &len, d);
+    if (err) {
+        return err;
+    }
+    err = board_load(b, map ? map : empty, len, map, len, m, d);
+    if (err && map) {
+        munmap(map, len);
+    }
+    return err;
+}
+
+/* ---- XIP mode ---- */
+
+/* The flash image and the address window, once per board. */
+static int xip_setup(nm_host_board_t *b, nm_detail_t *d) {
+    if (b->window) {
+        return NM_OK;
+    }
+    const char *path = b->opts.flash_path;
+    const char *name = path ? path : "(anonymous)";
+    size_t size = b->opts.flash_size ? b->opts.flash_size : NM_HOST_FLASH_SIZE;
+    int fd = path ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)
+                  : memfd_create("natmod-flash", MFD_CLOEXEC);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        int e = fd < 0 ? errno : (S_ISREG(st.st_mode) ? errno : EISDIR);
-        if (d) {
-            snprintf(d->msg, sizeof d->msg, "cannot read %s: %s", path, strerror(e));
-        }
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        int e = errno;
         if (fd >= 0) {
             close(fd);
         }
-        return e == ENOENT ? NM_ERR_NOENT : NM_ERR_IO;
+        return board_fail(d, NM_ERR_IO, "cannot open flash image %s: %s", name, strerror(e));
     }
-    size_t len = (size_t)st.st_size;
-    void *map = NULL;
-    if (len) {
-        /* Read-only, like flash: a loader that wrote to the image would fault. */
-        map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (map == MAP_FAILED) {
-            if (d) {
-                snprintf(d->msg, sizeof d->msg, "cannot map %s: %s", path, strerror(errno));
-            }
-            close(fd);
-            return NM_ERR_IO;
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return board_fail(d, NM_ERR_IO, "flash image %s is not a regular file", name);
+    }
+    if ((uint64_t)st.st_size > size) {
+        size = (size_t)st.st_size;
+    } else if (ftruncate(fd, (off_t)size) != 0) {
+        int e = errno;
+        close(fd);
+        return board_fail(d, NM_ERR_IO, "cannot size flash image %s to %zu bytes: %s", name, size,
+                          strerror(e));
+    }
+    void *w = mmap(NULL, NM_HOST_WINDOW_SIZE, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (w == MAP_FAILED) {
+        int e = errno;
+        close(fd);
+        return board_fail(d, NM_ERR_NOMEM, "cannot reserve the XIP window (%zu MB): %s",
+                          NM_HOST_WINDOW_SIZE >> 20, strerror(e));
+    }
+    b->flash_fd = fd;
+    b->flash_size = size;
+    b->flash_used = 0;
+    b->window = w;
+    return NM_OK;
+}
+
+/* Can this board run img in place? The arch first (as the loader judges
+ * it), then the shape MMU adjacency needs: RW reached PC-relatively, RW
+ * starting on a page when the slice does, the whole slice before RW (the
+ * loader reads its tail from flash while RW is mapped), and text needing
+ * no more alignment than the 64 bytes after a page-aligned header. */
+static int xip_check(const nm_host_board_t *b, const nm_image_t *img, nm_detail_t *d) {
+    const char *n = img->strtab;
+    if (!nm_arch_can_run(b->cfg.arch, b->cfg.float_abi, img->arch, img->float_abi)) {
+        int float_only = nm_arch_can_run(b->cfg.arch, img->float_abi, img->arch, img->float_abi);
+        return board_fail(d, float_only ? NM_ERR_FLOAT_ABI : NM_ERR_ARCH,
+                          "module '%s' is %s/%s; this board is %s/%s", n, nm_arch_name(img->arch),
+                          nm_float_name(img->float_abi), nm_arch_name(b->cfg.arch),
+                          nm_float_name(b->cfg.float_abi));
+    }
+    size_t rw_at = (size_t)NM_HEADER_SIZE + img->rw_offset;
+    if (!(img->flags & NM_FLAG_RW_PCREL)) {
+        return board_fail(d, NM_ERR_XIP,
+                          "module '%s' is not RW_PCREL (text is relocated at load): RAM only", n);
+    }
+    if (rw_at % b->page_size) {
+        return board_fail(d, NM_ERR_XIP,
+                          "module '%s': RW at 64 + rw_offset = 0x%zx is not on a page: relink it", n,
+                          rw_at);
+    }
+    if (img->image_size > rw_at) {
+        return board_fail(d, NM_ERR_XIP,
+                          "module '%s': slice (%u bytes) runs past RW at 64 + rw_offset = %zu: relink it", n,
+                          (unsigned)img->image_size, rw_at);
+    }
+    if (img->text_align_log2 > 6) {
+        return board_fail(d, NM_ERR_XIP,
+                          "module '%s': text needs %u-byte alignment, in place it gets 64", n,
+                          1u << img->text_align_log2);
+    }
+    return NM_OK;
+}
+
+/* First free stretch of len bytes in the window; *at receives where in
+ * the (address-sorted) list a slot there goes. NULL if none. */
+static uint8_t *xip_slot_find(nm_host_board_t *b, size_t len, struct nm_host_xip ***at) {
+    uint8_t *p = b->window;
+    struct nm_host_xip **pp = &b->xips;
+    for (; *pp && (size_t)((*pp)->slot - p) < len; pp = &(*pp)->next) {
+        p = (*pp)->slot + (*pp)->slot_len;
+    }
+    if ((size_t)(b->window + NM_HOST_WINDOW_SIZE - p) < len) {
+        return NULL;
+    }
+    *at = pp;
+    return p;
+}
+
+static int flash_write(const nm_host_board_t *b, size_t off, const uint8_t *p, size_t n) {
+    while (n) {
+        ssize_t w = pwrite(b->flash_fd, p, n, (off_t)off);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return -1;
+        }
+        p += w;
+        off += (size_t)w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Install: write the slice at the next free page of flash (an append
+ * allocator; a real store comes later), then map those pages read+execute
+ * at a free slot of the window. Text is never written after this. */
+static int xip_install(nm_host_board_t *b, const nm_image_t *img, struct nm_host_xip **out,
+                       nm_detail_t *d) {
+    size_t ps = b->page_size;
+    size_t text_len = (size_t)NM_HEADER_SIZE + img->rw_offset; /* a whole number of pages */
+    size_t rw = (size_t)img->data_size + img->bss_size;
+    int ovf = 0;
+    size_t slot_len = text_len + round_up(rw ? rw : 1, ps, &ovf) + ps; /* + a guard page */
+    struct nm_host_xip **at;
+    uint8_t *slot = ovf ? NULL : xip_slot_find(b, slot_len, &at);
+    if (!slot) {
+        return board_fail(d, NM_ERR_NOMEM, "module '%s': no room for %zu bytes in the XIP window",
+                          img->strtab, slot_len);
+    }
+    if (text_len > b->flash_size - b->flash_used) {
+        return board_fail(d, NM_ERR_NOMEM, "module '%s': flash full (%zu of %zu bytes used, needs %zu)",
+                          img->strtab, b->flash_used, b->flash_size, text_len);
+    }
+    struct nm_host_xip *x = calloc(1, sizeof *x);
+    if (!x) {
+        return board_fail(d, NM_ERR_NOMEM, "host board: out of memory");
+    }
+    size_t off = b->flash_used;
+    if (flash_write(b, off, img->base, img->image_size) != 0) {
+        int e = errno;
+        free(x);
+        return board_fail(d, NM_ERR_IO, "module '%s': cannot write the flash image: %s", img->strtab,
+                          strerror(e));
+    }
+    if (mmap(slot, text_len, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, b->flash_fd, (off_t)off) !=
+        slot) {
+        int e = errno;
+        window_reserve(slot, text_len);
+        free(x);
+        return board_fail(d, NM_ERR_IO, "module '%s': cannot map flash read+execute: %s",
+                          img->strtab, strerror(e));
+    }
+    x->slot = slot;
+    x->slot_len = slot_len;
+    x->text_len = text_len;
+    x->flash_off = off;
+    x->next = *at;
+    *at = x;
+    b->flash_used = off + text_len;
+    *out = x;
+    return NM_OK;
+}
+
+/* Unmap a module's flash pages (back to PROT_NONE) and forget its slot.
+ * Its RW went back through free_cb. Flash is reused only when this was
+ * the last slice installed. */
+static void xip_release(nm_host_board_t *b, struct nm_host_xip *x) {
+    for (struct nm_host_xip **pp = &b->xips; *pp; pp = &(*pp)->next) {
+        if (*pp == x) {
+            *pp = x->next;
+            break;
         }
     }
-    close(fd);
-    int err = board_load(b, map ? map : empty, len, map, len, m, d);
-    if (err && map) {
-        munmap(map, len);
+    window_reserve(x->slot, x->text_len);
+    if (x->flash_off + x->text_len == b->flash_used) {
+        b->flash_used = x->flash_off;
+    }
+    free(x);
+}
+
+int nm_host_load_xip(nm_host_board_t *b, const void *buf, size_t len, nm_module_t *m,
+                     nm_detail_t *d) {
+    if (!b || !m || (!buf && len)) {
+        return NM_ERR_INVAL;
+    }
+    memset(m, 0, sizeof *m);
+    /* Only a valid slice is installed: check it where it is first. */
+    nm_slice_info_t si;
+    nm_image_t img;
+    int err = nm_select_slice(buf, len, b->cfg.arch, b->cfg.float_abi, &si, d);
+    if (!err) {
+        err = nm_image_parse((const uint8_t *)buf + si.offset, si.size, &img, d);
+    }
+    if (!err) {
+        err = xip_check(b, &img, d);
+    }
+    if (!err) {
+        err = xip_setup(b, d);
+    }
+    struct nm_host_xip *x = NULL;
+    if (!err) {
+        err = xip_install(b, &img, &x, d);
+    }
+    if (err) {
+        return err;
+    }
+    /* From here the loader sees only flash: it verifies the installed copy,
+     * claims RW at text + rw_offset (board_claim_cb), fills it, runs init. */
+    timer_snap_t t;
+    timer_snap(&t);
+    b->xip_loading = x;
+    err = nm_load_xip(&b->cfg, m, x->slot, img.image_size, d);
+    b->xip_loading = NULL;
+    if (err) {
+        timer_undo(&t);
+        xip_release(b, x);
+        return err;
+    }
+    x->m = m;
+    return NM_OK;
+}
+
+int nm_host_load_xip_file(nm_host_board_t *b, const char *path, nm_module_t *m, nm_detail_t *d) {
+    static const uint8_t empty[1];
+    if (!b || !path || !m) {
+        return NM_ERR_INVAL;
+    }
+    memset(m, 0, sizeof *m);
+    void *map;
+    size_t len;
+    int err = map_file(path, &map, &len, d);
+    if (err) {
+        return err;
+    }
+    err = nm_host_load_xip(b, map ? map : empty, len, m, d);
+    if (map) {
+        munmap(map, len); /* installed: the module runs from flash now */
     }
     return err;
 }
@@ -339,7 +772,14 @@ int nm_host_unload(nm_host_board_t *b, nm_module_t *m) {
     if (!b || !m || !m->state) {
         return NM_ERR_INVAL;
     }
+    module_timer_stop(m);
     int err = nm_unload(m);
+    for (struct nm_host_xip *x = b->xips; x; x = x->next) {
+        if (x->m == m) {
+            xip_release(b, x);
+            return err;
+        }
+    }
     for (struct nm_host_file **pp = &b->files; *pp; pp = &(*pp)->next) {
         if ((*pp)->m == m) {
             struct nm_host_file *f = *pp;

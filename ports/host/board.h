@@ -19,6 +19,15 @@
  * text and the start of RW, R+W on the rest; the board reads text_size from
  * the module header to know where text ends. opts.map_rwx maps code
  * regions R+W+X from the start instead (debugging; no mprotect).
+ *
+ * XIP mode (nm_host_load_xip, docs/board-host.md): the board has a flash
+ * image (a file, or an anonymous memory file) and reserves an address
+ * window (PROT_NONE). Installing a module writes its slice at the next free
+ * page of flash; loading maps those flash pages read+execute (MAP_SHARED,
+ * never writable) at a free slot of the window, and claim_cb maps anonymous
+ * read-write pages right after them, exactly where the module's
+ * PC-relative code expects RW (text + rw_offset): MMU adjacency. Only
+ * data + bss is RAM; text is never copied, relocated or written.
  */
 #ifndef NATMOD_PORTS_HOST_BOARD_H
 #define NATMOD_PORTS_HOST_BOARD_H
@@ -39,9 +48,17 @@ typedef struct nm_host_board_opts {
     FILE *console;            /* hal_print/hal_printf output; NULL: stdout */
     int map_rwx;              /* 1: map code R+W+X up front, never mprotect */
     size_t mem_limit;         /* refuse an allocation that would make live bytes exceed this; 0: no limit */
-    unsigned fail_alloc_at;   /* fault injection: the Nth alloc_cb call (1-based, counted
-                                 over the board's life) returns NULL; 0: never */
+    unsigned fail_alloc_at;   /* fault injection: the Nth alloc_cb or claim_cb call (1-based,
+                                 counted over the board's life) is refused; 0: never */
+    /* XIP flash image: this file (created, or extended to flash_size if
+     * shorter; a longer file is used whole), or NULL for an anonymous
+     * memory file. Opened at the first XIP load, closed by deinit. */
+    const char *flash_path;
+    size_t flash_size;        /* 0: NM_HOST_FLASH_SIZE */
 } nm_host_board_opts_t;
+
+#define NM_HOST_FLASH_SIZE ((size_t)16 << 20)  /* default flash image: 16 MB */
+#define NM_HOST_WINDOW_SIZE ((size_t)256 << 20) /* XIP address window (reserved, PROT_NONE) */
 
 /* What the loader took, in bytes. "bytes" are the sizes the loader asked
  * for (the RAM a device would spend); "mapped" are whole pages. */
@@ -59,6 +76,7 @@ typedef struct nm_host_stats {
 
 struct nm_host_map;  /* one live allocation (private to board.c) */
 struct nm_host_file; /* one loaded module's file mapping (private) */
+struct nm_host_xip;  /* one module running in place: its flash extent and window slot (private) */
 
 typedef struct nm_host_board {
     nm_loader_config_t cfg; /* pass &b->cfg to nm_load etc. if calling the loader directly */
@@ -71,6 +89,15 @@ typedef struct nm_host_board {
      * flush_cb knows where code ends inside an NM_MEM_IMAGE block. */
     uint32_t loading_text_size, loading_rw_offset;
     int loading_text_known;
+    /* XIP, set up by the first nm_host_load_xip (window NULL until then):
+     * the flash image, its append allocator, the address window, the
+     * modules running in place, and the one being loaded (whose slot
+     * claim_cb maps RW into). */
+    int flash_fd;
+    size_t flash_size, flash_used;
+    uint8_t *window;
+    struct nm_host_xip *xips;
+    struct nm_host_xip *xip_loading;
 } nm_host_board_t;
 
 /* Set up the board: loader config, HAL state reset (registers, tick zero,
@@ -88,8 +115,23 @@ int nm_host_load_file(nm_host_board_t *b, const char *path, nm_module_t *m, nm_d
 /* Load from a caller buffer, which must outlive the module. */
 int nm_host_load(nm_host_board_t *b, const void *buf, size_t len, nm_module_t *m, nm_detail_t *d);
 
-/* Unload (runs the module's deinit) and unmap its file. NM_ERR_INVAL if *m
- * is not loaded. */
+/* Execute in place: install the board's slice of buf (a slice or a
+ * universal container) in the flash image, map its flash pages
+ * read+execute and run it from there; only RW (data + bss) takes RAM,
+ * mapped right after text. buf need not outlive the call. The module must
+ * be RW_PCREL with its slice ending before its page-aligned RW base (what
+ * natmod link writes for x86_64); anything else is NM_ERR_XIP. On failure
+ * *m is unloaded, nothing stays mapped, and *d (if non-NULL) says why. */
+int nm_host_load_xip(nm_host_board_t *b, const void *buf, size_t len, nm_module_t *m,
+                     nm_detail_t *d);
+
+/* The same from a file (read once; the module then runs from flash). */
+int nm_host_load_xip_file(nm_host_board_t *b, const char *path, nm_module_t *m, nm_detail_t *d);
+
+/* Unload (runs the module's deinit) and unmap its file, or for an XIP module
+ * its flash pages and RW pages (the window keeps the addresses). A timer
+ * whose callback or argument lies in the module is stopped first: its code
+ * never runs after the module is gone. NM_ERR_INVAL if *m is not loaded. */
 int nm_host_unload(nm_host_board_t *b, nm_module_t *m);
 
 #define NM_HOST_MAX_ARGS 6
@@ -111,6 +153,10 @@ FILE *nm_host_console(void);
 int nm_host_vprintf(FILE *out, const char *fmt, va_list ap);
 /* Restart hal_ticks_ms at 0. */
 void nm_host_ticks_reset(void);
+/* The running timer (hal_timer_start): 1 and its callback and argument as
+ * addresses, or 0 (both 0) if none. The board stops a module's timer when
+ * the module goes (its callback or argument inside the module). */
+int nm_host_timer_get(uintptr_t *cb, uintptr_t *arg);
 /* Recompute every STATUS.READY from the clock register and CTRL.EN. The HAL
  * does it at each of its register calls; call it after poking registers. */
 void nm_host_periph_sync(void);

@@ -8,7 +8,10 @@
  * Host side, so libc is fine here. The board is firmware: one instance per
  * process, its state is file-scope.
  */
+#include <errno.h>
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include "board.h"
@@ -244,6 +248,103 @@ uint32_t hal_ticks_ms(void) {
     clock_gettime(CLOCK_MONOTONIC, &t);
     int64_t ms = (int64_t)(t.tv_sec - hal_t0.tv_sec) * 1000 + (t.tv_nsec - hal_t0.tv_nsec) / 1000000;
     return (uint32_t)ms;
+}
+
+/* ---- periodic timer: setitimer(ITIMER_REAL), callback from SIGALRM ---- */
+
+/* The SIGALRM handler plays the tick interrupt: it may run on any thread,
+ * between any two instructions of the program. timer_busy counts handlers
+ * inside the callback so that hal_timer_stop can wait for them to leave;
+ * with sequentially consistent atomics a handler either sees the callback
+ * cleared or is counted before stop looks (Dekker), never neither.
+ * The callback and its argument change only while the timer is stopped. */
+typedef void (*hal_timer_fn)(void *arg);
+static _Atomic(hal_timer_fn) timer_cb;
+static _Atomic(void *) timer_arg;
+static atomic_int timer_busy;
+static _Thread_local int timer_in_cb; /* this thread is inside the callback */
+
+static void hal_timer_signal(int sig) {
+    (void)sig;
+    int saved = errno;
+    atomic_fetch_add(&timer_busy, 1);
+    hal_timer_fn cb = atomic_load(&timer_cb);
+    if (cb) {
+        timer_in_cb = 1;
+        cb(atomic_load(&timer_arg));
+        timer_in_cb = 0;
+    }
+    atomic_fetch_sub(&timer_busy, 1);
+    errno = saved;
+}
+
+static void hal_alarm_mask(int how, sigset_t *old) {
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGALRM);
+    pthread_sigmask(how, &s, old);
+}
+
+void hal_timer_stop(void) {
+    /* Nothing armed: leave the process's interval timer alone (the
+     * program around the board may use alarm() itself). */
+    if (!atomic_load(&timer_cb) && atomic_load(&timer_busy) <= timer_in_cb) {
+        return;
+    }
+    sigset_t old;
+    hal_alarm_mask(SIG_BLOCK, &old); /* not this thread, at least */
+    static const struct itimerval off;
+    setitimer(ITIMER_REAL, &off, NULL);
+    atomic_store(&timer_cb, NULL);
+    /* A handler on another thread may be inside the callback: wait for it.
+     * Called from the callback itself, do not wait for ourselves. */
+    while (atomic_load(&timer_busy) > timer_in_cb) {
+        sched_yield();
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+int hal_timer_start(uint32_t period_ms, void (*cb)(void *arg), void *arg) {
+    if (!cb || period_ms < 1 || period_ms > 60000) {
+        return -1;
+    }
+    /* Installed once and never removed: a SIGALRM still pending after a
+     * stop must find this handler (which ignores it), not the default
+     * action, which kills the process. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = hal_timer_signal;
+    sa.sa_flags = SA_RESTART; /* the board's own read()/write() carry on */
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGALRM, &sa, NULL) != 0) {
+        return -1;
+    }
+    hal_timer_stop(); /* the previous callback never runs again */
+    sigset_t old;
+    hal_alarm_mask(SIG_BLOCK, &old);
+    atomic_store(&timer_arg, arg);
+    atomic_store(&timer_cb, cb);
+    struct itimerval it;
+    it.it_interval.tv_sec = (time_t)(period_ms / 1000u);
+    it.it_interval.tv_usec = (suseconds_t)(period_ms % 1000u) * 1000;
+    it.it_value = it.it_interval;
+    int rc = setitimer(ITIMER_REAL, &it, NULL);
+    if (rc != 0) {
+        atomic_store(&timer_cb, NULL);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc != 0 ? -1 : 0;
+}
+
+int nm_host_timer_get(uintptr_t *cb, uintptr_t *arg) {
+    hal_timer_fn f = atomic_load(&timer_cb);
+    if (cb) {
+        *cb = (uintptr_t)f;
+    }
+    if (arg) {
+        *arg = f ? (uintptr_t)atomic_load(&timer_arg) : 0;
+    }
+    return f != NULL;
 }
 
 /* ---- simulated peripherals ------------------------------------------- */

@@ -5,7 +5,10 @@
  *   natmod-board [OPTIONS] --script FILE      ("-" reads stdin)
  *
  * Script lines (blank lines and `#` comments ignored):
- *   load NAME PATH        load PATH as module NAME (up to 16 at once)
+ *   load NAME PATH [ram|xip]  load PATH as module NAME (up to 16 at once):
+ *                         copied to RAM, or installed in the board's flash
+ *                         image and run in place (default: ram, or xip
+ *                         with --xip)
  *   call NAME FN ARGS...  call export FN of NAME with up to 6 integer args
  *   unload NAME           unload NAME (runs its deinit)
  *   periph                print the simulated peripheral registers
@@ -33,16 +36,22 @@ typedef struct slot {
 } slot_t;
 
 static int opt_long;
+static int opt_xip; /* default load mode: execute in place */
 
 static void usage(FILE *f) {
     fprintf(f,
             "usage: natmod-board [OPTIONS] MODULE.nmod FN [ARGS...]\n"
             "       natmod-board [OPTIONS] --script FILE\n"
             "options:\n"
-            "  --long    print results as the whole 64-bit return register (default: int)\n"
-            "  --rwx     map code read-write-execute (no W^X)\n"
-            "  --stats   print the loader's memory counters before exiting\n"
-            "script commands: load NAME PATH | call NAME FN ARGS... | unload NAME | periph | stats\n");
+            "  --long        print results as the whole 64-bit return register (default: int)\n"
+            "  --rwx         map code read-write-execute (no W^X)\n"
+            "  --xip         execute in place: install the module in the flash image and run\n"
+            "                its text from there; only data + bss take RAM (the default mode\n"
+            "                of `load` in a script)\n"
+            "  --flash FILE  the flash image for --xip (created if missing; default: in memory)\n"
+            "  --stats       print the loader's memory counters before exiting\n"
+            "script commands: load NAME PATH [ram|xip] | call NAME FN ARGS... | unload NAME |\n"
+            "                 periph | stats\n");
 }
 
 static int fail(int err, const char *where, const char *what, const nm_detail_t *d) {
@@ -109,16 +118,17 @@ static int do_call(nm_module_t *m, const char *where, const char *fn, int argc, 
 static void print_stats(const nm_host_board_t *b) {
     const nm_host_stats_t *s = &b->stats;
     printf("stats: live=%zu peak=%zu bytes (mapped live=%zu peak=%zu) text=%zu rw=%zu image=%zu "
-           "allocs=%lu frees=%lu live_allocs=%u flushes=%lu\n",
+           "allocs=%lu frees=%lu live_allocs=%u flushes=%lu flash=%zu\n",
            s->cur_bytes, s->peak_bytes, s->cur_mapped, s->peak_mapped, s->cur_by_kind[NM_MEM_TEXT],
            s->cur_by_kind[NM_MEM_RW], s->cur_by_kind[NM_MEM_IMAGE], s->n_allocs, s->n_frees,
-           s->live_allocs, s->n_flushes);
+           s->live_allocs, s->n_flushes, b->flash_used);
 }
 
-static int load_into(nm_host_board_t *b, nm_module_t *m, const char *where, const char *path) {
+static int load_into(nm_host_board_t *b, nm_module_t *m, const char *where, const char *path,
+                     int xip) {
     nm_detail_t d = {{0}};
     fflush(stdout);
-    int err = nm_host_load_file(b, path, m, &d);
+    int err = xip ? nm_host_load_xip_file(b, path, m, &d) : nm_host_load_file(b, path, m, &d);
     if (err) {
         char msg[300];
         /* Name the file once: it is the whole "where" on the command line. */
@@ -178,7 +188,14 @@ static int run_script(nm_host_board_t *b, const char *path) {
             break;
         }
         const char *cmd = words[0];
-        if (!strcmp(cmd, "load") && n == 3) {
+        if (!strcmp(cmd, "load") && (n == 3 || n == 4)) {
+            int xip = n == 4 ? !strcmp(words[3], "xip") : opt_xip;
+            if (n == 4 && !xip && strcmp(words[3], "ram")) {
+                char msg[200];
+                snprintf(msg, sizeof msg, "bad load mode `%.64s` (ram or xip)", words[3]);
+                rc = fail(NM_ERR_INVAL, where, msg, NULL);
+                break;
+            }
             if (find_slot(slots, words[1])) {
                 rc = fail(NM_ERR_BUSY, where, "a module of that name is loaded", NULL);
                 break;
@@ -191,7 +208,7 @@ static int run_script(nm_host_board_t *b, const char *path) {
                 rc = fail(NM_ERR_INVAL, where, s ? "name too long" : "too many modules (16)", NULL);
                 break;
             }
-            rc = load_into(b, &s->m, where, words[2]);
+            rc = load_into(b, &s->m, where, words[2], xip);
             if (!rc) {
                 snprintf(s->name, sizeof s->name, "%s", words[1]);
                 s->used = 1;
@@ -219,8 +236,8 @@ static int run_script(nm_host_board_t *b, const char *path) {
             print_stats(b);
         } else {
             char msg[200];
-            snprintf(msg, sizeof msg, "bad command `%s` (load NAME PATH | call NAME FN ARGS... | "
-                                      "unload NAME | periph | stats)", cmd);
+            snprintf(msg, sizeof msg, "bad command `%.64s` (load NAME PATH [ram|xip] | "
+                                      "call NAME FN ARGS... | unload NAME | periph | stats)", cmd);
             rc = fail(NM_ERR_INVAL, where, msg, NULL);
         }
     }
@@ -242,6 +259,10 @@ int main(int argc, char **argv) {
             opt_long = 1;
         } else if (!strcmp(argv[i], "--rwx")) {
             opts.map_rwx = 1;
+        } else if (!strcmp(argv[i], "--xip")) {
+            opt_xip = 1;
+        } else if (!strcmp(argv[i], "--flash") && i + 1 < argc) {
+            opts.flash_path = argv[++i];
         } else if (!strcmp(argv[i], "--stats")) {
             stats = 1;
         } else if (!strcmp(argv[i], "--script") && i + 1 < argc) {
@@ -266,7 +287,7 @@ int main(int argc, char **argv) {
         rc = run_script(&board, script);
     } else {
         nm_module_t m;
-        rc = load_into(&board, &m, argv[i], argv[i]);
+        rc = load_into(&board, &m, argv[i], argv[i], opt_xip);
         if (!rc) {
             rc = do_call(&m, argv[i], argv[i + 1], argc - i - 2, argv + i + 2);
             fflush(stdout);

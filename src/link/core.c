@@ -795,6 +795,18 @@ static int place(ctx_t *c, nml_sec_t *s, uint64_t *cur, unsigned *align) {
     return NM_OK;
 }
 
+/* For RW_PCREL arches: the smallest rw_offset >= lo on RW's alignment with
+ * NM_HEADER_SIZE + rw_offset a multiple of NM_XIP_PAGE. A slice installed
+ * at a page-aligned flash address then has its RW base on a page boundary
+ * (the ELF rule: vaddr = file offset mod page), where an MMU board maps RAM
+ * next to the flash pages that hold text. Those offsets are odd multiples
+ * of 64, so an RW alignment above 64 has none: 0 (the module is laid out
+ * as on Thumb and runs from RAM only). */
+static uint64_t page_congruent(uint64_t lo, unsigned rw_align_log2) {
+    uint64_t r = align_up(lo + NM_HEADER_SIZE, NM_XIP_PAGE) - NM_HEADER_SIZE;
+    return (r & ((1ull << rw_align_log2) - 1)) ? 0 : r;
+}
+
 static int layout(ctx_t *c) {
     const nml_arch_t *ar = c->arch;
     uint64_t cur = 0;
@@ -860,13 +872,16 @@ static int layout(ctx_t *c) {
         }
     }
     c->bss_size = cur - c->data_size;
-    /* RW follows TEXT at the next rw_align boundary, also for RW_PCREL
-     * modules: a page-aligned gap would cost up to a page of RAM per module
-     * in RAM mode. (The loader aligns the block to the larger alignment, so
-     * RW lands on an rw_align boundary.) An MMU board that maps flash text
-     * next to RAM data places the image so that text_size rounded up to
-     * rw_align ends on a page boundary instead. */
+    /* RW follows TEXT at the next rw_align boundary; RW_PCREL modules put
+     * it on the next page instead (page_congruent), so that an MMU board can
+     * run their text in place with RAM pages right after it. That costs up
+     * to a page of zeroed gap per module in RAM mode. link_all may move RW
+     * further once the image size is known. */
     c->rw_offset = align_up(c->text_size, 1ull << c->rw_align);
+    if (ar->rw_pcrel) {
+        uint64_t r = page_congruent(c->text_size, c->rw_align);
+        c->rw_offset = r ? r : c->rw_offset;
+    }
     if (c->rw_offset + cur > SIZE_LIMIT) {
         return nml_fail(&c->err, NM_ERR_UNSUPPORTED, "module too large");
     }
@@ -1368,26 +1383,9 @@ static const nml_arch_t *pick_arch(unsigned arch) {
     return NULL;
 }
 
-static int link_all(ctx_t *c, nml_result_t *res) {
+/* The linked module as the back-ends see it. */
+static int fill_module(ctx_t *c, nml_result_t *res) {
     const nml_options_t *opt = c->opt;
-    int err;
-    if (opt->syms_path && (err = load_fw_syms(c, opt->syms_path))) {
-        return err;
-    }
-    if ((err = load_inputs(c))) {
-        return err;
-    }
-    for (size_t i = 0; i < opt->n_extra_exports; i++) {
-        nml_gsym_t *g = table_get(c, &c->globals, opt->extra_exports[i]);
-        if (!g) {
-            return nomem(c);
-        }
-        g->demanded = 1;
-    }
-    if ((err = pull_members(c)) || (err = gc_sections(c)) || (err = scan_relocs(c)) || (err = layout(c)) ||
-        (err = relocate(c)) || (err = exports(c, res))) {
-        return err;
-    }
     nm_wmodule_t *m = &res->mod;
     m->arch = opt->arch;
     m->float_abi = opt->float_abi;
@@ -1420,7 +1418,63 @@ static int link_all(ctx_t *c, nml_result_t *res) {
     m->n_relocs = (uint32_t)c->nrelocs;
     m->imports = imp;
     m->n_imports = (uint16_t)c->nimports;
+    return NM_OK;
+}
+
+/* Executing in place, the whole slice stays mapped at its flash address and
+ * the loader reads its tail (data image, relocations, tables, strings) from
+ * there, so that tail must end before the RW base: 64 + rw_offset >=
+ * image_size. The image size does not depend on rw_offset (relocation
+ * sites count RW from text_size), so write the slice once to learn it and,
+ * if RW must move, relocate again. A slice the writer refuses is left for
+ * the back-end to report. */
+static int fit_slice_below_rw(ctx_t *c, nml_result_t *res) {
+    uint8_t *img = NULL;
+    size_t len = 0;
+    nm_detail_t d;
+    if (nm_write_image(&res->mod, &img, &len, &d) != NM_OK) {
+        return NM_OK;
+    }
+    free(img);
+    uint64_t lo = len - NM_HEADER_SIZE > c->text_size ? len - NM_HEADER_SIZE : c->text_size;
+    uint64_t r = page_congruent(lo, c->rw_align);
+    if (!r || r <= c->rw_offset) {
+        return NM_OK;
+    }
+    if (r + c->data_size + c->bss_size > SIZE_LIMIT) {
+        return nml_fail(&c->err, NM_ERR_UNSUPPORTED, "module too large");
+    }
+    c->rw_offset = r;
+    c->nrelocs = 0;
+    int err = relocate(c);
+    return err ? err : fill_module(c, res);
+}
+
+static int link_all(ctx_t *c, nml_result_t *res) {
+    const nml_options_t *opt = c->opt;
+    int err;
+    if (opt->syms_path && (err = load_fw_syms(c, opt->syms_path))) {
+        return err;
+    }
+    if ((err = load_inputs(c))) {
+        return err;
+    }
+    for (size_t i = 0; i < opt->n_extra_exports; i++) {
+        nml_gsym_t *g = table_get(c, &c->globals, opt->extra_exports[i]);
+        if (!g) {
+            return nomem(c);
+        }
+        g->demanded = 1;
+    }
+    if ((err = pull_members(c)) || (err = gc_sections(c)) || (err = scan_relocs(c)) || (err = layout(c)) ||
+        (err = relocate(c)) || (err = exports(c, res)) || (err = fill_module(c, res))) {
+        return err;
+    }
+    if (c->arch->rw_pcrel && (err = fit_slice_below_rw(c, res))) {
+        return err;
+    }
     if (opt->verbose) {
+        const nm_wmodule_t *m = &res->mod;
         fprintf(stderr, "natmod link: text %u, data %u (GOT %u entries at %u), bss %u, rw_offset %u, %u relocs, %u imports, %u exports\n",
                 m->text_size, m->data_size, m->got_count, m->got_offset, m->bss_size, m->rw_offset, m->n_relocs,
                 m->n_imports, m->n_exports);

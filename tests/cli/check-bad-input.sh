@@ -4,7 +4,8 @@
 # give exactly one line on stderr that names the file, a non-zero exit equal
 # to the NM_ERR_* its entry expects (so each kind of failure is told apart
 # by its status), and no crash; good files must pass.
-#   tests/corpus/nmod/EXPECTED: `natmod run FILE` on the host board
+#   tests/corpus/nmod/EXPECTED: `natmod run FILE` on the host board, and
+#                               `natmod run --xip FILE` (execute in place)
 #   tests/corpus/elf/MANIFEST:  `natmod link --arch A [--syms S] FILE`
 set -u
 natmod=$1; top=$2; hello=$3
@@ -56,6 +57,39 @@ while read -r file expected _; do
         echo "FAIL run $file: module output appeared for a refused module"; fail=$((fail + 1))
     fi
 done <"$top/tests/corpus/nmod/EXPECTED"
+
+# The same files executing in place: a file refused while being checked is
+# refused with the same status before anything is installed. (The corpus's
+# loadable modules are hand-built for RAM only; their XIP refusal is below.)
+while read -r file expected _; do
+    case "$file" in ''|'#'*) continue ;; esac
+    case "$expected" in NM_OK|NM_ERR_NOSYM|NM_ERR_INIT) continue ;; esac
+    f="$top/tests/corpus/nmod/$file"
+    "$natmod" run --xip "$f" >"$tmp/out" 2>"$tmp/err"
+    echo $? >"$tmp/status"
+    check "run --xip $file" "$(code_of "$expected")" "$f"
+done <"$top/tests/corpus/nmod/EXPECTED"
+
+# XIP-specific refusals and damaged copies of a good module, in place.
+xip_case() { # name expected file words...
+    name=$1; want=$2; file=$3; shift 3
+    "$natmod" run --xip "$file" >"$tmp/out" 2>"$tmp/err"
+    echo $? >"$tmp/status"
+    check "run --xip $name" "$(code_of "$want")" "$file" "$@"
+    if [ -s "$tmp/out" ]; then echo "FAIL run --xip $name: a refused module printed"; fail=$((fail + 1)); fi
+}
+xip_case "not RW_PCREL" NM_ERR_XIP "$top/tests/corpus/nmod/init_returns_1.nmod" "not RW_PCREL"
+xip_case "RW not on a page" NM_ERR_XIP "$top/tests/corpus/nmod/valid_pcrel.nmod" "not on a page"
+thumb="${hello%.x86_64.nmod}.armv7m.nmod"
+if [ -f "$thumb" ]; then
+    xip_case "thumb slice" NM_ERR_ARCH "$thumb" "armv7m"
+fi
+cp "$hello" "$tmp/flipped.nmod"
+printf '\377' | dd of="$tmp/flipped.nmod" bs=1 seek=80 conv=notrunc 2>/dev/null
+xip_case "flipped text byte" NM_ERR_CRC "$tmp/flipped.nmod" "CRC"
+head -c 100 "$hello" >"$tmp/cut.nmod"
+xip_case "truncated" NM_ERR_TRUNCATED "$tmp/cut.nmod"
+xip_case "missing file" NM_ERR_NOENT "$tmp/no-such.nmod"
 
 # The same files through natmod info: a bad file is named, never crashes.
 for f in "$top"/tests/corpus/nmod/*.nmod; do

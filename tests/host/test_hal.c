@@ -1,6 +1,7 @@
 /*
  * The host board's HAL (ports/host/hal.c): printf subset, sort with a
- * callback, locked register RMW from two threads, simulated peripherals.
+ * callback, locked register RMW from two threads, simulated peripherals,
+ * the periodic timer.
  */
 #define _DEFAULT_SOURCE /* open_memstream, mkdtemp, realpath under -std=c11 */
 #include <pthread.h>
@@ -235,6 +236,72 @@ static void hal_ticks_ms_counts_from_board_start(void) {
     CHECK(t1 >= t0 + 29 && t1 < t0 + 2000);
 }
 
+/* ---- timer ---- */
+
+static void ms_sleep(long ms) {
+    struct timespec d = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&d, &d) != 0) {
+        /* SIGALRM interrupts the sleep: sleep the rest */
+    }
+}
+
+/* Polls until *n reaches want or limit_ms passes; returns the ms waited. */
+static long wait_count(volatile int *n, int want, long limit_ms) {
+    long waited = 0;
+    while (*n < want && waited < limit_ms) {
+        ms_sleep(1);
+        waited++;
+    }
+    return waited;
+}
+
+static void count_cb(void *arg) {
+    ++*(volatile int *)arg;
+}
+
+static volatile int self_stop_n;
+static void self_stopping_cb(void *arg) {
+    (void)arg;
+    if (++self_stop_n == 3) {
+        hal_timer_stop(); /* from inside the callback: must not wait for itself */
+    }
+}
+
+static void hal_timer_calls_back_until_stopped(void) {
+    static volatile int a, b;
+    CHECK_EQ(hal_timer_start(0, count_cb, (void *)&a), -1);
+    CHECK_EQ(hal_timer_start(60001, count_cb, (void *)&a), -1);
+    CHECK_EQ(hal_timer_start(10, NULL, (void *)&a), -1);
+    CHECK_EQ(nm_host_timer_get(NULL, NULL), 0);
+
+    CHECK_EQ(hal_timer_start(1, count_cb, (void *)&a), 0);
+    uintptr_t cb = 0, arg = 0;
+    CHECK_EQ(nm_host_timer_get(&cb, &arg), 1);
+    CHECK(cb == (uintptr_t)count_cb && arg == (uintptr_t)&a);
+    CHECK(wait_count(&a, 5, 2000) < 2000); /* 5 ticks of 1 ms within 2 s */
+    hal_timer_stop();
+    int frozen = a;
+    ms_sleep(30);
+    CHECK_EQ(a, frozen); /* never again after stop returned */
+    CHECK_EQ(nm_host_timer_get(&cb, &arg), 0);
+    hal_timer_stop(); /* twice: harmless */
+
+    /* A new start replaces the running timer: the old callback stops. */
+    CHECK_EQ(hal_timer_start(1, count_cb, (void *)&a), 0);
+    CHECK_EQ(hal_timer_start(2, count_cb, (void *)&b), 0);
+    frozen = a;
+    CHECK(wait_count(&b, 3, 2000) < 2000);
+    CHECK_EQ(a, frozen);
+    hal_timer_stop();
+
+    /* Stopped from inside its own callback. */
+    CHECK_EQ(hal_timer_start(1, self_stopping_cb, NULL), 0);
+    wait_count(&self_stop_n, 3, 2000);
+    ms_sleep(20);
+    CHECK_EQ(self_stop_n, 3);
+    CHECK_EQ(nm_host_timer_get(NULL, NULL), 0);
+}
+
 int main(void) {
     RUN(hal_printf_formats_the_documented_subset);
     RUN(hal_print_writes_to_the_console);
@@ -242,5 +309,6 @@ int main(void) {
     RUN(hal_set_clear_bits_never_lose_updates_across_threads);
     RUN(periph_status_ready_follows_clock_and_enable);
     RUN(hal_ticks_ms_counts_from_board_start);
+    RUN(hal_timer_calls_back_until_stopped);
     return TEST_DONE();
 }

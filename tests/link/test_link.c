@@ -148,11 +148,19 @@ static void x64_hello_links_loads_and_runs(void) {
     CHECK_EQ(link_files(NM_ARCH_X64, NM_FLOAT_SOFT, syms, 0, &nogc, obj("hello_x64.o"), NULL), NM_OK);
     const nm_wmodule_t *m = &r.mod;
     CHECK(m->flags & NM_FLAG_RW_PCREL);
-    /* RW follows text at the next rw_align boundary: no page gap */
-    unsigned gap = 1u << m->rw_align_log2;
-    CHECK_EQ(m->rw_offset % gap, 0);
+    /* RW_PCREL: RW starts a page when the slice starts one (64 + rw_offset
+     * a multiple of NM_XIP_PAGE), after text and after the whole slice,
+     * and no further than the next such page. */
+    CHECK_EQ(m->rw_offset % (1u << m->rw_align_log2), 0);
+    CHECK_EQ((NM_HEADER_SIZE + m->rw_offset) % NM_XIP_PAGE, 0);
     CHECK(m->rw_offset >= m->text_size);
-    CHECK(m->rw_offset < m->text_size + gap);
+    uint8_t *slice = NULL;
+    size_t slice_len = 0;
+    CHECK_EQ(nml_write_nmod(&r, &slice, &slice_len, NULL, 0), NM_OK);
+    CHECK(slice_len <= NM_HEADER_SIZE + (size_t)m->rw_offset);
+    size_t need = slice_len > NM_HEADER_SIZE + m->text_size ? slice_len : NM_HEADER_SIZE + m->text_size;
+    CHECK(NM_HEADER_SIZE + (size_t)m->rw_offset < need + NM_XIP_PAGE);
+    free(slice);
     CHECK(m->text_size < nogc.mod.text_size); /* unused_helper dropped */
     CHECK(m->text_align_log2 >= 4);
     CHECK_EQ(m->n_imports, 2);
@@ -240,6 +248,31 @@ static void x64_jump_table_and_plt_stub(void) {
         }
         nml_result_free(&r);
     }
+}
+
+static void x64_slice_tail_past_the_page_moves_rw_a_page_on(void) {
+    nml_result_t r;
+    CHECK_EQ(link_files(NM_ARCH_X64, NM_FLOAT_SOFT, NULL, 1, &r, obj("tail_x64.o"), NULL), NM_OK);
+    const nm_wmodule_t *m = &r.mod;
+    uint8_t *slice = NULL;
+    size_t len = 0;
+    CHECK_EQ(nml_write_nmod(&r, &slice, &len, detail, sizeof detail), NM_OK);
+    /* The case the test is for: text alone would leave RW on the first page. */
+    CHECK(NM_HEADER_SIZE + m->text_size <= NM_XIP_PAGE);
+    CHECK(len > NM_XIP_PAGE);
+    CHECK_EQ(NM_HEADER_SIZE + m->rw_offset, 2 * NM_XIP_PAGE);
+    CHECK(len <= NM_HEADER_SIZE + (size_t)m->rw_offset);
+    free(slice);
+    /* Relocated for the moved RW: PC-relative data and the pointer work. */
+    loaded_t l;
+    CHECK_EQ(load(m, &l), 0);
+    if (l.base != MAP_FAILED) {
+        int (*get)(int) = FN(int (*)(int), sym(&l, "tail_get"));
+        CHECK_EQ(get(1), 11 + 5);
+        CHECK_EQ(get(2), 13 + 6);
+        munmap(l.base, l.len);
+    }
+    nml_result_free(&r);
 }
 
 static void x64_archives_pulled_on_demand_in_any_order(void) {
@@ -383,7 +416,9 @@ static void thumb_m0_veneers_bl_and_pointer_tables(void) {
     CHECK_EQ(m->n_imports, 2); /* __aeabi_idivmod came from libgcc */
     CHECK(find_import(m, "__aeabi_idivmod") < 0);
     CHECK(m->text_align_log2 >= 2 && m->rw_align_log2 >= 2);
-    CHECK_EQ(m->rw_offset % (1u << m->rw_align_log2), 0);
+    /* Thumb: RW right after text, at RW's alignment (no page rule). */
+    uint32_t rw_al = 1u << m->rw_align_log2;
+    CHECK_EQ(m->rw_offset, (m->text_size + rw_al - 1) / rw_al * rw_al);
     CHECK_EQ(m->got_count, 1); /* hal_print's slot, read by its veneer */
     CHECK_EQ(check_veneers(m, 1), 1); /* hal_print: one veneer, shared */
     int e = find_export(m, "apply");
@@ -483,6 +518,7 @@ int main(int argc, char **argv) {
 #if LT_HAVE_X64
     RUN(x64_hello_links_loads_and_runs);
     RUN(x64_jump_table_and_plt_stub);
+    RUN(x64_slice_tail_past_the_page_moves_rw_a_page_on);
     RUN(x64_archives_pulled_on_demand_in_any_order);
     RUN(x64_weak_symbols);
     RUN(x64_errors_name_the_culprit);

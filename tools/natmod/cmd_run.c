@@ -11,13 +11,15 @@
 #define MAX_FN 128
 
 static void run_help(void) {
-    puts("usage: natmod run [--periph] [--stats] MODULE [FN[:ARG,ARG...]]...\n"
+    puts("usage: natmod run [--xip] [--periph] [--stats] MODULE [FN[:ARG,ARG...]]...\n"
          "\n"
          "Load MODULE (a slice or a universal module: the x86_64 slice is used) on the\n"
          "host board, which runs its nm_init; call each FN in turn with up to 6 integer\n"
          "arguments, printing `FN(ARGS) = RESULT` (RESULT as a C int); then unload it\n"
          "(running nm_deinit). The module's own output goes to stdout.\n"
          "\n"
+         "  --xip      execute in place: install the slice in the board's flash image and\n"
+         "             run its text from there (only data + bss take RAM)\n"
          "  --periph   print the simulated peripherals before and after unload\n"
          "  --stats    print the loader's memory use (to stderr)");
 }
@@ -94,7 +96,7 @@ static int check_exports(const char *path, const struct call *calls, int ncalls)
 }
 
 int cmd_run(int argc, char **argv) {
-    int periph = 0, stats = 0, ncalls = 0;
+    int periph = 0, stats = 0, xip = 0, ncalls = 0;
     const char *path = NULL;
     struct call *calls = calloc((size_t)argc, sizeof *calls);
     if (!calls) {
@@ -111,6 +113,9 @@ int cmd_run(int argc, char **argv) {
             continue;
         } else if (!strcmp(a, "--stats")) {
             stats = 1;
+            continue;
+        } else if (!strcmp(a, "--xip")) {
+            xip = 1;
             continue;
         } else if (is_option(a)) {
             rc = cli_fail(NM_ERR_INVAL, "run: unknown option '%s' (see natmod run --help)", a);
@@ -141,7 +146,7 @@ int cmd_run(int argc, char **argv) {
     }
     nm_module_t mod;
     nm_detail_t d = {{0}};
-    err = nm_host_load_file(&board, path, &mod, &d);
+    err = xip ? nm_host_load_xip_file(&board, path, &mod, &d) : nm_host_load_file(&board, path, &mod, &d);
     if (err) {
         nm_host_board_deinit(&board);
         free(calls);
@@ -167,8 +172,9 @@ int cmd_run(int argc, char **argv) {
         nm_host_periph_dump(stdout);
     }
     if (stats) {
-        fprintf(stderr, "loader: peak %zu bytes (%zu mapped), %lu allocations\n",
-                board.stats.peak_bytes, board.stats.peak_mapped, board.stats.n_allocs);
+        fprintf(stderr, "loader: peak %zu bytes (%zu mapped), %lu allocations%s\n",
+                board.stats.peak_bytes, board.stats.peak_mapped, board.stats.n_allocs,
+                xip ? ", text in flash" : "");
     }
     err = nm_host_unload(&board, &mod);
     if (err && !rc) {
