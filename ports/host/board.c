@@ -506,25 +506,6 @@ static int map_file(const char *path, void **map, size_t *len, nm_detail_t *d) {
     return NM_OK;
 }
 
-int nm_host_load_file(nm_host_board_t *b, const char *path, nm_module_t *m, nm_detail_t *d) {
-    static const uint8_t empty[1];
-    if (!b || !path || !m) {
-        return NM_ERR_INVAL;
-    }
-    memset(m, 0, sizeof *m);
-    void *map;
-    size_t len;
-    int err = map_file(path, &map, &len, d);
-    if (err) {
-        return err;
-    }
-    err = board_load(b, map ? map : empty, len, map, len, m, d);
-    if (err && map) {
-        munmap(map, len);
-    }
-    return err;
-}
-
 /* ---- XIP mode ---- */
 
 /* The flash image and the address window, once per board. */
@@ -749,7 +730,10 @@ int nm_host_load_xip(nm_host_board_t *b, const void *buf, size_t len, nm_module_
     return NM_OK;
 }
 
-int nm_host_load_xip_file(nm_host_board_t *b, const char *path, nm_module_t *m, nm_detail_t *d) {
+/* Map path and load it. RAM mode keeps the mapping while the module is
+ * loaded (export names are read from it); XIP mode copies the slice into
+ * flash, so the mapping goes at once. */
+static int load_path(nm_host_board_t *b, const char *path, nm_module_t *m, nm_detail_t *d, int xip) {
     static const uint8_t empty[1];
     if (!b || !path || !m) {
         return NM_ERR_INVAL;
@@ -761,11 +745,20 @@ int nm_host_load_xip_file(nm_host_board_t *b, const char *path, nm_module_t *m, 
     if (err) {
         return err;
     }
-    err = nm_host_load_xip(b, map ? map : empty, len, m, d);
-    if (map) {
-        munmap(map, len); /* installed: the module runs from flash now */
+    const void *buf = map ? map : empty;
+    err = xip ? nm_host_load_xip(b, buf, len, m, d) : board_load(b, buf, len, map, len, m, d);
+    if (map && (xip || err)) {
+        munmap(map, len);
     }
     return err;
+}
+
+int nm_host_load_file(nm_host_board_t *b, const char *path, nm_module_t *m, nm_detail_t *d) {
+    return load_path(b, path, m, d, 0);
+}
+
+int nm_host_load_xip_file(nm_host_board_t *b, const char *path, nm_module_t *m, nm_detail_t *d) {
+    return load_path(b, path, m, d, 1);
 }
 
 int nm_host_unload(nm_host_board_t *b, nm_module_t *m) {

@@ -51,6 +51,23 @@ static int xip_fail(nm_detail_t *d, int err, const nm_image_t *img, const char *
     return err;
 }
 
+/* 1 (with the detail) if addr breaks the 2^log2 alignment of region what. */
+static int misaligned(const nm_image_t *img, const char *what, uintptr_t addr, unsigned log2,
+                      nm_detail_t *d) {
+    if (!(addr & (((uintptr_t)1 << log2) - 1u))) {
+        return 0;
+    }
+    nm_detail_set(d, "module '");
+    nm_detail_cat(d, img->strtab);
+    nm_detail_cat(d, "': ");
+    nm_detail_cat(d, what);
+    nm_detail_cat(d, " at ");
+    nm_detail_hex(d, (uint32_t)addr);
+    nm_detail_cat(d, " breaks its alignment 2^");
+    nm_detail_dec(d, log2);
+    return 1;
+}
+
 /* An image without install-time linking can run in place only if its text
  * needs no relocation and its RW may follow it (RW_PCREL). */
 static int check_pic(const nm_image_t *img, nm_detail_t *d) {
@@ -131,22 +148,8 @@ int nm_xip_link(const nm_loader_config_t *cfg, const void *buf, size_t len, uint
     if (img.flags & NM_FLAG_RW_PCREL) {
         rw_addr = text_addr + img.rw_offset;
     }
-    if (text_addr < dest || (text_addr & (((uintptr_t)1 << img.text_align_log2) - 1u))) {
-        nm_detail_set(d, "module '");
-        nm_detail_cat(d, img.strtab);
-        nm_detail_cat(d, "': text at ");
-        nm_detail_hex(d, (uint32_t)text_addr);
-        nm_detail_cat(d, " breaks its alignment 2^");
-        nm_detail_dec(d, img.text_align_log2);
-        return NM_ERR_XIP;
-    }
-    if (rw_addr & (((uintptr_t)1 << img.rw_align_log2) - 1u)) {
-        nm_detail_set(d, "module '");
-        nm_detail_cat(d, img.strtab);
-        nm_detail_cat(d, "': RW at ");
-        nm_detail_hex(d, (uint32_t)rw_addr);
-        nm_detail_cat(d, " breaks its alignment 2^");
-        nm_detail_dec(d, img.rw_align_log2);
+    if (text_addr < dest || misaligned(&img, "text", text_addr, img.text_align_log2, d) ||
+        misaligned(&img, "RW", rw_addr, img.rw_align_log2, d)) {
         return NM_ERR_XIP;
     }
     if (ptr == 4 && (above32(text_addr) || above32(rw_addr))) {
