@@ -29,7 +29,8 @@ enum nm_error {
     NM_ERR_BUSY = -19,      /* resource in use */
     NM_ERR_XIP = -20,       /* cannot run in place: not linked for this address, text needs
                                relocation, or the firmware moved a bound import */
-    NM_ERR_COUNT_ = 21,
+    NM_ERR_NOSPC = -21,     /* no room left: store extents, metadata or RW slots */
+    NM_ERR_COUNT_ = 22,
 };
 
 /* Short name of an error code ("bad CRC"); never NULL. */
@@ -40,7 +41,7 @@ static inline const char *nm_strerror(int err) {
         "bad CRC", "corrupt", "bad relocation", "undefined symbol",
         "out of memory", "module init failed", "not found", "malformed ELF",
         "malformed archive", "unsupported", "duplicate", "busy",
-        "cannot execute in place",
+        "cannot execute in place", "no space",
     };
     return (err <= 0 && err > -NM_ERR_COUNT_) ? s[-err] : "unknown error";
 }

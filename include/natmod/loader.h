@@ -107,6 +107,10 @@ typedef int (*nm_write_fn)(void *context, uint32_t off, const void *data, size_t
  * against cfg->exports; those in the GOT stay for load time. Streams through
  * write() with a small stack buffer: no allocation. *out_size (if non-NULL)
  * receives the image size, which nm_xip_size gives before writing.
+ * buf may itself be XIP-linked (a store moving an installed module): it is
+ * relinked for dest, TEXT and RW words moved by the change of their base,
+ * RW kept at its recorded slot (rw_addr ignored) unless it follows text,
+ * imports left bound - refused if the firmware has moved one since.
  */
 int nm_xip_link(const nm_loader_config_t *cfg, const void *buf, size_t len, uintptr_t dest,
                 uintptr_t rw_addr, nm_write_fn write, void *wctx, uint32_t *out_size,

@@ -53,6 +53,9 @@ int nmld_reloc(const nm_loader_config_t *cfg, const nm_image_t *img, nm_module_t
  * a 64-bit host. */
 int nmld_patch(uint8_t *w, unsigned kind, uintptr_t base, uint32_t index, uint32_t site,
                nm_detail_t *detail);
+/* Move a word linked against base `from` to base `to` (relinking an
+ * XIP-linked image for a new address). */
+int nmld_rebase(uint8_t *w, unsigned kind, uintptr_t from, uintptr_t to);
 /* Mark loaded and run init (xip.c and loader.c share it). */
 int nmld_start(nm_module_t *m, const nm_image_t *img, nm_detail_t *detail);
 

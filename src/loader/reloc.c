@@ -47,6 +47,13 @@ int nmld_patch(uint8_t *w, unsigned kind, uintptr_t base, uint32_t index, uint32
     return NM_OK;
 }
 
+int nmld_rebase(uint8_t *w, unsigned kind, uintptr_t from, uintptr_t to) {
+    unsigned n = kind == NM_RELOC_PTR32 ? 4u : 8u;
+    uint64_t v = rd_le(w, n) - (uint64_t)from + (uint64_t)to;
+    wr_le(w, n, v); /* wraps at the word's width, like linking at `to` from scratch */
+    return NM_OK;
+}
+
 int nmld_reloc(const nm_loader_config_t *cfg, const nm_image_t *img, nm_module_t *m, nm_detail_t *d) {
     nm_reloc_iter_t it;
     nm_reloc_t r;

@@ -99,13 +99,34 @@ static int link_prepare(const nm_loader_config_t *cfg, const void *buf, size_t l
     if (rc != NM_OK) {
         return rc;
     }
-    if (img->flags & NM_FLAG_XIP_LINKED) {
-        return xip_fail(d, NM_ERR_XIP, img, "already XIP-linked (link its source slice again)");
-    }
-    if (img->image_size > 0xFFFFFFFFu - NM_XIP_RECORD_SIZE) {
+    if (!(img->flags & NM_FLAG_XIP_LINKED) && img->image_size > 0xFFFFFFFFu - NM_XIP_RECORD_SIZE) {
         return xip_fail(d, NM_ERR_CORRUPT, img, "image too large to link");
     }
     return nmld_resolve(cfg, img, d);
+}
+
+/* Relinking keeps every import bound into text as it is, so the firmware
+ * must still have them where they were at install. */
+static int relink_bind_check(const nm_loader_config_t *cfg, const nm_image_t *img, nm_detail_t *d) {
+    nm_reloc_iter_t it;
+    nm_reloc_t r;
+    int rc;
+    uint32_t bind = 0;
+    unsigned ptr = nm_arch_ptr_size(img->arch);
+    nm_reloc_iter_init(&it, img);
+    while ((rc = nm_reloc_next(&it, &r)) == 1) {
+        if (r.site < img->text_size && r.target >= NM_TARGET_IMPORT0) {
+            bind = bind_crc(bind, nmld_import_addr(cfg, img, r.target - NM_TARGET_IMPORT0), ptr);
+        }
+    }
+    if (rc < 0) {
+        return xip_fail(d, rc, img, "relocation stream malformed");
+    }
+    if (bind != img->xip_bind_crc) {
+        return xip_fail(d, NM_ERR_XIP, img,
+                        "the firmware moved an import bound into its text: install it again");
+    }
+    return NM_OK;
 }
 
 int nm_xip_size(const nm_loader_config_t *cfg, const void *buf, size_t len, uint32_t *image_size,
@@ -120,7 +141,7 @@ int nm_xip_size(const nm_loader_config_t *cfg, const void *buf, size_t len, uint
         return rc;
     }
     if (image_size) {
-        *image_size = img.image_size + NM_XIP_RECORD_SIZE;
+        *image_size = img.image_size + (img.flags & NM_FLAG_XIP_LINKED ? 0u : NM_XIP_RECORD_SIZE);
     }
     if (rw_size) {
         *rw_size = img.data_size + img.bss_size;
@@ -145,8 +166,15 @@ int nm_xip_link(const nm_loader_config_t *cfg, const void *buf, size_t len, uint
     }
     uintptr_t text_addr = dest + NM_HEADER_SIZE;
     unsigned ptr = nm_arch_ptr_size(img.arch);
+    /* Relinking an XIP-linked image (a store moving it): TEXT and RW words
+     * move by the change of their base, imports stay bound, RW stays at its
+     * slot unless it must follow text. */
+    int relink = (img.flags & NM_FLAG_XIP_LINKED) != 0;
+    uintptr_t old_text = img.xip_text_addr, old_rw = img.xip_rw_addr;
     if (img.flags & NM_FLAG_RW_PCREL) {
         rw_addr = text_addr + img.rw_offset;
+    } else if (relink) {
+        rw_addr = old_rw;
     }
     if (text_addr < dest || misaligned(&img, "text", text_addr, img.text_align_log2, d) ||
         misaligned(&img, "RW", rw_addr, img.rw_align_log2, d)) {
@@ -156,9 +184,13 @@ int nm_xip_link(const nm_loader_config_t *cfg, const void *buf, size_t len, uint
         return xip_fail(d, NM_ERR_XIP, &img, "addresses do not fit a 32-bit module");
     }
 
+    if (relink && (rc = relink_bind_check(cfg, &img, d)) != NM_OK) {
+        return rc;
+    }
     uint8_t hdr[NM_HEADER_SIZE];
     memcpy(hdr, img.base, NM_HEADER_SIZE);
-    uint32_t size = img.image_size + NM_XIP_RECORD_SIZE;
+    uint32_t body = relink ? img.image_size - NM_XIP_RECORD_SIZE : img.image_size;
+    uint32_t size = body + NM_XIP_RECORD_SIZE;
     put32(hdr + 8, img.flags | NM_FLAG_XIP_LINKED);
     put32(hdr + 16, size);
     uint32_t crc = nm_crc32(0, hdr, NM_CRC_START - 4);
@@ -182,7 +214,14 @@ int nm_xip_link(const nm_loader_config_t *cfg, const void *buf, size_t len, uint
         while (have == 1 && r.site + word_size(r.kind) <= pos + n) {
             uintptr_t base = 0;
             int apply = 1;
-            if (r.target == NM_TARGET_TEXT) {
+            if (relink) {
+                if (r.target <= NM_TARGET_RW) {
+                    nmld_rebase(chunk + (r.site - pos), r.kind,
+                                r.target == NM_TARGET_TEXT ? old_text : old_rw,
+                                r.target == NM_TARGET_TEXT ? text_addr : rw_addr);
+                }
+                apply = 0; /* imports in text stay bound (checked above), the GOT stays for load */
+            } else if (r.target == NM_TARGET_TEXT) {
                 base = text_addr;
             } else if (r.target == NM_TARGET_RW) {
                 base = rw_addr;
@@ -211,7 +250,7 @@ int nm_xip_link(const nm_loader_config_t *cfg, const void *buf, size_t len, uint
         return xip_fail(d, have, &img, "relocation stream malformed");
     }
     /* Relocations, imports, exports, strings: unchanged. */
-    uint32_t tail_off = NM_HEADER_SIZE + end, tail = img.image_size - tail_off;
+    uint32_t tail_off = NM_HEADER_SIZE + end, tail = body - tail_off;
     crc = nm_crc32(crc, img.base + tail_off, tail);
     if (write(wctx, tail_off, img.base + tail_off, tail) != 0) {
         return xip_fail(d, NM_ERR_IO, &img, "write callback failed");
@@ -219,10 +258,10 @@ int nm_xip_link(const nm_loader_config_t *cfg, const void *buf, size_t len, uint
     uint8_t rec[NM_XIP_RECORD_SIZE];
     put32(rec, (uint32_t)text_addr);
     put32(rec + 4, (uint32_t)rw_addr);
-    put32(rec + 8, bind);
-    put32(rec + 12, img.crc32);
+    put32(rec + 8, relink ? img.xip_bind_crc : bind);
+    put32(rec + 12, relink ? img.xip_src_crc : img.crc32);
     crc = nm_crc32(crc, rec, sizeof rec);
-    if (write(wctx, img.image_size, rec, sizeof rec) != 0) {
+    if (write(wctx, body, rec, sizeof rec) != 0) {
         return xip_fail(d, NM_ERR_IO, &img, "write callback failed");
     }
     put32(hdr + NM_CRC_START - 4, crc);

@@ -1,0 +1,1344 @@
+/*
+ * The module store (docs/store.md is the normative layout and protocol).
+ *
+ * Partition: data blocks [0, data_blocks) hold extents, one per module;
+ * the last 2 * meta_blocks blocks are two metadata areas. An area is an
+ * array of fixed-size record slots: a HEADER (generation, geometry), a
+ * snapshot of every installed module (one INSTALL record each), an END
+ * record that makes the area valid, then the log: INSTALL, MOVE and REMOVE
+ * records appended one per operation. Mount uses the valid area with the
+ * highest generation and replays its snapshot and log.
+ *
+ * Commit points: an operation writes everything it needs (extent, read
+ * back and verified) and then programs one record; only that record makes
+ * it visible. When the log is full the live table is written to the other
+ * area under generation + 1 and becomes current when its END record lands;
+ * the old area stays intact until the compaction after that erases it.
+ */
+#include <string.h>
+
+#include "loader/loader_internal.h"
+#include "natmod/store.h"
+
+/* Record types. */
+enum { REC_HEADER = 1, REC_INSTALL = 2, REC_REMOVE = 3, REC_END = 4, REC_MOVE = 5 };
+
+/* Record layout (64 bytes, the rest of a unit stays 0xFF). */
+enum {
+    R_TYPE = 0,    /* u8 */
+    R_SKIPPED = 1, /* u8: torn slots right before this one, known to the writer */
+    R_ARCH = 2,
+    R_FLOAT = 3,
+    R_SEQ = 4,     /* u32: record sequence (HEADER/END: the area generation) */
+    R_NAME = 8,    /* 24 bytes, NUL-padded (HEADER: "NMST", u16 version) */
+    R_START = 32,  /* HEADER: block_size;  END: snapshot record count */
+    R_NBLOCKS = 36, /* HEADER: block_count */
+    R_SIZE = 40,   /* HEADER: prog_size;   END: last sequence number */
+    R_CRC = 44,    /* HEADER: align */
+    R_SRC = 48,    /* HEADER: meta_blocks */
+    R_RWADDR = 52,
+    R_RWSIZE = 56,
+    R_RCRC = 60,   /* nm_crc32 of bytes [0, 60) */
+};
+#define MAGIC "NMST"
+
+static uint32_t get32(const uint8_t *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static void put32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
+}
+static int is_pow2(uint32_t v) {
+    return v && !(v & (v - 1));
+}
+/* Generations and sequence numbers compare modulo 2^32. */
+static int newer(uint32_t a, uint32_t b) {
+    return (int32_t)(a - b) > 0;
+}
+
+/* Buffer layout: [unit0 | current unit | record/scratch], unit bytes each. */
+static uint8_t *buf_unit0(const nm_store_t *s) {
+    return s->cfg->buffer;
+}
+static uint8_t *buf_cur(const nm_store_t *s) {
+    return s->cfg->buffer + s->unit;
+}
+static uint8_t *buf_rec(const nm_store_t *s) {
+    return s->cfg->buffer + 2 * s->unit;
+}
+
+static int fail(nm_detail_t *d, int err, const char *what, const char *name) {
+    nm_detail_set(d, "store: ");
+    if (name) {
+        nm_detail_cat(d, "module '");
+        nm_detail_cat(d, name);
+        nm_detail_cat(d, "': ");
+    }
+    nm_detail_cat(d, what);
+    return err;
+}
+
+/* ---- device access ---- */
+
+static int dev_read(const nm_store_t *s, uint32_t block, uint32_t off, void *b, uint32_t n) {
+    return s->cfg->read(s->cfg, block, off, b, n) ? NM_ERR_IO : NM_OK;
+}
+static int dev_prog(const nm_store_t *s, uint32_t block, uint32_t off, const void *b, uint32_t n) {
+    return s->cfg->prog(s->cfg, block, off, b, n) ? NM_ERR_IO : NM_OK;
+}
+static int dev_erase(const nm_store_t *s, uint32_t block) {
+    if (s->cfg->erase_counts) {
+        s->cfg->erase_counts[block]++;
+    }
+    return s->cfg->erase(s->cfg, block) ? NM_ERR_IO : NM_OK;
+}
+static int dev_sync(const nm_store_t *s) {
+    return s->cfg->sync && s->cfg->sync(s->cfg) ? NM_ERR_IO : NM_OK;
+}
+
+/* ---- records ---- */
+
+static uint32_t area_block(const nm_store_t *s, unsigned area) {
+    return s->data_blocks + area * s->meta_blocks;
+}
+
+static void slot_pos(const nm_store_t *s, unsigned area, uint32_t slot, uint32_t *block, uint32_t *off) {
+    uint32_t byte = slot * s->unit;
+    *block = area_block(s, area) + byte / s->cfg->block_size;
+    *off = byte % s->cfg->block_size;
+}
+
+/* Slot states as read back. */
+enum { SLOT_ERASED = 0, SLOT_VALID = 1, SLOT_BAD = 2 };
+
+/* Read slot into buf_rec; classify it. */
+static int slot_read(const nm_store_t *s, unsigned area, uint32_t slot, int *state) {
+    uint32_t block, off;
+    slot_pos(s, area, slot, &block, &off);
+    uint8_t *r = buf_rec(s);
+    int rc = dev_read(s, block, off, r, s->unit);
+    if (rc != NM_OK) {
+        return rc;
+    }
+    int erased = 1;
+    for (uint32_t i = 0; i < s->unit; i++) {
+        if (r[i] != 0xFF) {
+            erased = 0;
+            break;
+        }
+    }
+    if (erased) {
+        *state = SLOT_ERASED;
+    } else {
+        int ok = get32(r + R_RCRC) == nm_crc32(0, r, R_RCRC) && r[R_TYPE] >= REC_HEADER &&
+                 r[R_TYPE] <= REC_MOVE;
+        for (uint32_t i = NM_STORE_REC_SIZE; ok && i < s->unit; i++) {
+            ok = r[i] == 0xFF;
+        }
+        *state = ok ? SLOT_VALID : SLOT_BAD;
+    }
+    return NM_OK;
+}
+
+static void rec_begin(const nm_store_t *s, unsigned type) {
+    uint8_t *r = buf_rec(s);
+    memset(r, 0xFF, s->unit);
+    memset(r, 0, NM_STORE_REC_SIZE);
+    r[R_TYPE] = (uint8_t)type;
+}
+
+static void rec_entry(const nm_store_t *s, unsigned type, const nm_store_entry_t *e, uint32_t seq) {
+    rec_begin(s, type);
+    uint8_t *r = buf_rec(s);
+    r[R_ARCH] = e->arch;
+    r[R_FLOAT] = e->float_abi;
+    put32(r + R_SEQ, seq);
+    memcpy(r + R_NAME, e->name, strlen(e->name));
+    put32(r + R_START, e->start);
+    put32(r + R_NBLOCKS, e->n_blocks);
+    put32(r + R_SIZE, e->size);
+    put32(r + R_CRC, e->crc);
+    put32(r + R_SRC, e->src_crc);
+    put32(r + R_RWADDR, e->rw_addr);
+    put32(r + R_RWSIZE, e->rw_size);
+}
+
+static int slot_write(nm_store_t *s, unsigned area, uint32_t slot) {
+    uint8_t *r = buf_rec(s);
+    put32(r + R_RCRC, nm_crc32(0, r, R_RCRC));
+    uint32_t block, off;
+    slot_pos(s, area, slot, &block, &off);
+    return dev_prog(s, block, off, r, s->unit);
+}
+
+/* ---- the RAM table ---- */
+
+static nm_store_entry_t *find_live(const nm_store_t *s, const char *name) {
+    for (uint32_t i = 0; i < s->cfg->max_entries; i++) {
+        nm_store_entry_t *e = &s->cfg->entries[i];
+        if (e->state == NM_STORE_LIVE && !strcmp(e->name, name)) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static nm_store_entry_t *free_slot(const nm_store_t *s, const nm_store_entry_t *except) {
+    for (uint32_t i = 0; i < s->cfg->max_entries; i++) {
+        nm_store_entry_t *e = &s->cfg->entries[i];
+        if (e->state == NM_STORE_FREE && e != except) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static uint32_t count_state(const nm_store_t *s, unsigned state) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < s->cfg->max_entries; i++) {
+        n += s->cfg->entries[i].state == state;
+    }
+    return n;
+}
+
+/* Drop an entry from the flash view: a pinned one lingers as a zombie. */
+static void retire(nm_store_entry_t *e) {
+    e->state = e->pins ? NM_STORE_ZOMBIE : NM_STORE_FREE;
+}
+
+/* Apply one INSTALL/MOVE record (in buf_rec) to the table. */
+static int apply_install(nm_store_t *s, const uint8_t *r, nm_detail_t *d) {
+    char name[NM_STORE_NAME_MAX + 1];
+    memcpy(name, r + R_NAME, NM_STORE_NAME_MAX);
+    name[NM_STORE_NAME_MAX] = '\0';
+    nm_store_entry_t *e = find_live(s, name);
+    if (!e && !(e = free_slot(s, NULL))) {
+        return fail(d, NM_ERR_NOMEM, "more modules than entries[] holds (raise max_entries)", NULL);
+    }
+    memset(e, 0, sizeof *e);
+    memcpy(e->name, name, sizeof name);
+    e->start = get32(r + R_START);
+    e->n_blocks = get32(r + R_NBLOCKS);
+    e->size = get32(r + R_SIZE);
+    e->crc = get32(r + R_CRC);
+    e->src_crc = get32(r + R_SRC);
+    e->rw_addr = get32(r + R_RWADDR);
+    e->rw_size = get32(r + R_RWSIZE);
+    e->seq = get32(r + R_SEQ);
+    e->arch = r[R_ARCH];
+    e->float_abi = r[R_FLOAT];
+    e->state = NM_STORE_LIVE;
+    return NM_OK;
+}
+
+/* ---- geometry ---- */
+
+static int setup(nm_store_t *s, const nm_store_config_t *c, uint32_t meta_blocks, nm_detail_t *d) {
+    memset(s, 0, sizeof *s);
+    if (!c || !c->read || !c->prog || !c->erase || !c->entries || !c->max_entries || !c->buffer) {
+        return fail(d, NM_ERR_INVAL, "config needs read, prog, erase, entries and buffer", NULL);
+    }
+    if (!is_pow2(c->block_size) || !is_pow2(c->prog_size) || c->prog_size > NM_STORE_MAX_PROG ||
+        c->block_size < NM_STORE_UNIT(c->prog_size) || (c->align && !is_pow2(c->align))) {
+        return fail(d, NM_ERR_INVAL,
+                    "geometry: block and prog size must be powers of two, block >= max(prog, 64)",
+                    NULL);
+    }
+    if (c->map_base % c->block_size) {
+        return fail(d, NM_ERR_INVAL, "map_base is not block-aligned", NULL);
+    }
+    if (c->rw_size && !c->map_base) {
+        return fail(d, NM_ERR_INVAL, "linked installs (rw_size > 0) need a memory-mapped store (map_base)",
+                    NULL);
+    }
+    s->cfg = c;
+    s->unit = NM_STORE_UNIT(c->prog_size);
+    if (!meta_blocks) {
+        /* Default: room for 128 records per area. */
+        meta_blocks = (128u * s->unit + c->block_size - 1) / c->block_size;
+    }
+    if (c->block_count < 2u * meta_blocks + 1u || meta_blocks > 0xFFFFu) {
+        return fail(d, NM_ERR_INVAL, "partition too small for two metadata areas and one data block",
+                    NULL);
+    }
+    s->meta_blocks = meta_blocks;
+    s->data_blocks = c->block_count - 2u * meta_blocks;
+    uint64_t slots = (uint64_t)meta_blocks * c->block_size / s->unit;
+    s->area_slots = slots > 0xFFFFFFu ? 0xFFFFFFu : (uint32_t)slots;
+    if (s->area_slots < 4) {
+        return fail(d, NM_ERR_INVAL, "metadata area holds fewer than 4 records", NULL);
+    }
+    uint32_t align = c->align > c->block_size ? c->align : c->block_size;
+    s->align_blocks = align / c->block_size;
+    /* The first block whose mapped address is a multiple of align. */
+    uint32_t mis = (uint32_t)(c->map_base % align);
+    s->align_skew = mis ? (align - mis) / c->block_size : 0;
+    return NM_OK;
+}
+
+/* ---- allocation ---- */
+
+/* 1 if [start, start+n) overlaps the extent of an entry other than skip
+ * (live entries, zombies: everything whose blocks are still needed). */
+static int blocks_taken(const nm_store_t *s, uint32_t start, uint32_t n, const nm_store_entry_t *skip) {
+    for (uint32_t i = 0; i < s->cfg->max_entries; i++) {
+        const nm_store_entry_t *e = &s->cfg->entries[i];
+        if (e->state != NM_STORE_FREE && e != skip && start < e->start + e->n_blocks &&
+            e->start < start + n) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* In degraded mode (metadata was damaged), a free run that begins with an
+ * intact module header may be a module whose record was lost: keep it. */
+static int holds_orphan(const nm_store_t *s, uint32_t start, uint32_t n) {
+    if (!s->degraded) {
+        return 0;
+    }
+    for (uint32_t b = start; b < start + n; b++) {
+        uint8_t h[NM_HEADER_SIZE];
+        nm_image_t img;
+        if (dev_read(s, b, 0, h, sizeof h) == NM_OK &&
+            nm_image_parse_header(h, sizeof h, &img, NULL) == NM_OK) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int run_ok(const nm_store_t *s, uint32_t p, uint32_t n, const nm_store_entry_t *skip) {
+    return p + n <= s->data_blocks && !blocks_taken(s, p, n, skip) && !holds_orphan(s, p, n);
+}
+
+static uint32_t first_aligned(const nm_store_t *s, uint32_t from) {
+    if (from <= s->align_skew) {
+        return s->align_skew;
+    }
+    uint32_t k = (from - s->align_skew + s->align_blocks - 1) / s->align_blocks;
+    return s->align_skew + k * s->align_blocks;
+}
+
+/* Lowest aligned p in [lo, hi) where n blocks fit (skip's blocks count as
+ * free), or UINT32_MAX. */
+static uint32_t fit_lowest(const nm_store_t *s, uint32_t lo, uint32_t hi, uint32_t n,
+                           const nm_store_entry_t *skip) {
+    for (uint32_t p = first_aligned(s, lo); p < hi && p + n <= s->data_blocks; p += s->align_blocks) {
+        if (run_ok(s, p, n, skip)) {
+            return p;
+        }
+    }
+    return UINT32_MAX;
+}
+
+/* Highest aligned fit anywhere (skip's blocks count as free). */
+static uint32_t fit_highest(const nm_store_t *s, uint32_t n, const nm_store_entry_t *skip) {
+    uint32_t best = UINT32_MAX;
+    for (uint32_t p = first_aligned(s, 0); p + n <= s->data_blocks; p += s->align_blocks) {
+        if (run_ok(s, p, n, skip)) {
+            best = p;
+        }
+    }
+    return best;
+}
+
+/* Next fit from the cursor, wrapping: consecutive installs walk the whole
+ * partition, which spreads erases over every block (wear levelling). */
+static uint32_t alloc_extent(const nm_store_t *s, uint32_t n) {
+    uint32_t p = fit_lowest(s, s->cursor, s->data_blocks, n, NULL);
+    return p != UINT32_MAX ? p : fit_lowest(s, 0, s->data_blocks, n, NULL);
+}
+
+/* Largest free run that starts aligned, in blocks. */
+static uint32_t largest_free(const nm_store_t *s) {
+    uint32_t best = 0;
+    for (uint32_t p = first_aligned(s, 0); p < s->data_blocks;) {
+        uint32_t q = p;
+        while (q < s->data_blocks && !blocks_taken(s, q, 1, NULL)) {
+            q++;
+        }
+        best = q - p > best ? q - p : best;
+        p = first_aligned(s, q > p ? q : p + 1);
+    }
+    return best;
+}
+
+/* RW slot for a linked install: first fit in the arena, avoiding every
+ * entry still holding one (live, zombie). 0 and NM_ERR_NOSPC if none. */
+static int alloc_rw(const nm_store_t *s, uint32_t size, uint32_t align, uint32_t *out) {
+    const nm_store_config_t *c = s->cfg;
+    uint32_t base = (uint32_t)c->rw_base;
+    uint32_t a = align < 8 ? 8 : align;
+    uint32_t sz = size ? size : 1;
+    uint32_t p = (base + a - 1) & ~(a - 1);
+    for (uint32_t guard = 0; guard <= c->max_entries; guard++) {
+        if ((uint64_t)p + sz > (uint64_t)base + c->rw_size) {
+            return NM_ERR_NOSPC;
+        }
+        const nm_store_entry_t *hit = NULL;
+        for (uint32_t i = 0; i < c->max_entries && !hit; i++) {
+            const nm_store_entry_t *e = &c->entries[i];
+            uint32_t esz = e->rw_size ? e->rw_size : 1;
+            if (e->state != NM_STORE_FREE && e->rw_addr && p < e->rw_addr + esz && e->rw_addr < p + sz) {
+                hit = e;
+            }
+        }
+        if (!hit) {
+            *out = p;
+            return NM_OK;
+        }
+        uint32_t next = hit->rw_addr + (hit->rw_size ? hit->rw_size : 1);
+        p = (next + a - 1) & ~(a - 1);
+    }
+    return NM_ERR_NOSPC;
+}
+
+/* ---- staged extent writes: whole program units, the first one last ---- */
+
+static void stage_begin(nm_store_t *s, uint32_t start_block, uint32_t limit) {
+    s->st_block = start_block;
+    s->st_limit = limit;
+    s->st_off = 0; /* byte offset of the unit in buf_cur (0: none yet) */
+    s->st_fill = 0;
+    s->st_err = NM_OK;
+    memset(buf_unit0(s), 0xFF, s->unit);
+    memset(buf_cur(s), 0xFF, s->unit);
+}
+
+static int stage_prog(nm_store_t *s, uint32_t off, const uint8_t *b) {
+    uint32_t bs = s->cfg->block_size;
+    return dev_prog(s, s->st_block + off / bs, off % bs, b, s->unit);
+}
+
+/* nm_write_fn: ascending body writes, then the header at offset 0. */
+static int stage_write(void *ctx, uint32_t off, const void *data, size_t len) {
+    nm_store_t *s = ctx;
+    const uint8_t *p = data;
+    if (s->st_err || off > s->st_limit || len > s->st_limit - off) {
+        s->st_err = s->st_err ? s->st_err : NM_ERR_CORRUPT;
+        return -1;
+    }
+    while (len) {
+        uint32_t u = off - off % s->unit;
+        uint32_t in = off - u, n = s->unit - in < len ? s->unit - in : (uint32_t)len;
+        if (u == 0) {
+            memcpy(buf_unit0(s) + in, p, n);
+        } else {
+            if (s->st_fill && u != s->st_off) {
+                if (u < s->st_off) {
+                    s->st_err = NM_ERR_INVAL; /* not ascending: a programming bug */
+                    return -1;
+                }
+                if ((s->st_err = stage_prog(s, s->st_off, buf_cur(s))) != NM_OK) {
+                    return -1;
+                }
+                memset(buf_cur(s), 0xFF, s->unit);
+                s->st_fill = 0;
+            }
+            s->st_off = u;
+            s->st_fill = 1;
+            memcpy(buf_cur(s) + in, p, n);
+        }
+        off += n, p += n, len -= n;
+    }
+    return 0;
+}
+
+static int stage_end(nm_store_t *s) {
+    if (s->st_err) {
+        return s->st_err;
+    }
+    if (s->st_fill && (s->st_err = stage_prog(s, s->st_off, buf_cur(s))) != NM_OK) {
+        return s->st_err;
+    }
+    return stage_prog(s, 0, buf_unit0(s));
+}
+
+/* CRC of the image in an extent as nm_image_crc defines it, read through
+ * the device; also returns the header's crc and size fields. */
+static int extent_crc(const nm_store_t *s, uint32_t start, uint32_t size, uint32_t *crc,
+                      uint32_t *hdr_crc, uint32_t *hdr_size) {
+    uint8_t *b = buf_rec(s);
+    uint32_t bs = s->cfg->block_size, c = 0;
+    for (uint32_t pos = 0; pos < size;) {
+        uint32_t n = size - pos < s->unit ? size - pos : s->unit;
+        int rc = dev_read(s, start + pos / bs, pos % bs, b, n);
+        if (rc != NM_OK) {
+            return rc;
+        }
+        if (pos == 0) {
+            if (n < NM_HEADER_SIZE) {
+                return NM_ERR_CORRUPT;
+            }
+            *hdr_crc = get32(b + 12);
+            *hdr_size = get32(b + 16);
+            c = nm_crc32(0, b, 12);
+            c = nm_crc32(c, b + 16, n - 16);
+        } else {
+            c = nm_crc32(c, b, n);
+        }
+        pos += n;
+    }
+    *crc = c;
+    return NM_OK;
+}
+
+/* Read back what was written: the image must be whole and its CRC right. */
+static int verify_extent(const nm_store_t *s, const nm_store_entry_t *e) {
+    uint32_t crc = 0, hcrc = 0, hsize = 0;
+    int rc = extent_crc(s, e->start, e->size, &crc, &hcrc, &hsize);
+    if (rc != NM_OK) {
+        return rc;
+    }
+    return crc == e->crc && hcrc == e->crc && hsize == e->size ? NM_OK : NM_ERR_CRC;
+}
+
+static int erase_run(nm_store_t *s, uint32_t start, uint32_t n) {
+    for (uint32_t b = start; b < start + n; b++) {
+        int rc = dev_erase(s, b);
+        if (rc != NM_OK) {
+            return rc;
+        }
+    }
+    return NM_OK;
+}
+
+/* ---- metadata areas ---- */
+
+static int write_header(nm_store_t *s, unsigned area, uint32_t generation) {
+    rec_begin(s, REC_HEADER);
+    uint8_t *r = buf_rec(s);
+    put32(r + R_SEQ, generation);
+    memcpy(r + R_NAME, MAGIC, 4);
+    r[R_NAME + 4] = NM_STORE_VERSION & 0xFF;
+    r[R_NAME + 5] = NM_STORE_VERSION >> 8;
+    put32(r + R_START, s->cfg->block_size);
+    put32(r + R_NBLOCKS, s->cfg->block_count);
+    put32(r + R_SIZE, s->cfg->prog_size);
+    put32(r + R_CRC, s->cfg->align);
+    put32(r + R_SRC, s->meta_blocks);
+    return slot_write(s, area, 0);
+}
+
+/* Write the live table into the other area under the next generation; it
+ * becomes the current area once its END record is durable. */
+static int compact(nm_store_t *s, nm_detail_t *d) {
+    unsigned other = s->area ^ 1u;
+    uint32_t live = count_state(s, NM_STORE_LIVE);
+    if (live + 3 > s->area_slots) {
+        return fail(d, NM_ERR_NOSPC, "metadata area full: more modules than it holds (format with more meta blocks)",
+                    NULL);
+    }
+    int rc = erase_run(s, area_block(s, other), s->meta_blocks);
+    uint32_t gen = s->generation + 1, slot = 1;
+    if (rc == NM_OK) {
+        rc = write_header(s, other, gen);
+    }
+    for (uint32_t i = 0; rc == NM_OK && i < s->cfg->max_entries; i++) {
+        const nm_store_entry_t *e = &s->cfg->entries[i];
+        if (e->state == NM_STORE_LIVE) {
+            rec_entry(s, REC_INSTALL, e, e->seq);
+            rc = slot_write(s, other, slot++);
+        }
+    }
+    if (rc == NM_OK && (rc = dev_sync(s)) == NM_OK) {
+        rec_begin(s, REC_END);
+        put32(buf_rec(s) + R_SEQ, gen);
+        put32(buf_rec(s) + R_START, slot - 1);
+        put32(buf_rec(s) + R_SIZE, s->seq);
+        rc = slot_write(s, other, slot);
+    }
+    if (rc == NM_OK) {
+        rc = dev_sync(s);
+    }
+    if (rc != NM_OK) {
+        return fail(d, rc, "metadata compaction failed (device error); the store is unchanged", NULL);
+    }
+    s->area = (uint8_t)other;
+    s->generation = gen;
+    s->log_next = slot + 1;
+    s->skipped = 0;
+    return NM_OK;
+}
+
+/* Append the record in buf_rec (built by the caller, sequence set here):
+ * the commit point of every operation. A slot that is not erased (a torn
+ * append, or a bit flipped in the erased log) is never programmed: it is
+ * skipped, and the record declares how many it skipped. */
+static int commit(nm_store_t *s, nm_detail_t *d) {
+    memcpy(buf_cur(s), buf_rec(s), s->unit); /* compact and slot_read reuse buf_rec */
+    int rc = NM_OK;
+    for (uint32_t guard = 0; guard <= s->area_slots; guard++) {
+        if (s->log_next >= s->area_slots && (rc = compact(s, d)) != NM_OK) {
+            return rc;
+        }
+        int st;
+        if ((rc = slot_read(s, s->area, s->log_next, &st)) != NM_OK) {
+            return fail(d, rc, "cannot read the metadata log", NULL);
+        }
+        if (st == SLOT_ERASED) {
+            break;
+        }
+        s->log_next++, s->skipped++;
+    }
+    memcpy(buf_rec(s), buf_cur(s), s->unit);
+    uint8_t *r = buf_rec(s);
+    r[R_SKIPPED] = (uint8_t)(s->skipped > 255 ? 255 : s->skipped);
+    put32(r + R_SEQ, s->seq + 1);
+    rc = dev_sync(s); /* what the record describes is durable first */
+    if (rc == NM_OK) {
+        rc = slot_write(s, s->area, s->log_next);
+        if (rc != NM_OK) {
+            s->log_next++, s->skipped++; /* maybe torn: never program it again */
+        } else {
+            rc = dev_sync(s);
+            s->log_next++;
+            s->skipped = 0;
+        }
+    }
+    if (rc != NM_OK) {
+        return fail(d, rc, "metadata write failed (device error or power loss)", NULL);
+    }
+    s->seq++;
+    return NM_OK;
+}
+
+/* ---- mount ---- */
+
+typedef struct area_info {
+    int header_ok; /* a header with this geometry */
+    int usable;    /* header + END: a complete snapshot */
+    uint32_t generation, end_slot, count, last_seq;
+} area_info_t;
+
+static int header_matches(const nm_store_t *s, const uint8_t *r) {
+    const nm_store_config_t *c = s->cfg;
+    return r[R_TYPE] == REC_HEADER && !memcmp(r + R_NAME, MAGIC, 4) &&
+           (r[R_NAME + 4] | r[R_NAME + 5] << 8) == NM_STORE_VERSION && get32(r + R_START) == c->block_size &&
+           get32(r + R_NBLOCKS) == c->block_count && get32(r + R_SIZE) == c->prog_size &&
+           get32(r + R_SRC) == s->meta_blocks;
+}
+
+/* Header and END of an area. The snapshot must be contiguous valid
+ * records ending in END; a damaged snapshot record is counted and skipped
+ * (bounded by the area size), so one flipped bit costs one module's
+ * record, not the area. */
+static int probe_area(nm_store_t *s, unsigned area, area_info_t *ai) {
+    memset(ai, 0, sizeof *ai);
+    int st, rc = slot_read(s, area, 0, &st);
+    if (rc != NM_OK) {
+        return rc;
+    }
+    if (st != SLOT_VALID || !header_matches(s, buf_rec(s))) {
+        return NM_OK;
+    }
+    ai->header_ok = 1;
+    ai->generation = get32(buf_rec(s) + R_SEQ);
+    for (uint32_t slot = 1; slot < s->area_slots; slot++) {
+        if ((rc = slot_read(s, area, slot, &st)) != NM_OK) {
+            return rc;
+        }
+        if (st == SLOT_ERASED) {
+            return NM_OK; /* compaction cut short: no END */
+        }
+        const uint8_t *r = buf_rec(s);
+        if (st == SLOT_VALID && r[R_TYPE] == REC_END && get32(r + R_SEQ) == ai->generation &&
+            get32(r + R_START) == slot - 1) {
+            ai->usable = 1;
+            ai->end_slot = slot;
+            ai->count = slot - 1;
+            ai->last_seq = get32(r + R_SIZE);
+            return NM_OK;
+        }
+    }
+    return NM_OK;
+}
+
+/* Check each entry against the partition and the others, and its extent's
+ * header against its record: cheap (one header read per module). */
+static int check_entries(nm_store_t *s) {
+    const nm_store_config_t *c = s->cfg;
+    for (uint32_t i = 0; i < c->max_entries; i++) {
+        nm_store_entry_t *e = &c->entries[i];
+        if (e->state != NM_STORE_LIVE) {
+            continue;
+        }
+        int bad = !e->name[0] || e->n_blocks == 0 || e->start >= s->data_blocks ||
+                  e->n_blocks > s->data_blocks - e->start ||
+                  (e->start - s->align_skew) % s->align_blocks != 0 || e->start < s->align_skew ||
+                  e->size < NM_HEADER_SIZE || (uint64_t)e->size > (uint64_t)e->n_blocks * c->block_size ||
+                  (uint64_t)e->size <= (uint64_t)(e->n_blocks - 1) * c->block_size;
+        for (uint32_t j = 0; !bad && j < c->max_entries; j++) {
+            const nm_store_entry_t *o = &c->entries[j];
+            /* Overlap can only come from damaged metadata: the older record lost. */
+            bad = o != e && o->state == NM_STORE_LIVE && e->start < o->start + o->n_blocks &&
+                  o->start < e->start + e->n_blocks && newer(o->seq, e->seq);
+        }
+        if (!bad) {
+            uint8_t h[NM_HEADER_SIZE];
+            int rc = dev_read(s, e->start, 0, h, sizeof h);
+            if (rc != NM_OK) {
+                return rc;
+            }
+            bad = memcmp(h, NM_MAGIC, 4) != 0 || get32(h + 12) != e->crc || get32(h + 16) != e->size;
+            if (get32(h + 8) & NM_FLAG_XIP_LINKED) {
+                e->flags |= NM_STORE_F_LINKED; /* a move must relink it */
+            }
+        }
+        if (bad) {
+            e->flags |= NM_STORE_F_DAMAGED;
+        }
+    }
+    return NM_OK;
+}
+
+static int mount_at(nm_store_t *s, nm_detail_t *d) {
+    area_info_t ai[2];
+    int rc;
+    for (unsigned a = 0; a < 2; a++) {
+        if ((rc = probe_area(s, a, &ai[a])) != NM_OK) {
+            return fail(d, rc, "cannot read the metadata areas", NULL);
+        }
+    }
+    int pick = -1;
+    for (unsigned a = 0; a < 2; a++) {
+        if (ai[a].usable && (pick < 0 || newer(ai[a].generation, ai[pick].generation))) {
+            pick = (int)a;
+        }
+    }
+    if (pick < 0) {
+        return ai[0].header_ok || ai[1].header_ok
+                   ? fail(d, NM_ERR_CORRUPT, "no intact metadata area (damaged store)", NULL)
+                   : fail(d, NM_ERR_CORRUPT, "no store here (not formatted, or another geometry)", NULL);
+    }
+    const nm_store_config_t *c = s->cfg;
+    memset(c->entries, 0, c->max_entries * sizeof *c->entries);
+    s->area = (uint8_t)pick;
+    s->generation = ai[pick].generation;
+    s->seq = ai[pick].last_seq;
+    s->stale_area = ai[pick ^ 1].header_ok;
+    /* Replay: the snapshot, then the log. An invalid slot followed by a
+     * record that declares it skipped is a torn write the writer knew of;
+     * any other invalid slot before the end of the log is damage. */
+    uint32_t pending = 0, last = 0, cursor_seq = 0;
+    int have_cursor = 0;
+    for (uint32_t slot = 1; slot < s->area_slots; slot++) {
+        int st;
+        if ((rc = slot_read(s, s->area, slot, &st)) != NM_OK) {
+            return fail(d, rc, "cannot read the metadata log", NULL);
+        }
+        if (slot == ai[pick].end_slot) {
+            s->bad_records += pending; /* damaged snapshot records */
+            pending = 0;
+            last = slot;
+            continue;
+        }
+        if (st == SLOT_ERASED) {
+            if (slot > ai[pick].end_slot) {
+                break;
+            }
+            pending++;
+            continue;
+        }
+        if (st == SLOT_BAD) {
+            pending++;
+            continue;
+        }
+        const uint8_t *r = buf_rec(s);
+        uint32_t type = r[R_TYPE], seq = get32(r + R_SEQ);
+        if (slot > ai[pick].end_slot) {
+            s->bad_records += pending > r[R_SKIPPED] ? pending - r[R_SKIPPED] : 0;
+        }
+        pending = 0;
+        last = slot;
+        if (newer(seq, s->seq)) {
+            s->seq = seq;
+        }
+        if (type == REC_INSTALL || type == REC_MOVE) {
+            if ((rc = apply_install(s, r, d)) != NM_OK) {
+                return rc;
+            }
+            if (type == REC_INSTALL && slot > ai[pick].end_slot && (!have_cursor || newer(seq, cursor_seq))) {
+                have_cursor = 1;
+                cursor_seq = seq;
+                s->cursor = get32(r + R_START) + get32(r + R_NBLOCKS);
+            }
+        } else if (type == REC_REMOVE && slot > ai[pick].end_slot) {
+            char name[NM_STORE_NAME_MAX + 1];
+            memcpy(name, r + R_NAME, NM_STORE_NAME_MAX);
+            name[NM_STORE_NAME_MAX] = '\0';
+            nm_store_entry_t *e = find_live(s, name);
+            if (e) {
+                e->state = NM_STORE_FREE;
+            }
+        } else {
+            s->bad_records++; /* a HEADER/END where none belongs */
+        }
+    }
+    /* Slots after the last record that are not erased: torn appends. The
+     * next record goes after them and declares them. */
+    s->log_next = last + 1 + pending;
+    s->skipped = pending;
+    if (s->log_next > s->area_slots) {
+        s->log_next = s->area_slots;
+    }
+    if (!have_cursor) {
+        /* No install since the snapshot: continue after the newest entry. */
+        for (uint32_t i = 0; i < c->max_entries; i++) {
+            const nm_store_entry_t *e = &c->entries[i];
+            if (e->state == NM_STORE_LIVE && (!have_cursor || newer(e->seq, cursor_seq))) {
+                have_cursor = 1;
+                cursor_seq = e->seq;
+                s->cursor = e->start + e->n_blocks;
+            }
+        }
+    }
+    if (s->cursor >= s->data_blocks) {
+        s->cursor = 0;
+    }
+    s->degraded = s->bad_records > 0;
+    if ((rc = check_entries(s)) != NM_OK) {
+        return fail(d, rc, "cannot read module headers", NULL);
+    }
+    s->mounted = 1;
+    nm_detail_set(d, "");
+    return NM_OK;
+}
+
+int nm_store_mount(nm_store_t *s, const nm_store_config_t *cfg, nm_detail_t *d) {
+    if (!s) {
+        return fail(d, NM_ERR_INVAL, "NULL store", NULL);
+    }
+    int rc = setup(s, cfg, cfg ? cfg->meta_blocks : 0, d);
+    if (rc != NM_OK) {
+        return rc;
+    }
+    rc = mount_at(s, d);
+    if (rc != NM_ERR_CORRUPT || cfg->meta_blocks) {
+        return rc;
+    }
+    /* Formatted with another meta_blocks: find its header (rare path). */
+    for (uint32_t mb = 1; 2 * mb < cfg->block_count; mb++) {
+        nm_store_t t;
+        if (setup(&t, cfg, mb, NULL) != NM_OK) {
+            break;
+        }
+        for (unsigned a = 0; a < 2; a++) {
+            int st;
+            if (slot_read(&t, a, 0, &st) == NM_OK && st == SLOT_VALID && header_matches(&t, buf_rec(&t))) {
+                *s = t;
+                return mount_at(s, d);
+            }
+        }
+    }
+    return rc;
+}
+
+int nm_store_format(nm_store_t *s, const nm_store_config_t *cfg, nm_detail_t *d) {
+    if (!s) {
+        return fail(d, NM_ERR_INVAL, "NULL store", NULL);
+    }
+    int rc = setup(s, cfg, cfg ? cfg->meta_blocks : 0, d);
+    if (rc != NM_OK) {
+        return rc;
+    }
+    /* Atomic over an existing store of this layout: the new, empty area gets
+     * a higher generation and is written where the current one is not. */
+    area_info_t ai[2];
+    unsigned target = 0;
+    uint32_t gen = 1;
+    for (unsigned a = 0; a < 2; a++) {
+        if ((rc = probe_area(s, a, &ai[a])) != NM_OK) {
+            return fail(d, rc, "cannot read the metadata areas", NULL);
+        }
+        if (ai[a].header_ok && newer(ai[a].generation + 1, gen)) {
+            gen = ai[a].generation + 1;
+        }
+    }
+    if (ai[0].usable && (!ai[1].usable || newer(ai[0].generation, ai[1].generation))) {
+        target = 1;
+    }
+    if ((rc = erase_run(s, area_block(s, target), s->meta_blocks)) == NM_OK &&
+        (rc = write_header(s, target, gen)) == NM_OK && (rc = dev_sync(s)) == NM_OK) {
+        rec_begin(s, REC_END);
+        put32(buf_rec(s) + R_SEQ, gen);
+        put32(buf_rec(s) + R_START, 0);
+        put32(buf_rec(s) + R_SIZE, 0);
+        if ((rc = slot_write(s, target, 1)) == NM_OK) {
+            rc = dev_sync(s);
+        }
+    }
+    if (rc != NM_OK) {
+        return fail(d, rc, "format failed (device error)", NULL);
+    }
+    /* The old area can no longer win; erase it so nothing of the old store
+     * can come back if the new area is ever damaged. */
+    if ((rc = erase_run(s, area_block(s, target ^ 1u), s->meta_blocks)) != NM_OK) {
+        return fail(d, rc, "format: cannot erase the old metadata area", NULL);
+    }
+    return mount_at(s, d);
+}
+
+/* ---- operations ---- */
+
+static int check_name(const char *name, nm_detail_t *d) {
+    size_t n = 0;
+    while (n <= NM_STORE_NAME_MAX && name[n]) {
+        unsigned char ch = (unsigned char)name[n];
+        if (ch <= ' ' || ch >= 0x7F || ch == '/') {
+            return fail(d, NM_ERR_INVAL, "name has a space, slash or non-printable character", NULL);
+        }
+        n++;
+    }
+    if (n == 0 || n > NM_STORE_NAME_MAX) {
+        nm_detail_set(d, "store: module name must be 1 to ");
+        nm_detail_dec(d, NM_STORE_NAME_MAX);
+        nm_detail_cat(d, " characters");
+        return NM_ERR_INVAL;
+    }
+    return NM_OK;
+}
+
+static int need_mounted(const nm_store_t *s, nm_detail_t *d) {
+    return s && s->mounted ? NM_OK : fail(d, NM_ERR_INVAL, "not mounted", NULL);
+}
+
+int nm_store_install(nm_store_t *s, const void *buf, size_t len, const char *name,
+                     const nm_store_entry_t **out, nm_detail_t *d) {
+    int rc = need_mounted(s, d);
+    if (rc != NM_OK) {
+        return rc;
+    }
+    const nm_store_config_t *c = s->cfg;
+    if (!c->loader) {
+        return fail(d, NM_ERR_INVAL, "install needs the board's loader config", NULL);
+    }
+    nm_image_t img;
+    /* The board's slice, CRC, arch and float ABI checked; imports resolved
+     * now so a module that could never load is not installed. */
+    if ((rc = nmld_verify(c->loader, buf, len, &img, d)) != NM_OK ||
+        (rc = nmld_resolve(c->loader, &img, d)) != NM_OK) {
+        return rc;
+    }
+    if (img.flags & NM_FLAG_XIP_LINKED) {
+        return fail(d, NM_ERR_XIP, "already XIP-linked: install its source slice", img.strtab);
+    }
+    if (!name) {
+        name = img.strtab;
+    }
+    if ((rc = check_name(name, d)) != NM_OK) {
+        return rc;
+    }
+    uint32_t size = img.image_size, rw_size = 0, rw_align = 1, rw_addr = 0;
+    if (c->rw_size) {
+        if ((rc = nm_xip_size(c->loader, img.base, img.image_size, &size, &rw_size, &rw_align, d)) != NM_OK) {
+            return rc;
+        }
+        if (alloc_rw(s, rw_size, rw_align, &rw_addr) != NM_OK) {
+            return fail(d, NM_ERR_NOSPC, "no room in the RW arena for its data + bss", name);
+        }
+    } else if (!(img.flags & NM_FLAG_RW_PCREL)) {
+        return fail(d, NM_ERR_XIP, "needs install-time linking, but this store has no RW arena", name);
+    }
+    nm_store_entry_t *old = find_live(s, name);
+    nm_store_entry_t *e = free_slot(s, NULL);
+    if (!e) {
+        return fail(d, NM_ERR_NOSPC, "entries[] is full (raise max_entries)", name);
+    }
+    if (!old && count_state(s, NM_STORE_LIVE) + 4 > s->area_slots) {
+        return fail(d, NM_ERR_NOSPC, "metadata area full (format with more meta blocks)", name);
+    }
+    uint32_t n = (uint32_t)(((uint64_t)size + c->block_size - 1) / c->block_size);
+    uint32_t start = alloc_extent(s, n);
+    if (start == UINT32_MAX) {
+        nm_detail_set(d, "store: module '");
+        nm_detail_cat(d, name);
+        nm_detail_cat(d, "': no free run of ");
+        nm_detail_dec(d, n);
+        nm_detail_cat(d, " blocks (largest ");
+        nm_detail_dec(d, largest_free(s));
+        nm_detail_cat(d, "; remove or defragment)");
+        return NM_ERR_NOSPC;
+    }
+    if ((rc = erase_run(s, start, n)) != NM_OK) {
+        return fail(d, rc, "erase failed", name);
+    }
+    stage_begin(s, start, n * c->block_size);
+    if (c->rw_size) {
+        uintptr_t at = c->map_base + (uintptr_t)start * c->block_size;
+        rc = nm_xip_link(c->loader, img.base, img.image_size, at, rw_addr, stage_write, s, NULL, d);
+        if (rc != NM_OK) {
+            return s->st_err ? fail(d, s->st_err, "writing the extent failed", name) : rc;
+        }
+    } else if (stage_write(s, NM_HEADER_SIZE, img.base + NM_HEADER_SIZE, img.image_size - NM_HEADER_SIZE) ||
+               stage_write(s, 0, img.base, NM_HEADER_SIZE)) {
+        return fail(d, s->st_err, "writing the extent failed", name);
+    }
+    if ((rc = stage_end(s)) != NM_OK || (rc = dev_sync(s)) != NM_OK) {
+        return fail(d, rc, "writing the extent failed", name);
+    }
+    nm_store_entry_t ne;
+    memset(&ne, 0, sizeof ne);
+    memcpy(ne.name, name, strlen(name));
+    ne.start = start;
+    ne.n_blocks = n;
+    ne.size = size;
+    ne.src_crc = img.crc32;
+    ne.rw_addr = rw_addr;
+    ne.rw_size = rw_size;
+    ne.arch = img.arch;
+    ne.float_abi = img.float_abi;
+    ne.flags = (uint8_t)(NM_STORE_F_VERIFIED | (c->rw_size ? NM_STORE_F_LINKED : 0));
+    {
+        uint32_t crc, hcrc, hsize;
+        if ((rc = extent_crc(s, start, size, &crc, &hcrc, &hsize)) != NM_OK) {
+            return fail(d, rc, "reading the extent back failed", name);
+        }
+        if (crc != hcrc || hsize != size) {
+            return fail(d, NM_ERR_IO, "extent reads back wrong (flash program failed)", name);
+        }
+        ne.crc = crc;
+    }
+    rec_entry(s, REC_INSTALL, &ne, 0);
+    if ((rc = commit(s, d)) != NM_OK) {
+        return rc;
+    }
+    ne.seq = s->seq;
+    ne.state = NM_STORE_LIVE;
+    if (old) {
+        retire(old);
+    }
+    *e = ne;
+    s->cursor = start + n < s->data_blocks ? start + n : 0;
+    if (out) {
+        *out = e;
+    }
+    nm_detail_set(d, "");
+    return NM_OK;
+}
+
+int nm_store_remove(nm_store_t *s, const char *name, nm_detail_t *d) {
+    int rc = need_mounted(s, d);
+    if (rc != NM_OK) {
+        return rc;
+    }
+    nm_store_entry_t *e = name ? find_live(s, name) : NULL;
+    if (!e) {
+        return fail(d, NM_ERR_NOENT, "not installed", name ? name : "(null)");
+    }
+    if (e->pins) {
+        return fail(d, NM_ERR_BUSY, "is loaded (pinned): unload it first", name);
+    }
+    rec_entry(s, REC_REMOVE, e, 0);
+    if ((rc = commit(s, d)) != NM_OK) {
+        return rc;
+    }
+    e->state = NM_STORE_FREE;
+    nm_detail_set(d, "");
+    return NM_OK;
+}
+
+const nm_store_entry_t *nm_store_find(const nm_store_t *s, const char *name) {
+    return s && s->mounted && name ? find_live(s, name) : NULL;
+}
+
+const nm_store_entry_t *nm_store_next(const nm_store_t *s, uint32_t *pos) {
+    if (!s || !s->mounted || !pos) {
+        return NULL;
+    }
+    /* *pos is one past the last block returned: the next entry starts at or after it. */
+    const nm_store_entry_t *best = NULL;
+    for (uint32_t i = 0; i < s->cfg->max_entries; i++) {
+        const nm_store_entry_t *e = &s->cfg->entries[i];
+        if (e->state == NM_STORE_LIVE && e->start >= *pos && (!best || e->start < best->start)) {
+            best = e;
+        }
+    }
+    if (best) {
+        *pos = best->start + 1;
+    }
+    return best;
+}
+
+uint32_t nm_store_offset(const nm_store_t *s, const nm_store_entry_t *e) {
+    return e->start * s->cfg->block_size;
+}
+
+uintptr_t nm_store_addr(const nm_store_t *s, const nm_store_entry_t *e) {
+    return s->cfg->map_base + (uintptr_t)e->start * s->cfg->block_size;
+}
+
+int nm_store_pin(nm_store_t *s, const char *name, const nm_store_entry_t **out, nm_detail_t *d) {
+    int rc = need_mounted(s, d);
+    if (rc != NM_OK) {
+        return rc;
+    }
+    nm_store_entry_t *e = name ? find_live(s, name) : NULL;
+    if (!e) {
+        return fail(d, NM_ERR_NOENT, "not installed", name ? name : "(null)");
+    }
+    if (!(e->flags & (NM_STORE_F_VERIFIED | NM_STORE_F_DAMAGED))) {
+        rc = verify_extent(s, e);
+        if (rc == NM_ERR_CRC) {
+            e->flags |= NM_STORE_F_DAMAGED;
+        } else if (rc != NM_OK) {
+            return fail(d, rc, "cannot read its extent", name);
+        } else {
+            e->flags |= NM_STORE_F_VERIFIED;
+        }
+    }
+    if (e->flags & NM_STORE_F_DAMAGED) {
+        return fail(d, NM_ERR_CRC, "damaged in the store (CRC or header mismatch): install it again", name);
+    }
+    if (e->pins == 0xFFFFu) {
+        return fail(d, NM_ERR_BUSY, "pinned too many times", name);
+    }
+    e->pins++;
+    if (out) {
+        *out = e;
+    }
+    return NM_OK;
+}
+
+void nm_store_unpin(nm_store_t *s, const nm_store_entry_t *ce) {
+    if (!s || !ce || ce < s->cfg->entries || ce >= s->cfg->entries + s->cfg->max_entries) {
+        return;
+    }
+    nm_store_entry_t *e = &s->cfg->entries[ce - s->cfg->entries];
+    if (e->pins && --e->pins == 0 && e->state == NM_STORE_ZOMBIE) {
+        e->state = NM_STORE_FREE;
+    }
+}
+
+int nm_store_load(nm_store_t *s, const char *name, nm_module_t *m, nm_detail_t *d) {
+    const nm_store_entry_t *e;
+    int rc = nm_store_pin(s, name, &e, d);
+    if (rc != NM_OK) {
+        return rc;
+    }
+    if (!s->cfg->map_base || !s->cfg->loader) {
+        nm_store_unpin(s, e);
+        return fail(d, NM_ERR_INVAL, "nm_store_load needs map_base and a loader config", name);
+    }
+    rc = nm_load_xip(s->cfg->loader, m, (const void *)nm_store_addr(s, e), e->size, d);
+    if (rc != NM_OK) {
+        nm_store_unpin(s, e);
+    }
+    return rc;
+}
+
+int nm_store_unload(nm_store_t *s, nm_module_t *m) {
+    if (!s || !m) {
+        return NM_ERR_INVAL;
+    }
+    uintptr_t at = (uintptr_t)m->image;
+    const nm_store_entry_t *hit = NULL;
+    for (uint32_t i = 0; i < s->cfg->max_entries && !hit; i++) {
+        const nm_store_entry_t *e = &s->cfg->entries[i];
+        if (e->state != NM_STORE_FREE && e->pins && at == nm_store_addr(s, e)) {
+            hit = e;
+        }
+    }
+    int rc = nm_unload(m);
+    nm_store_unpin(s, hit);
+    return rc;
+}
+
+/* Copy (copy mode) or relink (linked mode) e to dest, verify, commit. */
+static int move_extent(nm_store_t *s, nm_store_entry_t *e, uint32_t dest, nm_detail_t *d) {
+    const nm_store_config_t *c = s->cfg;
+    int rc = erase_run(s, dest, e->n_blocks);
+    if (rc != NM_OK) {
+        return fail(d, rc, "defrag: erase failed", e->name);
+    }
+    stage_begin(s, dest, e->n_blocks * c->block_size);
+    if (e->flags & NM_STORE_F_LINKED) {
+        uintptr_t from = nm_store_addr(s, e), to = c->map_base + (uintptr_t)dest * c->block_size;
+        rc = nm_xip_link(c->loader, (const void *)from, e->size, to, e->rw_addr, stage_write, s, NULL, d);
+        if (rc != NM_OK) {
+            return s->st_err ? fail(d, s->st_err, "defrag: writing failed", e->name) : rc;
+        }
+    } else {
+        /* Body first, header unit last, through the same staging. */
+        uint8_t *b = buf_rec(s);
+        uint32_t bs = c->block_size;
+        for (uint32_t pos = NM_HEADER_SIZE; pos < e->size;) {
+            uint32_t n = e->size - pos < s->unit ? e->size - pos : s->unit;
+            n = n < bs - pos % bs ? n : bs - pos % bs;
+            if ((rc = dev_read(s, e->start + pos / bs, pos % bs, b, n)) != NM_OK || stage_write(s, pos, b, n)) {
+                return fail(d, rc ? rc : s->st_err, "defrag: copy failed", e->name);
+            }
+            pos += n;
+        }
+        if ((rc = dev_read(s, e->start, 0, b, NM_HEADER_SIZE)) != NM_OK || stage_write(s, 0, b, NM_HEADER_SIZE)) {
+            return fail(d, rc ? rc : s->st_err, "defrag: copy failed", e->name);
+        }
+    }
+    if ((rc = stage_end(s)) != NM_OK || (rc = dev_sync(s)) != NM_OK) {
+        return fail(d, rc, "defrag: writing failed", e->name);
+    }
+    uint32_t crc, hcrc, hsize;
+    if ((rc = extent_crc(s, dest, e->size, &crc, &hcrc, &hsize)) != NM_OK) {
+        return fail(d, rc, "defrag: read-back failed", e->name);
+    }
+    if (crc != hcrc || hsize != e->size || (!(e->flags & NM_STORE_F_LINKED) && crc != e->crc)) {
+        return fail(d, NM_ERR_IO, "defrag: the copy reads back wrong; the module stays where it was", e->name);
+    }
+    nm_store_entry_t ne = *e;
+    ne.start = dest;
+    ne.crc = crc;
+    rec_entry(s, REC_MOVE, &ne, 0);
+    if ((rc = commit(s, d)) != NM_OK) {
+        return rc;
+    }
+    e->start = dest;
+    e->crc = crc;
+    e->seq = s->seq;
+    e->flags |= NM_STORE_F_VERIFIED;
+    return NM_OK;
+}
+
+int nm_store_defrag(nm_store_t *s, uint32_t budget, nm_store_defrag_result_t *r, nm_detail_t *d) {
+    nm_store_defrag_result_t local;
+    if (!r) {
+        r = &local;
+    }
+    memset(r, 0, sizeof *r);
+    int rc = need_mounted(s, d);
+    if (rc != NM_OK) {
+        return rc;
+    }
+    const nm_store_config_t *c = s->cfg;
+    /* Each round moves the lowest extent that can go lower; every move
+     * puts an extent strictly lower (or parks it to make that possible),
+     * so the rounds are bounded; the guard is belt and braces. */
+    for (uint32_t round = 0; round < 4u * c->max_entries + 4u; round++) {
+        int moved = 0, blocked = 0;
+        uint32_t pos = 0;
+        const nm_store_entry_t *ce;
+        while (!moved && (ce = nm_store_next(s, &pos)) != NULL) {
+            nm_store_entry_t *e = &c->entries[ce - c->entries];
+            if (e->pins || (e->flags & NM_STORE_F_DAMAGED)) {
+                continue; /* pinned extents never move; damaged ones stay for inspection */
+            }
+            uint32_t t = fit_lowest(s, 0, e->start, e->n_blocks, e);
+            if (t == UINT32_MAX || t >= e->start) {
+                continue;
+            }
+            /* A copy never overlaps its source (the source stays valid until
+             * the commit), so a target that overlaps the extent itself needs
+             * two moves: park it in a free run above, then bring it down. */
+            uint32_t direct = fit_lowest(s, 0, e->start, e->n_blocks, NULL);
+            uint32_t park = UINT32_MAX, hops = 1;
+            if (direct == UINT32_MAX) {
+                park = fit_highest(s, e->n_blocks, NULL);
+                if (park == UINT32_MAX || park < e->start) {
+                    continue; /* no room to park: it stays (the pins and sizes allow no better) */
+                }
+                hops = 2;
+            }
+            if (budget && r->moved_blocks + hops * e->n_blocks > budget) {
+                blocked = 1;
+                break;
+            }
+            for (uint32_t h = 0; h < hops; h++) {
+                uint32_t to = direct;
+                if (hops == 2) {
+                    to = h == 0 ? park : fit_lowest(s, 0, e->start, e->n_blocks, NULL);
+                    if (to == UINT32_MAX) {
+                        break;
+                    }
+                }
+                if ((rc = move_extent(s, e, to, d)) != NM_OK) {
+                    return rc;
+                }
+                r->moves++;
+                r->moved_blocks += e->n_blocks;
+                r->moved_bytes += e->size;
+            }
+            moved = 1;
+        }
+        if (blocked) {
+            nm_detail_set(d, "");
+            return NM_OK; /* budget spent: call again */
+        }
+        if (!moved) {
+            r->done = 1;
+            break;
+        }
+    }
+    nm_detail_set(d, "");
+    return NM_OK;
+}
+
+int nm_store_check(nm_store_t *s, nm_detail_t *d) {
+    int rc = need_mounted(s, d);
+    if (rc != NM_OK) {
+        return rc;
+    }
+    int damaged = 0;
+    for (uint32_t i = 0; i < s->cfg->max_entries; i++) {
+        nm_store_entry_t *e = &s->cfg->entries[i];
+        if (e->state != NM_STORE_LIVE) {
+            continue;
+        }
+        rc = (e->flags & NM_STORE_F_DAMAGED) ? NM_ERR_CRC : verify_extent(s, e);
+        if (rc == NM_ERR_CRC) {
+            e->flags = (uint8_t)((e->flags | NM_STORE_F_DAMAGED) & ~NM_STORE_F_VERIFIED);
+            if (!damaged++) {
+                fail(d, NM_ERR_CRC, "damaged (CRC or header mismatch)", e->name);
+            }
+        } else if (rc != NM_OK) {
+            return fail(d, rc, "cannot read its extent", e->name);
+        } else {
+            e->flags |= NM_STORE_F_VERIFIED;
+        }
+    }
+    if (!damaged) {
+        nm_detail_set(d, "");
+    }
+    return damaged;
+}
+
+void nm_store_stat(const nm_store_t *s, nm_store_stats_t *st) {
+    memset(st, 0, sizeof *st);
+    if (!s || !s->cfg) {
+        return;
+    }
+    const nm_store_config_t *c = s->cfg;
+    st->block_size = c->block_size;
+    st->block_count = c->block_count;
+    st->data_blocks = s->data_blocks;
+    st->meta_blocks_total = 2 * s->meta_blocks;
+    for (uint32_t i = 0; i < c->max_entries; i++) {
+        const nm_store_entry_t *e = &c->entries[i];
+        if (e->state == NM_STORE_FREE) {
+            continue;
+        }
+        st->used_blocks += e->n_blocks;
+        st->rw_used += e->rw_size;
+        if (e->state == NM_STORE_ZOMBIE) {
+            st->n_zombies++;
+            continue;
+        }
+        st->n_modules++;
+        st->used_bytes += e->size;
+        st->n_pinned += e->pins != 0;
+        st->n_damaged += (e->flags & NM_STORE_F_DAMAGED) != 0;
+    }
+    st->free_blocks = s->data_blocks - st->used_blocks;
+    st->largest_free = s->mounted ? largest_free(s) : 0;
+    st->generation = s->generation;
+    st->seq = s->seq;
+    st->log_used = s->log_next;
+    st->log_slots = s->area_slots;
+    st->bad_records = s->bad_records;
+    st->rw_size = c->rw_size;
+    if (c->erase_counts) {
+        for (uint32_t b = 0; b < c->block_count; b++) {
+            st->erase_total += c->erase_counts[b];
+            st->erase_max = c->erase_counts[b] > st->erase_max ? c->erase_counts[b] : st->erase_max;
+        }
+    }
+}
