@@ -140,7 +140,7 @@ static inline void sf_close(sf_store_t *f) {
 }
 
 /* The model: what must be installed, by name. */
-#define SF_MODEL_MAX 16
+#define SF_MODEL_MAX 48
 typedef struct sf_item {
     char name[NM_STORE_NAME_MAX + 1];
     uint8_t *src; /* the slice installed (owned by the caller's module pool) */
