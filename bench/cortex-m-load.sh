@@ -31,7 +31,7 @@ bench_board() { # name machine board-arch board-float module-arch module-float c
     n=$1; machine=$2; barch=$3; bfloat=$4; ma=$5; mf=$6; shift 6
     d="$work/$n"
     "$port/build-fw.sh" "$gen" "$top" "$d" "$barch" "$bfloat" "$@"
-    : >"$d/script.txt"
+    echo "store format" >"$d/script.txt" # bench installs into the module store
     files=""
     if [ "$machine" = microbit ]; then
         at=$((0x00028000)); export NM_SCRIPT_ADDR=0x0003F000

@@ -100,7 +100,8 @@ typedef struct nm_store_config {
     uint32_t block_count; /* blocks in the partition */
     /* Extents start at a mapped address that is a multiple of align (power
      * of two; 0: block_size). E.g. 4096 on the host board, 65536 for an
-     * ESP32 MMU page, the MPU region granularity on Cortex-M. */
+     * ESP32 MMU page, the MPU region granularity on Cortex-M. Format
+     * records it; a mount with 0 uses the recorded value. */
     uint32_t align;
     /* Address at which block 0 is memory-mapped (flash read through the
      * bus), or 0 if the board maps extents itself (MMU boards). Linked
@@ -108,9 +109,9 @@ typedef struct nm_store_config {
      * runs images from there. */
     uintptr_t map_base;
     /* Blocks per metadata area (there are two, at the end of the
-     * partition). Used by format only (mount reads it from flash);
-     * 0: the smallest count that holds max_entries plus as many records
-     * again. */
+     * partition); format and mount must agree. 0: enough blocks for 128
+     * records per area (mount also finds a store formatted with another
+     * count). An area holds at most area_slots - 4 modules. */
     uint32_t meta_blocks;
     /* Board: the slice to install (arch, float ABI) and, for linking,
      * the firmware exports. Required by install and load. */
@@ -165,7 +166,8 @@ typedef struct nm_store_stats {
     uint32_t used_blocks, free_blocks;
     uint32_t largest_free;   /* blocks in the largest aligned free run */
     uint32_t n_modules;      /* live entries (= extents) */
-    uint32_t n_pinned, n_damaged, n_zombies;
+    uint32_t n_pinned;       /* pinned extents, replaced-while-running ones included */
+    uint32_t n_damaged, n_zombies;
     uint32_t used_bytes;     /* sum of live image sizes */
     uint32_t generation, seq;
     uint32_t log_used, log_slots; /* records in the active area, capacity */
@@ -181,8 +183,10 @@ typedef struct nm_store_defrag_result {
     int done;              /* 1: nothing left that can move lower */
 } nm_store_defrag_result_t;
 
-/* Erase both metadata areas and write an empty store (mounts it). Data
- * blocks are not erased (install erases what it uses). */
+/* Write an empty store and mount it: atomic over a store of the same
+ * layout (a power cut leaves the old store or the new one). Data blocks
+ * are not erased (install erases what it uses). NM_ERR_BUSY if s is this
+ * config's mounted store and a module is pinned. */
 int nm_store_format(nm_store_t *s, const nm_store_config_t *cfg, nm_detail_t *detail);
 
 /* Read the newest intact metadata, rebuild the module table (linear in the

@@ -10,7 +10,7 @@ mkdir -p "$out"
 if [ "$barch" = NM_ARCH_ARMV6M ]; then
     layout="-DBOARD_CPU_HZ=16000000u -DSTAGE_LO=0x00028000u -DSTAGE_HI=0x00030000u
         -DFLASH_LO=0x00030000u -DFLASH_HI=0x0003F000u -DSCRIPT_ADDR=0x0003F000u -DSCRIPT_MAX=0x800u
-        -DMEM_POOL=4096u"
+        -DMEM_POOL=4096u -DMEM_ARENA=1024u -DSTORE_BLOCK=1024u -DSTORE_META=2u -DSTORE_ENTRIES=12u"
     ld="$port/link-microbit.ld"; flash="$port/flash_nrf51.c"
 else
     layout="-DBOARD_CPU_HZ=25000000u"
@@ -23,6 +23,6 @@ arm-none-eabi-gcc $cf -E "$port/hal.c" -o "$out/hal.i"
 "$gen" -o "$out/exports.c" -s "$out/board.syms" "$out/hal.i" >/dev/null
 # shellcheck disable=SC2086
 arm-none-eabi-gcc $cf --specs=rdimon.specs -nostartfiles -L"$port" -T "$ld" -Wl,--gc-sections \
-    -o "$out/fw.elf" "$port/startup.c" "$port/main.c" "$port/mem.c" "$port/hal.c" "$flash" "$out/exports.c" \
-    "$top"/src/loader/*.c "$top"/src/format/crc32.c "$top"/src/format/read.c \
+    -o "$out/fw.elf" "$port/startup.c" "$port/main.c" "$port/mem.c" "$port/hal.c" "$flash" "$port/store_bd.c" \
+    "$out/exports.c" "$top"/src/loader/*.c "$top"/src/store/store.c "$top"/src/format/crc32.c "$top"/src/format/read.c \
     "$top"/src/format/universal.c "$top"/src/format/detail.c

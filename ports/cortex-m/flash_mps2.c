@@ -8,8 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-int board_flash_erase(uintptr_t at, uint32_t size);
-int board_flash_program(uintptr_t at, const void *data, size_t len);
+#include "board.h"
 
 int board_flash_erase(uintptr_t at, uint32_t size) {
     memset((void *)at, 0xFF, size);

@@ -7,13 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "board.h"
+
 #define NVMC_READY (*(volatile uint32_t *)0x4001E400u)
 #define NVMC_CONFIG (*(volatile uint32_t *)0x4001E504u)
 #define NVMC_ERASEPAGE (*(volatile uint32_t *)0x4001E508u)
 #define NRF51_PAGE 1024u
-
-int board_flash_erase(uintptr_t at, uint32_t size);
-int board_flash_program(uintptr_t at, const void *data, size_t len);
 
 static void wait_ready(void) {
     while (!(NVMC_READY & 1u)) {

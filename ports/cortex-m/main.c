@@ -5,20 +5,31 @@
  * board (`#` comments and blank lines ignored):
  *
  *   load NAME ADDR [ram|xip]  load the module staged at ADDR as NAME
+ *   load NAME store           run the store's module NAME in place
  *   call NAME FN ARGS...      call export FN with up to 6 integer arguments
- *   unload NAME               run its deinit and free its RAM
+ *   unload NAME               run its deinit and free its RAM (unpins it)
  *   periph                    print the simulated peripheral registers
  *   stats                     print module RAM and flash use
  *   proof NAME ADDR           prove XIP on the module staged at ADDR
  *   bench NAME ADDR N         time N loads in each mode (bench/)
+ *   store format              create an empty module store (the partition)
+ *   store install NAME ADDR   install the module staged at ADDR as NAME
+ *   store rm NAME             remove it (refused while it is loaded)
+ *   store ls | store stat     list the modules | the partition's numbers
+ *   store defrag [BUDGET]     move modules down, at most BUDGET blocks
+ *   store save PATH           write the partition to a host file (semihosting)
  *
- * ram copies text into RAM. xip first installs the module: it is linked for
- * a 4 KB-aligned extent of the board's module flash [FLASH_LO, FLASH_HI) and
- * an RW address (nm_xip_link), once per staged address; then it runs in
- * place from there (nm_load_xip). An image staged already XIP-linked for
- * its own address runs where it lies.
+ * The module store (natmod/store.h, store_bd.c) owns the module flash
+ * [FLASH_LO, FLASH_HI): it links each install for its extent and for an RW
+ * slot in the module RAM arena (mem.c). It is mounted at boot, silently; an
+ * unformatted partition leaves RAM mode working and `store format` creates
+ * the store. `load NAME ADDR xip` (and proof, bench) install the staged
+ * module into the store under the name `@ADDR` (again only if the staged
+ * slice changed) and run it from there. An image staged already XIP-linked
+ * for its own address runs where it lies.
  *
- * A call prints `FN(args) = value`. A failing command prints one line
+ * A call prints `FN(args) = value`; store commands print lines that start
+ * with `store: `. A failing command prints one line
  * `error: line N: CMD NAME: reason` and the script goes on; the exit status
  * (through semihosting) is 0, or the positive NM_ERR_* of the first failure.
  */
@@ -27,59 +38,45 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "board.h"
 #include "mem.h"
 #include "natmod/loader.h"
+#include "natmod/store.h"
 
-/* The memory map; build-fw.sh passes another one for the micro:bit. */
-#ifndef STAGE_LO
-#define STAGE_LO 0x00200000u
-#define STAGE_HI 0x00300000u
-#define FLASH_LO 0x00300000u
-#define FLASH_HI 0x003F0000u
-#define SCRIPT_ADDR 0x003F0000u
-#define SCRIPT_MAX 0x00010000u
-#endif
-#define FLASH_ALIGN 4096u
 #define MAX_SLOTS 8
-#define MAX_INSTALLS 16
 #define MAX_WORDS 10
 
 extern const nm_export_t nm_fw_exports[];
 extern const size_t nm_fw_n_exports;
-void board_periph_dump(void);
-void board_systick_start(void);
-uint32_t board_cycles(void);
-void board_timer_drop(uintptr_t lo, uintptr_t hi);
-int board_flash_erase(uintptr_t at, uint32_t size);
-int board_flash_program(uintptr_t at, const void *data, size_t len);
 
-/* Unload, first stopping a board timer whose callback is in the module. */
-static void unload(nm_module_t *m) {
+/* Unload, first stopping a board timer whose callback is in the module; a
+ * module from the store is unpinned. */
+static nm_store_t store;
+static void unload(nm_module_t *m, int from_store) {
     nm_image_t h;
     if (nm_image_parse_header(m->image, m->image_size, &h, NULL) == NM_OK) {
         board_timer_drop((uintptr_t)m->text, (uintptr_t)m->text + h.text_size);
     }
-    nm_unload(m);
+    if (from_store) {
+        nm_store_unload(&store, m);
+    } else {
+        nm_unload(m);
+    }
 }
 
 typedef struct slot {
     char name[32];
     nm_module_t m;
     int used;
+    int from_store; /* pinned in the store while loaded */
 } slot_t;
 
-/* One module linked into flash: the staged source it came from. */
-typedef struct install {
-    uintptr_t staged, at;
-    uint32_t size;
-} install_t;
-
 static slot_t slots[MAX_SLOTS];
-static install_t installs[MAX_INSTALLS];
-static unsigned n_installs;
-static uintptr_t flash_next = FLASH_LO;
 static int status; /* first failure */
 static unsigned line_no;
+/* The boot mount's result, for commands that need a store. */
+static int store_err;
+static nm_detail_t store_why;
 
 static void *alloc_cb(void *ctx, size_t size, size_t align, unsigned kind) {
     (void)ctx;
@@ -131,100 +128,241 @@ static slot_t *find_slot(const char *name) {
     return NULL;
 }
 
+/* A staged module's address. Module flash is the store's alone: what runs
+ * from there goes through `load NAME store`, pinned, so that no store
+ * operation moves or erases it meanwhile. */
 static int parse_addr(const char *s, uintptr_t *out) {
     char *e;
     unsigned long v = strtoul(s, &e, 0);
-    if (!*s || *e || v < STAGE_LO || v >= FLASH_HI) {
+    if (!*s || *e || v < STAGE_LO || v >= STAGE_HI) {
         return -1;
     }
     *out = (uintptr_t)v;
     return 0;
 }
 
-/* An extent of module flash being written, through the board's driver
- * (flash.c), bounded by the extent. */
-typedef struct extent {
-    uintptr_t at;
-    uint32_t size;
-} extent_t;
+/* ---- the module store ---- */
 
-static int flash_write(void *ctx, uint32_t off, const void *data, size_t len) {
-    const extent_t *x = ctx;
-    if (off > x->size || len > x->size - off) {
-        return -1;
+/* The mounted store, or NULL after printing why there is none. */
+static nm_store_t *need_store(const char *cmd, const char *name) {
+    if (store.mounted) {
+        return &store;
     }
-    return board_flash_program(x->at + off, data, len);
+    char why[sizeof store_why.msg + 64];
+    snprintf(why, sizeof why, "no module store (%s%s%s); `store format` creates one",
+             nm_strerror(store_err), store_why.msg[0] ? ": " : "", store_why.msg);
+    fail(store_err ? store_err : NM_ERR_NOENT, cmd, name, why);
+    return NULL;
 }
 
-/* Link the module staged at `staged` into the next free flash extent. */
-static const install_t *install(uintptr_t staged, const char *name, nm_detail_t *d, int *err) {
-    for (unsigned i = 0; i < n_installs; i++) {
-        if (installs[i].staged == staged) {
-            return &installs[i];
+/* Bytes a staged module may span: to the end of the staging area. */
+static size_t staged_len(uintptr_t at) {
+    return STAGE_HI - at;
+}
+
+/* The store's install of the module staged at `staged`, named "@ADDR":
+ * reused while the staged slice is the one it was installed from (same
+ * CRC), installed again (replacing it) otherwise. */
+static const nm_store_entry_t *install_staged(uintptr_t staged, const char *cmd, const char *name,
+                                              int *err) {
+    nm_store_t *st = need_store(cmd, name);
+    if (!st) {
+        *err = store_err ? store_err : NM_ERR_NOENT;
+        return NULL;
+    }
+    char key[16];
+    snprintf(key, sizeof key, "@0x%08lx", (unsigned long)staged);
+    const void *src = (const void *)staged;
+    const nm_store_entry_t *e = nm_store_find(st, key);
+    nm_slice_info_t sl;
+    if (e && !(e->flags & NM_STORE_F_DAMAGED) &&
+        nm_select_slice(src, staged_len(staged), BOARD_ARCH, BOARD_FLOAT, &sl, NULL) == NM_OK &&
+        sl.crc32 == e->src_crc) {
+        return e;
+    }
+    nm_detail_t d = {{0}};
+    *err = nm_store_install(st, src, staged_len(staged), key, &e, &d);
+    if (*err) {
+        fail_d(*err, cmd, name, &d);
+        return NULL;
+    }
+    return e;
+}
+
+/* 1 if a loaded module runs from the store (formatting would pull its
+ * flash away). */
+static int store_in_use(void) {
+    for (unsigned i = 0; i < MAX_SLOTS; i++) {
+        if (slots[i].used && slots[i].from_store) {
+            return 1;
         }
     }
-    const void *src = (const void *)staged;
-    size_t len = STAGE_HI > staged ? STAGE_HI - staged : FLASH_HI - staged;
-    uint32_t size, rw_size, rw_align;
-    *err = nm_xip_size(&cfg, src, len, &size, &rw_size, &rw_align, d);
-    if (*err) {
-        fail_d(*err, "load", name, d);
-        return NULL;
+    return 0;
+}
+
+static void print_entry(const char *verb, const nm_store_entry_t *e) {
+    printf("store: %s%s at 0x%08lx, %lu bytes in %lu blocks, rw 0x%08lx+%lu%s%s\n", verb, e->name,
+           (unsigned long)nm_store_addr(&store, e), (unsigned long)e->size,
+           (unsigned long)e->n_blocks, (unsigned long)e->rw_addr, (unsigned long)e->rw_size,
+           e->pins ? ", loaded" : "", e->flags & NM_STORE_F_DAMAGED ? ", DAMAGED" : "");
+}
+
+static void print_stat(void) {
+    nm_store_stats_t t;
+    nm_store_stat(&store, &t);
+    printf("store: %lu blocks of %lu bytes at 0x%08lx: %lu data (%lu used, %lu free, largest run %lu), "
+           "%lu metadata\n",
+           (unsigned long)t.block_count, (unsigned long)t.block_size, (unsigned long)FLASH_LO,
+           (unsigned long)t.data_blocks, (unsigned long)t.used_blocks, (unsigned long)t.free_blocks,
+           (unsigned long)t.largest_free, (unsigned long)t.meta_blocks_total);
+    printf("store: %lu modules (%lu bytes), %lu loaded, %lu damaged, %lu replaced while loaded; "
+           "rw %lu of %lu bytes; log %lu of %lu records, generation %lu\n",
+           (unsigned long)t.n_modules, (unsigned long)t.used_bytes, (unsigned long)t.n_pinned,
+           (unsigned long)t.n_damaged, (unsigned long)t.n_zombies, (unsigned long)t.rw_used,
+           (unsigned long)t.rw_size, (unsigned long)t.log_used, (unsigned long)t.log_slots,
+           (unsigned long)t.generation);
+}
+
+/* The whole partition, byte for byte, into a host file: a second boot can
+ * load it back at FLASH_LO (QEMU -device loader). */
+static int store_save(const char *cmd, const char *path) {
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        return fail(NM_ERR_IO, cmd, path, "cannot create the host file (semihosting)");
     }
-    extent_t x = {(flash_next + FLASH_ALIGN - 1u) & ~(uintptr_t)(FLASH_ALIGN - 1u), size};
-    if (n_installs == MAX_INSTALLS || x.at > FLASH_HI || size > FLASH_HI - x.at) {
-        *err = fail(NM_ERR_NOMEM, "load", name, "out of memory: module flash is full");
-        return NULL;
+    size_t n = fwrite((const void *)FLASH_LO, 1, FLASH_HI - FLASH_LO, f);
+    if (fclose(f) != 0 || n != FLASH_HI - FLASH_LO) {
+        return fail(NM_ERR_IO, cmd, path, "writing the host file failed");
     }
-    if (board_flash_erase(x.at, size) != 0) {
-        *err = fail(NM_ERR_IO, "load", name, "flash erase failed");
-        return NULL;
+    printf("store: saved %lu bytes to %s\n", (unsigned long)n, path);
+    return 0;
+}
+
+/* `store SUB ...`: w[0] is "store". */
+static void store_cmd(char **w, int n) {
+    char cmd[20];
+    snprintf(cmd, sizeof cmd, "store %s", w[1]);
+    const char *sub = w[1];
+    nm_detail_t d = {{0}};
+    const nm_store_entry_t *e;
+    nm_store_t *st;
+    int err;
+    if (!strcmp(sub, "format") && n == 2) {
+        if (store_in_use()) {
+            fail(NM_ERR_BUSY, cmd, NULL, "modules from the store are loaded: unload them first");
+        } else if ((err = nm_store_format(&store, board_store_config(&cfg), &d)) != 0) {
+            store_err = err;
+            store_why = d;
+            fail_d(err, cmd, NULL, &d);
+        } else {
+            nm_store_stats_t t;
+            nm_store_stat(&store, &t);
+            printf("store: formatted %lu blocks of %lu bytes at 0x%08lx (%lu for metadata)\n",
+                   (unsigned long)t.block_count, (unsigned long)t.block_size,
+                   (unsigned long)FLASH_LO, (unsigned long)t.meta_blocks_total);
+        }
+    } else if (!strcmp(sub, "save") && n == 3) {
+        store_save(cmd, w[2]);
+    } else if (!strcmp(sub, "install") && n == 4) {
+        uintptr_t at;
+        if (parse_addr(w[3], &at)) {
+            fail(NM_ERR_INVAL, cmd, w[2], "address outside the staging area");
+        } else if ((st = need_store(cmd, w[2])) != NULL) {
+            err = nm_store_install(st, (const void *)at, staged_len(at), w[2], &e, &d);
+            if (err) {
+                fail_d(err, cmd, w[2], &d);
+            } else {
+                print_entry("installed ", e);
+            }
+        }
+    } else if (!strcmp(sub, "rm") && n == 3) {
+        if ((st = need_store(cmd, w[2])) != NULL) {
+            if ((err = nm_store_remove(st, w[2], &d)) != 0) {
+                fail_d(err, cmd, w[2], &d);
+            } else {
+                printf("store: removed %s\n", w[2]);
+            }
+        }
+    } else if (!strcmp(sub, "ls") && n == 2) {
+        if ((st = need_store(cmd, NULL)) != NULL) {
+            uint32_t pos = 0;
+            unsigned k = 0;
+            while ((e = nm_store_next(st, &pos)) != NULL) {
+                print_entry("", e);
+                k++;
+            }
+            if (!k) {
+                printf("store: empty\n");
+            }
+        }
+    } else if (!strcmp(sub, "defrag") && (n == 2 || n == 3)) {
+        char *end = NULL;
+        unsigned long budget = n == 3 ? strtoul(w[2], &end, 0) : 0;
+        nm_store_defrag_result_t r;
+        if (n == 3 && (!*w[2] || *end || budget > UINT32_MAX)) {
+            fail(NM_ERR_INVAL, cmd, NULL, "BUDGET must be a number of blocks");
+        } else if ((st = need_store(cmd, NULL)) != NULL) {
+            if ((err = nm_store_defrag(st, (uint32_t)budget, &r, &d)) != 0) {
+                fail_d(err, cmd, NULL, &d);
+            } else {
+                printf("store: defrag moved %lu modules (%lu blocks, %lu bytes), %s\n",
+                       (unsigned long)r.moves, (unsigned long)r.moved_blocks,
+                       (unsigned long)r.moved_bytes, r.done ? "done" : "budget spent");
+            }
+        }
+    } else if (!strcmp(sub, "stat") && n == 2) {
+        if (need_store(cmd, NULL)) {
+            print_stat();
+        }
+    } else {
+        fail(NM_ERR_INVAL, cmd, NULL, "unknown store command or wrong number of words");
     }
-    uintptr_t rw = mem_xip_slot(rw_size ? rw_size : 1, rw_align);
-    if (!rw) {
-        *err = fail(NM_ERR_NOMEM, "load", name, "out of memory: no RAM left for an XIP slot");
-        return NULL;
-    }
-    *err = nm_xip_link(&cfg, src, len, x.at, rw, flash_write, &x, NULL, d);
-    if (*err) {
-        fail_d(*err, "load", name, d);
-        return NULL;
-    }
-    flash_next = x.at + size;
-    install_t *in = &installs[n_installs++];
-    in->staged = staged;
-    in->at = x.at;
-    in->size = size;
-    return in;
 }
 
 static uint32_t load_ticks; /* SysTick counts of the last nm_load / nm_load_xip call */
 
-/* Load in the given mode; prints the error itself. */
-static int load_mode(nm_module_t *m, const char *name, uintptr_t addr, int xip) {
+/* Load in the given mode; prints the error itself. *from_store: the module
+ * runs from the store (unload with nm_store_unload). */
+static int load_mode(nm_module_t *m, const char *name, uintptr_t addr, int xip, int *from_store) {
     nm_detail_t d = {{0}};
     int err;
     uint32_t c0;
+    *from_store = 0;
     if (!xip) {
         c0 = board_cycles();
-        err = nm_load(&cfg, m, (const void *)addr, FLASH_HI - addr, &d);
+        err = nm_load(&cfg, m, (const void *)addr, staged_len(addr), &d);
         load_ticks = board_cycles() - c0;
-    } else {
-        nm_image_t h;
-        const void *img = (const void *)addr;
-        size_t len = FLASH_HI - addr;
-        if (nm_image_parse_header(img, len, &h, NULL) != NM_OK || !(h.flags & NM_FLAG_XIP_LINKED)) {
-            const install_t *in = install(addr, name, &d, &err);
-            if (!in) {
-                return err;
-            }
-            img = (const void *)in->at;
-            len = in->size;
-        }
-        c0 = board_cycles();
-        err = nm_load_xip(&cfg, m, img, len, &d);
-        load_ticks = board_cycles() - c0;
+        return err ? fail_d(err, "load", name, &d) : 0;
     }
+    nm_image_t h;
+    if (nm_image_parse_header((const void *)addr, staged_len(addr), &h, NULL) == NM_OK &&
+        (h.flags & NM_FLAG_XIP_LINKED)) {
+        c0 = board_cycles();
+        err = nm_load_xip(&cfg, m, (const void *)addr, staged_len(addr), &d);
+        load_ticks = board_cycles() - c0;
+        return err ? fail_d(err, "load", name, &d) : 0;
+    }
+    const nm_store_entry_t *e = install_staged(addr, "load", name, &err);
+    if (!e) {
+        return err;
+    }
+    c0 = board_cycles();
+    err = nm_store_load(&store, e->name, m, &d);
+    load_ticks = board_cycles() - c0;
+    *from_store = err == 0;
+    return err ? fail_d(err, "load", name, &d) : 0;
+}
+
+/* `load NAME store`: the store's module NAME, in place. */
+static int load_store(nm_module_t *m, const char *name, int *from_store) {
+    nm_detail_t d = {{0}};
+    nm_store_t *st = need_store("load", name);
+    *from_store = 0;
+    if (!st) {
+        return store_err ? store_err : NM_ERR_NOENT;
+    }
+    int err = nm_store_load(st, name, m, &d);
+    *from_store = err == 0;
     return err ? fail_d(err, "load", name, &d) : 0;
 }
 
@@ -254,21 +392,20 @@ static int call(slot_t *s, const char *fn, int argc, char **argv, long *result) 
 /* ---- XIP proof: the PC is in flash, text is not written, RAM < text ---- */
 
 static int proof(const char *name, uintptr_t staged) {
-    nm_detail_t d = {{0}};
     int err;
-    const install_t *in = install(staged, name, &d, &err);
-    if (!in) {
+    const nm_store_entry_t *e = install_staged(staged, "proof", name, &err);
+    if (!e) {
         return err;
     }
     nm_image_t h;
-    nm_image_parse_header((const void *)in->at, in->size, &h, NULL);
+    nm_image_parse_header((const void *)nm_store_addr(&store, e), e->size, &h, NULL);
     uintptr_t t0 = (uintptr_t)h.text, t1 = t0 + h.text_size;
     uint32_t crc_before = nm_crc32(0, h.text, h.text_size);
     uint32_t base = mem_in_use();
     mem_peak_reset();
     slot_t s = {.used = 1};
     strncpy(s.name, name, sizeof s.name - 1);
-    if ((err = load_mode(&s.m, name, staged, 1)) != 0) {
+    if ((err = load_mode(&s.m, name, staged, 1, &s.from_store)) != 0) {
         return err;
     }
     uint32_t high = mem_peak() - base;
@@ -277,7 +414,7 @@ static int proof(const char *name, uintptr_t staged) {
     err = call(&s, "xip_where", 0, NULL, &pc);
     err = err ? err : call(&s, "xip_static_fn", 0, NULL, &sfn);
     err = err ? err : call(&s, "xip_call_static", 1, argv5, &via);
-    unload(&s.m);
+    unload(&s.m, s.from_store);
     if (err) {
         return err;
     }
@@ -311,36 +448,36 @@ static void calibrate(void) {
 }
 
 static int bench(const char *name, uintptr_t staged, unsigned n) {
-    nm_detail_t d = {{0}};
     int err;
     static int calibrated;
     if (!calibrated++) {
         calibrate();
     }
     uint32_t c0 = board_cycles();
-    const install_t *in = install(staged, name, &d, &err);
+    const nm_store_entry_t *e = install_staged(staged, "bench", name, &err);
     uint32_t c_install = board_cycles() - c0;
-    if (!in) {
+    if (!e) {
         return err;
     }
     for (int xip = 0; xip < 2; xip++) {
         nm_module_t m;
+        int from_store;
         uint32_t total = 0, base = mem_in_use(), high = 0;
         for (unsigned i = 0; i < n; i++) {
             mem_peak_reset();
-            if ((err = load_mode(&m, name, staged, xip)) != 0) {
+            if ((err = load_mode(&m, name, staged, xip, &from_store)) != 0) {
                 break;
             }
             total += load_ticks;
             high = mem_peak() - base;
-            unload(&m);
+            unload(&m, from_store);
         }
         if (err) {
             printf("bench %s %s failed\n", name, xip ? "xip" : "ram");
             continue; /* RAM mode may not fit where XIP does */
         }
         nm_image_t h;
-        nm_image_parse_header((const void *)in->at, in->size, &h, NULL);
+        nm_image_parse_header((const void *)nm_store_addr(&store, e), e->size, &h, NULL);
         printf("bench %s %s loads %u ticks %lu ram %lu desc %u install_ticks %lu text %lu data %lu "
                "bss %lu got %u\n",
                name, xip ? "xip" : "ram", n, (unsigned long)total, (unsigned long)high,
@@ -367,10 +504,11 @@ static void run_line(char *line) {
     slot_t *s = n > 1 ? find_slot(w[1]) : NULL;
     if (!strcmp(cmd, "load") && (n == 3 || n == 4)) {
         int xip = n == 4 && !strcmp(w[3], "xip");
+        int from = n == 3 && !strcmp(w[2], "store");
         if (n == 4 && !xip && strcmp(w[3], "ram")) {
             fail(NM_ERR_INVAL, cmd, w[1], "mode must be ram or xip");
-        } else if (parse_addr(w[2], &addr)) {
-            fail(NM_ERR_INVAL, cmd, w[1], "address outside the staging area and module flash");
+        } else if (!from && parse_addr(w[2], &addr)) {
+            fail(NM_ERR_INVAL, cmd, w[1], "address outside the staging area");
         } else if (s) {
             fail(NM_ERR_BUSY, cmd, w[1], "a module of that name is loaded");
         } else {
@@ -379,7 +517,8 @@ static void run_line(char *line) {
             }
             if (!s) {
                 fail(NM_ERR_NOMEM, cmd, w[1], "too many modules loaded");
-            } else if (load_mode(&s->m, w[1], addr, xip) == 0) {
+            } else if (from ? load_store(&s->m, w[1], &s->from_store) == 0
+                            : load_mode(&s->m, w[1], addr, xip, &s->from_store) == 0) {
                 s->used = 1;
                 strncpy(s->name, w[1], sizeof s->name - 1);
                 s->name[sizeof s->name - 1] = 0;
@@ -400,14 +539,16 @@ static void run_line(char *line) {
         if (!s) {
             fail(NM_ERR_NOENT, cmd, w[1], "no module of that name is loaded");
         } else {
-            unload(&s->m);
+            unload(&s->m, s->from_store);
             s->used = 0;
         }
     } else if (!strcmp(cmd, "periph") && n == 1) {
         board_periph_dump();
     } else if (!strcmp(cmd, "stats") && n == 1) {
+        nm_store_stats_t t;
+        nm_store_stat(&store, &t);
         printf("stats: module RAM in use %lu bytes, module flash used %lu bytes\n",
-               (unsigned long)mem_in_use(), (unsigned long)(flash_next - FLASH_LO));
+               (unsigned long)mem_in_use(), (unsigned long)(store.mounted ? t.used_bytes : 0));
     } else if (!strcmp(cmd, "proof") && n == 3) {
         if (parse_addr(w[2], &addr)) {
             fail(NM_ERR_INVAL, cmd, w[1], "bad address");
@@ -420,6 +561,8 @@ static void run_line(char *line) {
         } else {
             bench(w[1], addr, (unsigned)strtoul(w[3], NULL, 0));
         }
+    } else if (!strcmp(cmd, "store") && n >= 2) {
+        store_cmd(w, n);
     } else {
         fail(NM_ERR_INVAL, cmd, NULL, "unknown command or wrong number of words");
     }
@@ -429,6 +572,8 @@ int main(void) {
     static char script[SCRIPT_MAX];
     memcpy(script, (const void *)SCRIPT_ADDR, sizeof script - 1);
     cfg.n_exports = nm_fw_n_exports;
+    /* Silent: an unformatted partition is normal on a first boot. */
+    store_err = nm_store_mount(&store, board_store_config(&cfg), &store_why);
     board_systick_start();
     char *next;
     for (char *line = script; line; line = next) {
@@ -441,7 +586,7 @@ int main(void) {
     }
     for (unsigned i = 0; i < MAX_SLOTS; i++) {
         if (slots[i].used) {
-            unload(&slots[i].m); /* a module's deinit runs before the board stops */
+            unload(&slots[i].m, slots[i].from_store); /* deinit runs before the board stops */
         }
     }
     return status;

@@ -1,10 +1,16 @@
 /*
- * Module RAM on the Cortex-M board: one static pool handed out as blocks.
- * RAM mode takes first-fit blocks from the bottom (mem_alloc); XIP mode
- * claims the exact RW address a module was linked for (mem_claim), and
- * those addresses are assigned at install time from the top of the pool
- * (mem_xip_slot), so RAM-mode blocks and XIP slots meet only when the pool
- * is full. A fixed table of blocks sorted by address: no heap, bounded loops.
+ * Module RAM on the Cortex-M board: one static pool, placed first in RAM by
+ * the linker script (section .modram) so its address does not move when
+ * the firmware changes. Two parts:
+ *
+ *   [0, MEM_ARENA)            the store's RW arena: the module store assigns
+ *                             each linked install a slot here, and an XIP
+ *                             load claims exactly that slot (mem_claim);
+ *   [MEM_ARENA, + MEM_POOL)   RAM-mode modules, first fit (mem_alloc).
+ *
+ * Installed modules have their RW address in their text, so the arena must
+ * stay where it is across firmware updates: hence the fixed section.
+ * A fixed table of blocks sorted by address: no heap, bounded loops.
  */
 #include <string.h>
 
@@ -13,16 +19,20 @@
 #ifndef MEM_POOL
 #define MEM_POOL (64u * 1024u)
 #endif
+#ifndef MEM_ARENA
+#define MEM_ARENA (16u * 1024u)
+#endif
+#define MEM_TOTAL (MEM_ARENA + MEM_POOL)
 #define MEM_BLOCKS 32u
 
 typedef struct block {
-    uint32_t start, end; /* offsets into pool */
+    uint32_t start, end; /* offsets into ram */
 } block_t;
 
-static uint8_t pool[MEM_POOL] __attribute__((aligned(8)));
+static uint8_t ram[MEM_TOTAL] __attribute__((section(".modram"), aligned(8)));
 static block_t blocks[MEM_BLOCKS];
 static unsigned nblocks;
-static uint32_t in_use, peak, xip_top = MEM_POOL;
+static uint32_t in_use, peak;
 
 static int insert(uint32_t start, uint32_t end) {
     if (nblocks == MEM_BLOCKS) {
@@ -49,15 +59,17 @@ void *mem_alloc(size_t size, size_t align) {
     if (size > MEM_POOL || align > MEM_POOL) {
         return NULL;
     }
-    uint32_t base = (uint32_t)(uintptr_t)pool;
-    uint32_t cand = 0;
+    uint32_t base = (uint32_t)(uintptr_t)ram;
+    uint32_t cand = MEM_ARENA; /* RAM mode never takes arena bytes */
     for (unsigned i = 0; i <= nblocks; i++) {
-        uint32_t limit = i < nblocks ? blocks[i].start : MEM_POOL;
-        uint32_t at = align_up(base + cand, (uint32_t)align) - base;
-        if (at <= limit && size <= limit - at) {
-            return insert(at, at + (uint32_t)size) ? NULL : pool + at;
+        uint32_t limit = i < nblocks ? blocks[i].start : MEM_TOTAL;
+        if (limit >= cand) {
+            uint32_t at = align_up(base + cand, (uint32_t)align) - base;
+            if (at <= limit && size <= limit - at) {
+                return insert(at, at + (uint32_t)size) ? NULL : ram + at;
+            }
         }
-        if (i < nblocks) {
+        if (i < nblocks && blocks[i].end > cand) {
             cand = blocks[i].end;
         }
     }
@@ -66,10 +78,10 @@ void *mem_alloc(size_t size, size_t align) {
 
 int mem_claim(void *addr, size_t size) {
     uint8_t *p = addr;
-    if (p < pool || p > pool + MEM_POOL || size > (size_t)(pool + MEM_POOL - p)) {
-        return -1;
+    if (p < ram || p > ram + MEM_ARENA || size > (size_t)(ram + MEM_ARENA - p)) {
+        return -1; /* only store RW slots are claimed, and they lie in the arena */
     }
-    uint32_t start = (uint32_t)(p - pool), end = start + (uint32_t)size;
+    uint32_t start = (uint32_t)(p - ram), end = start + (uint32_t)size;
     for (unsigned i = 0; i < nblocks; i++) {
         if (start < blocks[i].end && blocks[i].start < end) {
             return -1;
@@ -80,7 +92,7 @@ int mem_claim(void *addr, size_t size) {
 
 void mem_free(void *addr) {
     for (unsigned i = 0; i < nblocks; i++) {
-        if (pool + blocks[i].start == (uint8_t *)addr) {
+        if (ram + blocks[i].start == (uint8_t *)addr) {
             in_use -= blocks[i].end - blocks[i].start;
             memmove(&blocks[i], &blocks[i + 1], (nblocks - i - 1) * sizeof blocks[0]);
             nblocks--;
@@ -89,17 +101,12 @@ void mem_free(void *addr) {
     }
 }
 
-uintptr_t mem_xip_slot(size_t size, size_t align) {
-    uint32_t base = (uint32_t)(uintptr_t)pool;
-    if (size > xip_top || align > MEM_POOL) {
-        return 0;
-    }
-    uint32_t at = ((base + xip_top - (uint32_t)size) & ~((uint32_t)align - 1u)) - base;
-    if (at > xip_top) {
-        return 0; /* wrapped below the pool */
-    }
-    xip_top = at;
-    return (uintptr_t)(pool + at);
+uintptr_t mem_arena_base(void) {
+    return (uintptr_t)ram;
+}
+
+uint32_t mem_arena_size(void) {
+    return MEM_ARENA;
 }
 
 uint32_t mem_in_use(void) {

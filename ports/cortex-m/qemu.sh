@@ -6,7 +6,7 @@
 # (the firmware's, through semihosting).
 qemu_run() {
     _m=$1; _fw=$2; _sc=$3; _out=$4; shift 4
-    _bin="$_sc.bin"
+    _bin="$_out.script.bin" # beside the output: the source tree stays clean
     { cat "$_sc"; printf '\0'; } >"$_bin"
     _args=""
     _extra=""

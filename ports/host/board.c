@@ -44,7 +44,14 @@ struct nm_host_xip {
     nm_module_t *m;   /* NULL while loading */
     uint8_t *slot;
     size_t slot_len, text_len;
-    size_t flash_off; /* where the slice is installed */
+    size_t map_len;   /* of [slot, slot + text_len), mapped from the file; the rest PROT_NONE */
+    uint64_t flash_off; /* where the slice lies in its file */
+    int own_flash;      /* installed in the board's flash image (its append allocator) */
+    /* Called when a loaded module goes (unload, deinit): the owner of the
+     * flash (a store) takes it back. */
+    nm_host_release_fn release;
+    void *release_ctx;
+    const void *release_arg;
 };
 
 static void xip_release(nm_host_board_t *b, struct nm_host_xip *x);
@@ -508,9 +515,25 @@ static int map_file(const char *path, void **map, size_t *len, nm_detail_t *d) {
 
 /* ---- XIP mode ---- */
 
-/* The flash image and the address window, once per board. */
-static int xip_setup(nm_host_board_t *b, nm_detail_t *d) {
+/* The address window, once per board: every XIP slot is carved from it. */
+static int window_setup(nm_host_board_t *b, nm_detail_t *d) {
     if (b->window) {
+        return NM_OK;
+    }
+    void *w = mmap(NULL, NM_HOST_WINDOW_SIZE, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (w == MAP_FAILED) {
+        return board_fail(d, NM_ERR_NOMEM, "cannot reserve the XIP window (%zu MB): %s",
+                          NM_HOST_WINDOW_SIZE >> 20, strerror(errno));
+    }
+    b->window = w;
+    return NM_OK;
+}
+
+/* The board's own flash image, once per board (nm_host_load_xip only: a
+ * module run from a store image is mapped from the store's file). */
+static int flash_setup(nm_host_board_t *b, nm_detail_t *d) {
+    if (b->flash_fd >= 0) {
         return NM_OK;
     }
     const char *path = b->opts.flash_path;
@@ -538,18 +561,9 @@ static int xip_setup(nm_host_board_t *b, nm_detail_t *d) {
         return board_fail(d, NM_ERR_IO, "cannot size flash image %s to %zu bytes: %s", name, size,
                           strerror(e));
     }
-    void *w = mmap(NULL, NM_HOST_WINDOW_SIZE, PROT_NONE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (w == MAP_FAILED) {
-        int e = errno;
-        close(fd);
-        return board_fail(d, NM_ERR_NOMEM, "cannot reserve the XIP window (%zu MB): %s",
-                          NM_HOST_WINDOW_SIZE >> 20, strerror(e));
-    }
     b->flash_fd = fd;
     b->flash_size = size;
     b->flash_used = 0;
-    b->window = w;
     return NM_OK;
 }
 
@@ -605,6 +619,71 @@ static uint8_t *xip_slot_find(nm_host_board_t *b, size_t len, struct nm_host_xip
     return p;
 }
 
+/* The one mapping path of both XIP sources (the board's flash image, a
+ * store image): take a free slot of the window and map the flash pages of
+ * img, which lies at byte off of fd with avail bytes of flash reserved for
+ * it there, read+execute at its start. Flash is never mapped writable.
+ * Only the pages that belong to the module are mapped: if 64 + rw_offset
+ * reaches past its flash (a store extent ends on its last block), the rest
+ * of the text part stays PROT_NONE - the module never reads beyond
+ * image_size, and another module's flash is not exposed to it. */
+static int xip_map(nm_host_board_t *b, const nm_image_t *img, int fd, uint64_t off, size_t avail,
+                   struct nm_host_xip **out, nm_detail_t *d) {
+    size_t ps = b->page_size;
+    const char *n = img->strtab;
+    size_t text_len = (size_t)NM_HEADER_SIZE + img->rw_offset; /* a whole number of pages */
+    size_t rw = (size_t)img->data_size + img->bss_size;
+    int ovf = 0, map_ovf = 0;
+    size_t slot_len = text_len + round_up(rw ? rw : 1, ps, &ovf) + ps; /* + a guard page */
+    size_t map_len = round_up(avail, ps, &map_ovf);
+    if (map_ovf || map_len > text_len) {
+        map_len = text_len;
+    }
+    if (off % ps) {
+        return board_fail(d, NM_ERR_XIP,
+                          "module '%s': its flash at offset 0x%llx is not on a %zu-byte page", n,
+                          (unsigned long long)off, ps);
+    }
+    if (map_len < img->image_size) {
+        return board_fail(d, NM_ERR_CORRUPT,
+                          "module '%s': slice (%u bytes) is longer than its flash (%zu bytes)", n,
+                          (unsigned)img->image_size, avail);
+    }
+    /* Pages past the end of the file would fault (SIGBUS) when touched. */
+    struct stat st;
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < off || (uint64_t)st.st_size - off < map_len) {
+        return board_fail(d, NM_ERR_TRUNCATED,
+                          "module '%s': flash file ends before offset 0x%llx + %zu bytes", n,
+                          (unsigned long long)off, map_len);
+    }
+    struct nm_host_xip **at;
+    uint8_t *slot = ovf ? NULL : xip_slot_find(b, slot_len, &at);
+    if (!slot) {
+        return board_fail(d, NM_ERR_NOMEM, "module '%s': no room for %zu bytes in the XIP window",
+                          n, slot_len);
+    }
+    struct nm_host_xip *x = calloc(1, sizeof *x);
+    if (!x) {
+        return board_fail(d, NM_ERR_NOMEM, "host board: out of memory");
+    }
+    if (mmap(slot, map_len, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, fd, (off_t)off) != slot) {
+        int e = errno;
+        window_reserve(slot, map_len);
+        free(x);
+        return board_fail(d, NM_ERR_IO, "module '%s': cannot map flash read+execute: %s", n,
+                          strerror(e));
+    }
+    x->slot = slot;
+    x->slot_len = slot_len;
+    x->text_len = text_len;
+    x->map_len = map_len;
+    x->flash_off = off;
+    x->next = *at;
+    *at = x;
+    *out = x;
+    return NM_OK;
+}
+
 static int flash_write(const nm_host_board_t *b, size_t off, const uint8_t *p, size_t n) {
     while (n) {
         ssize_t w = pwrite(b->flash_fd, p, n, (off_t)off);
@@ -621,59 +700,34 @@ static int flash_write(const nm_host_board_t *b, size_t off, const uint8_t *p, s
     return 0;
 }
 
-/* Install: write the slice at the next free page of flash (an append
- * allocator; a real store comes later), then map those pages read+execute
- * at a free slot of the window. Text is never written after this. */
+/* Install into the board's own flash image: write the slice at the next
+ * free page (an append allocator; the module store is the real thing),
+ * then map it. Text is never written after this. */
 static int xip_install(nm_host_board_t *b, const nm_image_t *img, struct nm_host_xip **out,
                        nm_detail_t *d) {
-    size_t ps = b->page_size;
-    size_t text_len = (size_t)NM_HEADER_SIZE + img->rw_offset; /* a whole number of pages */
-    size_t rw = (size_t)img->data_size + img->bss_size;
-    int ovf = 0;
-    size_t slot_len = text_len + round_up(rw ? rw : 1, ps, &ovf) + ps; /* + a guard page */
-    struct nm_host_xip **at;
-    uint8_t *slot = ovf ? NULL : xip_slot_find(b, slot_len, &at);
-    if (!slot) {
-        return board_fail(d, NM_ERR_NOMEM, "module '%s': no room for %zu bytes in the XIP window",
-                          img->strtab, slot_len);
-    }
+    size_t text_len = (size_t)NM_HEADER_SIZE + img->rw_offset;
     if (text_len > b->flash_size - b->flash_used) {
         return board_fail(d, NM_ERR_NOMEM, "module '%s': flash full (%zu of %zu bytes used, needs %zu)",
                           img->strtab, b->flash_used, b->flash_size, text_len);
     }
-    struct nm_host_xip *x = calloc(1, sizeof *x);
-    if (!x) {
-        return board_fail(d, NM_ERR_NOMEM, "host board: out of memory");
-    }
     size_t off = b->flash_used;
     if (flash_write(b, off, img->base, img->image_size) != 0) {
-        int e = errno;
-        free(x);
         return board_fail(d, NM_ERR_IO, "module '%s': cannot write the flash image: %s", img->strtab,
-                          strerror(e));
+                          strerror(errno));
     }
-    if (mmap(slot, text_len, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, b->flash_fd, (off_t)off) !=
-        slot) {
-        int e = errno;
-        window_reserve(slot, text_len);
-        free(x);
-        return board_fail(d, NM_ERR_IO, "module '%s': cannot map flash read+execute: %s",
-                          img->strtab, strerror(e));
+    int err = xip_map(b, img, b->flash_fd, off, text_len, out, d);
+    if (err) {
+        return err;
     }
-    x->slot = slot;
-    x->slot_len = slot_len;
-    x->text_len = text_len;
-    x->flash_off = off;
-    x->next = *at;
-    *at = x;
+    (*out)->own_flash = 1;
     b->flash_used = off + text_len;
-    *out = x;
     return NM_OK;
 }
 
 /* Unmap a module's flash pages (back to PROT_NONE) and forget its slot.
- * Its RW went back through free_cb. Flash is reused only when this was
- * the last slice installed. */
+ * Its RW went back through free_cb. Board flash is reused only when this
+ * was the last slice installed; a module that had loaded hands its flash
+ * back to its owner (the store unpins it). */
 static void xip_release(nm_host_board_t *b, struct nm_host_xip *x) {
     for (struct nm_host_xip **pp = &b->xips; *pp; pp = &(*pp)->next) {
         if (*pp == x) {
@@ -681,11 +735,33 @@ static void xip_release(nm_host_board_t *b, struct nm_host_xip *x) {
             break;
         }
     }
-    window_reserve(x->slot, x->text_len);
-    if (x->flash_off + x->text_len == b->flash_used) {
-        b->flash_used = x->flash_off;
+    window_reserve(x->slot, x->map_len);
+    if (x->own_flash && x->flash_off + x->text_len == b->flash_used) {
+        b->flash_used = (size_t)x->flash_off;
+    }
+    if (x->m && x->release) {
+        x->release(x->release_ctx, x->release_arg);
     }
     free(x);
+}
+
+/* From here the loader sees only flash: it verifies the mapped copy,
+ * claims RW at text + rw_offset (board_claim_cb), fills it, runs init. On
+ * failure the slot goes (and the flash space of an install). */
+static int xip_run(nm_host_board_t *b, struct nm_host_xip *x, uint32_t image_size, nm_module_t *m,
+                   nm_detail_t *d) {
+    timer_snap_t t;
+    timer_snap(&t);
+    b->xip_loading = x;
+    int err = nm_load_xip(&b->cfg, m, x->slot, image_size, d);
+    b->xip_loading = NULL;
+    if (err) {
+        timer_undo(&t);
+        xip_release(b, x);
+        return err;
+    }
+    x->m = m;
+    return NM_OK;
 }
 
 int nm_host_load_xip(nm_host_board_t *b, const void *buf, size_t len, nm_module_t *m,
@@ -705,29 +781,76 @@ int nm_host_load_xip(nm_host_board_t *b, const void *buf, size_t len, nm_module_
         err = xip_check(b, &img, d);
     }
     if (!err) {
-        err = xip_setup(b, d);
+        err = window_setup(b, d);
+    }
+    if (!err) {
+        err = flash_setup(b, d);
     }
     struct nm_host_xip *x = NULL;
     if (!err) {
         err = xip_install(b, &img, &x, d);
     }
+    return err ? err : xip_run(b, x, img.image_size, m, d);
+}
+
+int nm_host_load_xip_fd(nm_host_board_t *b, int fd, uint64_t off, uint32_t size, size_t avail,
+                        nm_host_release_fn release, void *ctx, const void *arg, nm_module_t *m,
+                        nm_detail_t *d) {
+    if (!b || !m || fd < 0 || size > avail) {
+        return board_fail(d, NM_ERR_INVAL, "host board: bad flash extent (%u bytes in %zu)",
+                          (unsigned)size, avail);
+    }
+    memset(m, 0, sizeof *m);
+    /* The header fields that size the slot (rw_offset, data, bss) come
+     * from a checked parse of a copy; the loader checks the mapped bytes
+     * again, CRC included, and claim_cb confines RW to this slot whatever
+     * they say by then. */
+    uint8_t *copy = malloc(size ? size : 1);
+    if (!copy) {
+        return board_fail(d, NM_ERR_NOMEM, "host board: out of memory");
+    }
+    int err = NM_OK;
+    for (uint32_t got = 0; got < size && !err;) {
+        ssize_t r = pread(fd, copy + got, size - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            err = board_fail(d, r ? NM_ERR_IO : NM_ERR_TRUNCATED,
+                             "cannot read the module at flash offset 0x%llx: %s",
+                             (unsigned long long)off, r ? strerror(errno) : "end of file");
+        }
+        got += r > 0 ? (uint32_t)r : 0;
+    }
+    nm_image_t img;
+    if (!err) {
+        err = nm_image_parse(copy, size, &img, d);
+    }
+    if (!err) {
+        err = xip_check(b, &img, d);
+    }
+    char name[NM_DETAIL_MAX / 2] = "";
+    if (!err) {
+        snprintf(name, sizeof name, "%s", img.strtab);
+        img.strtab = name; /* xip_map's messages; the copy goes now */
+    }
+    uint32_t image_size = err ? 0 : img.image_size;
+    free(copy);
+    img.base = NULL; /* the sizes and the name are all that is used from here */
+    if (!err) {
+        err = window_setup(b, d);
+    }
+    struct nm_host_xip *x = NULL;
+    if (!err) {
+        err = xip_map(b, &img, fd, off, avail, &x, d);
+    }
     if (err) {
         return err;
     }
-    /* From here the loader sees only flash: it verifies the installed copy,
-     * claims RW at text + rw_offset (board_claim_cb), fills it, runs init. */
-    timer_snap_t t;
-    timer_snap(&t);
-    b->xip_loading = x;
-    err = nm_load_xip(&b->cfg, m, x->slot, img.image_size, d);
-    b->xip_loading = NULL;
-    if (err) {
-        timer_undo(&t);
-        xip_release(b, x);
-        return err;
-    }
-    x->m = m;
-    return NM_OK;
+    x->release = release;
+    x->release_ctx = ctx;
+    x->release_arg = arg;
+    return xip_run(b, x, image_size, m, d);
 }
 
 /* Map path and load it. RAM mode keeps the mapping while the module is
@@ -826,4 +949,29 @@ int nm_host_call(const nm_module_t *m, const char *fn_name, int argc, const long
         *result = (long)r;
     }
     return NM_OK;
+}
+
+/* ---- running from a module store (docs/store.md) ---- */
+
+static void store_unpin_cb(void *ctx, const void *arg) {
+    nm_store_unpin((nm_store_t *)ctx, (const nm_store_entry_t *)arg);
+}
+
+int nm_host_load_store(nm_host_board_t *b, nm_store_t *s, int fd, const char *name, nm_module_t *m,
+                       nm_detail_t *d) {
+    if (!b || !s || !s->cfg || !name || !m) {
+        return NM_ERR_INVAL;
+    }
+    const nm_store_entry_t *e = NULL;
+    int err = nm_store_pin(s, name, &e, d);
+    if (err) {
+        return err;
+    }
+    err = nm_host_load_xip_fd(b, fd, nm_store_offset(s, e), e->size,
+                              (size_t)e->n_blocks * s->cfg->block_size, store_unpin_cb, s,
+                              e, m, d);
+    if (err) {
+        nm_store_unpin(s, e);
+    }
+    return err;
 }

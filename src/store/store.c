@@ -233,6 +233,17 @@ static int apply_install(nm_store_t *s, const uint8_t *r, nm_detail_t *d) {
 
 /* ---- geometry ---- */
 
+static void set_align(nm_store_t *s, uint32_t align) {
+    const nm_store_config_t *c = s->cfg;
+    if (align < c->block_size) {
+        align = c->block_size;
+    }
+    s->align_blocks = align / c->block_size;
+    /* The first block whose mapped address is a multiple of align. */
+    uint32_t mis = (uint32_t)(c->map_base % align);
+    s->align_skew = mis ? (align - mis) / c->block_size : 0;
+}
+
 static int setup(nm_store_t *s, const nm_store_config_t *c, uint32_t meta_blocks, nm_detail_t *d) {
     memset(s, 0, sizeof *s);
     if (!c || !c->read || !c->prog || !c->erase || !c->entries || !c->max_entries || !c->buffer) {
@@ -268,11 +279,7 @@ static int setup(nm_store_t *s, const nm_store_config_t *c, uint32_t meta_blocks
     if (s->area_slots < 4) {
         return fail(d, NM_ERR_INVAL, "metadata area holds fewer than 4 records", NULL);
     }
-    uint32_t align = c->align > c->block_size ? c->align : c->block_size;
-    s->align_blocks = align / c->block_size;
-    /* The first block whose mapped address is a multiple of align. */
-    uint32_t mis = (uint32_t)(c->map_base % align);
-    s->align_skew = mis ? (align - mis) / c->block_size : 0;
+    set_align(s, c->align);
     return NM_OK;
 }
 
@@ -610,6 +617,7 @@ typedef struct area_info {
     int header_ok; /* a header with this geometry */
     int usable;    /* header + END: a complete snapshot */
     uint32_t generation, end_slot, count, last_seq;
+    uint32_t align; /* as formatted */
 } area_info_t;
 
 static int header_matches(const nm_store_t *s, const uint8_t *r) {
@@ -635,6 +643,7 @@ static int probe_area(nm_store_t *s, unsigned area, area_info_t *ai) {
     }
     ai->header_ok = 1;
     ai->generation = get32(buf_rec(s) + R_SEQ);
+    ai->align = get32(buf_rec(s) + R_CRC);
     for (uint32_t slot = 1; slot < s->area_slots; slot++) {
         if ((rc = slot_read(s, area, slot, &st)) != NM_OK) {
             return rc;
@@ -718,6 +727,9 @@ static int mount_at(nm_store_t *s, nm_detail_t *d) {
     s->generation = ai[pick].generation;
     s->seq = ai[pick].last_seq;
     s->stale_area = ai[pick ^ 1].header_ok;
+    if (!c->align && is_pow2(ai[pick].align) && ai[pick].align <= (1u << 30)) {
+        set_align(s, ai[pick].align); /* the alignment the store was formatted with */
+    }
     /* Replay: the snapshot, then the log. An invalid slot followed by a
      * record that declares it skipped is a torn write the writer knew of;
      * any other invalid slot before the end of the log is damage. */
@@ -838,6 +850,14 @@ int nm_store_mount(nm_store_t *s, const nm_store_config_t *cfg, nm_detail_t *d) 
 int nm_store_format(nm_store_t *s, const nm_store_config_t *cfg, nm_detail_t *d) {
     if (!s) {
         return fail(d, NM_ERR_INVAL, "NULL store", NULL);
+    }
+    if (s->mounted && s->cfg == cfg && cfg) {
+        for (uint32_t i = 0; i < cfg->max_entries; i++) {
+            if (cfg->entries[i].state != NM_STORE_FREE && cfg->entries[i].pins) {
+                return fail(d, NM_ERR_BUSY, "is loaded (pinned): unload it before formatting",
+                            cfg->entries[i].name);
+            }
+        }
     }
     int rc = setup(s, cfg, cfg ? cfg->meta_blocks : 0, d);
     if (rc != NM_OK) {
@@ -1318,13 +1338,13 @@ void nm_store_stat(const nm_store_t *s, nm_store_stats_t *st) {
         }
         st->used_blocks += e->n_blocks;
         st->rw_used += e->rw_size;
+        st->n_pinned += e->pins != 0; /* a replaced module still running counts too */
         if (e->state == NM_STORE_ZOMBIE) {
             st->n_zombies++;
             continue;
         }
         st->n_modules++;
         st->used_bytes += e->size;
-        st->n_pinned += e->pins != 0;
         st->n_damaged += (e->flags & NM_STORE_F_DAMAGED) != 0;
     }
     st->free_blocks = s->data_blocks - st->used_blocks;

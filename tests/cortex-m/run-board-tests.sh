@@ -11,7 +11,10 @@
 #   badinput an x86-64 module, a hard-float module on the soft-float M3, an
 #            armv7em module on the M3, a corrupted image and a missing
 #            import each print one error line and are skipped; the next
-#            command still runs; the exit status is the first error's code
+#            command still runs; the exit status is the first error's code;
+#            bad store commands too (format while a module from the store
+#            runs, an address outside staging, an unknown module, a bad
+#            budget, an unknown subcommand, a name too long)
 set -u
 natmod=$1; gen=$2; top=$3; work=$4
 here="$top/tests/cortex-m"
@@ -45,7 +48,7 @@ $b
 E
     d="$work/$n"
     mod "$d/proof.nmod" "$a" "$f" "$d/board.syms" "$here/modules/proof.c" || continue
-    printf 'proof p %s\n' "$stage" >"$d/proof.txt"
+    printf 'store format\nproof p %s\n' "$stage" >"$d/proof.txt"
     NM_SCRIPT_ADDR=$script qemu_run "$machine" "$d/fw.elf" "$d/proof.txt" "$d/proof.out" "$d/proof.nmod@$stage"
     st=$?
     if [ $st -eq 0 ] && [ "$(grep -c ': yes$\|: unchanged$' "$d/proof.out")" = 4 ]; then

@@ -176,9 +176,31 @@ static void link_patches_text_and_data_and_leaves_the_got(void) {
     CHECK_EQ(t_rd32(t + 8), u32((uintptr_t)&fw_func_a));
     CHECK_EQ(t_rd32(t + 16), 0);                           /* GOT: still the addend */
     CHECK_EQ(t_rd32(t + 20), u32((uintptr_t)flash + 64 + 12)); /* data -> text */
-    /* Linking a linked image is refused. */
-    CHECK_EQ(nm_xip_link(&cfg, flash, size, (uintptr_t)flash, (uintptr_t)ram, sink_write, &s, NULL, &d),
-             NM_ERR_XIP);
+    /* A linked image relinks for a new address (a store moving it): text
+     * words follow text, RW words and imports stay, the record follows. */
+    uint8_t *moved = malloc(size);
+    sink_t s2 = {0};
+    s2.at = moved;
+    uint32_t size2 = 0;
+    uintptr_t to = (uintptr_t)flash + 0x1000;
+    CHECK_EQ(nm_xip_link(&cfg, flash, size, to, (uintptr_t)ram, sink_write, &s2, &size2, &d), NM_OK);
+    CHECK_EQ(size2, size);
+    CHECK_EQ(nm_image_parse(moved, size2, &img, &d), NM_OK);
+    CHECK_EQ(img.xip_text_addr, u32(to + 64));
+    CHECK_EQ(img.xip_rw_addr, u32((uintptr_t)ram + 64)); /* rw_addr argument ignored: the slot stays */
+    CHECK_EQ(img.xip_src_crc, t_rd32(src + 12));
+    CHECK_EQ(t_rd32(moved + 64), u32(to + 64 + 8));
+    CHECK_EQ(t_rd32(moved + 64 + 4), u32((uintptr_t)ram + 64 + 4));
+    CHECK_EQ(t_rd32(moved + 64 + 8), u32((uintptr_t)&fw_func_a));
+    CHECK_EQ(t_rd32(moved + 64 + 20), u32(to + 64 + 12));
+    /* and back again gives the original bytes */
+    uint8_t *back = malloc(size);
+    sink_t s3 = {0};
+    s3.at = back;
+    CHECK_EQ(nm_xip_link(&cfg, moved, size2, (uintptr_t)flash, 0, sink_write, &s3, NULL, &d), NM_OK);
+    CHECK(memcmp(back, flash, size) == 0);
+    free(moved);
+    free(back);
     free(src);
 }
 

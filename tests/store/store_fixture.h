@@ -15,7 +15,9 @@
 #include "natmod/store.h"
 #include "store/bd_emu.h"
 
+#ifndef SF_MAX_ENTRIES /* entries[] of an sf_store_t; define it before including to change it */
 #define SF_MAX_ENTRIES 64
+#endif
 
 typedef struct sf_geom {
     const char *label;

@@ -1,4 +1,5 @@
-/* natmod run: load a module on the host board, call exports, unload. */
+/* natmod run: load a module on the host board (from a file, or in place
+ * from a store image), call exports, unload. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 static void run_help(void) {
     puts("usage: natmod run [--xip] [--periph] [--stats] MODULE [FN[:ARG,ARG...]]...\n"
+         "       natmod run --store IMAGE [--periph] [--stats] NAME [FN[:ARG,ARG...]]...\n"
          "\n"
          "Load MODULE (a slice or a universal module: the x86_64 slice is used) on the\n"
          "host board, which runs its nm_init; call each FN in turn with up to 6 integer\n"
@@ -20,6 +22,11 @@ static void run_help(void) {
          "\n"
          "  --xip      execute in place: install the slice in the board's flash image and\n"
          "             run its text from there (only data + bss take RAM)\n"
+         "  --store IMAGE  run the module installed as NAME in the store image IMAGE\n"
+         "             (natmod store) in place: its extent's pages are mapped from the\n"
+         "             image read+execute, RW right after them (implies --xip); the\n"
+         "             store checks its CRC first. With --block-size/--prog-size/--align\n"
+         "             for an image not made with the defaults\n"
          "  --periph   print the simulated peripherals before and after unload\n"
          "  --stats    print the loader's memory use (to stderr)");
 }
@@ -64,15 +71,11 @@ static int is_option(const char *a) {
     return a[0] == '-' && !(a[1] >= '0' && a[1] <= '9');
 }
 
-/* 0 if every called function is an export of the module at path, checked
- * before the module's init runs; a file that does not parse is left to the
- * loader, which says why. */
-static int check_exports(const char *path, const struct call *calls, int ncalls) {
-    uint8_t *buf;
-    size_t len;
-    if (!ncalls || cli_read_file(path, &buf, &len) != NM_OK) {
-        return 0;
-    }
+/* 0 if every called function is an export of the module in buf, checked
+ * before the module's init runs; a module that does not parse is left to
+ * the loader (or the store), which says why. what names it in messages. */
+static int check_exports_buf(const char *what, const uint8_t *buf, size_t len,
+                             const struct call *calls, int ncalls) {
     nm_slice_info_t si;
     nm_image_t img;
     nm_detail_t d = {{0}};
@@ -86,18 +89,52 @@ static int check_exports(const char *path, const struct call *calls, int ncalls)
                 found = !nm_image_export(&img, k, &ex) && !strcmp(ex.name, calls[c].fn);
             }
             if (!found) {
-                rc = cli_fail(NM_ERR_NOENT, "%s: module '%s' has no export '%s'", path, img.strtab,
+                rc = cli_fail(NM_ERR_NOENT, "%s: module '%s' has no export '%s'", what, img.strtab,
                               calls[c].fn);
             }
         }
     }
+    return rc;
+}
+
+static int check_exports(const char *path, const struct call *calls, int ncalls) {
+    uint8_t *buf;
+    size_t len;
+    if (!ncalls || cli_read_file(path, &buf, &len) != NM_OK) {
+        return 0;
+    }
+    int rc = check_exports_buf(path, buf, len, calls, ncalls);
+    free(buf);
+    return rc;
+}
+
+/* The same for a module in a store: its extent read from the image. */
+static int check_store_exports(const char *what, const cli_store_t *cs, const char *name,
+                               const struct call *calls, int ncalls) {
+    const nm_store_entry_t *e = nm_store_find(&cs->s, name);
+    uint8_t *buf = e && ncalls ? malloc(e->size) : NULL;
+    if (!buf) {
+        return 0;
+    }
+    /* Read block by block through the device, which bounds-checks; a
+     * read error is left to the load, which reports it. */
+    uint32_t bs = cs->cfg.block_size, got = 0;
+    int ok = 1;
+    while (ok && got < e->size) {
+        uint32_t n = e->size - got < bs ? e->size - got : bs;
+        ok = cs->cfg.read(&cs->cfg, e->start + got / bs, 0, buf + got, n) == NM_OK;
+        got += n;
+    }
+    int rc = ok ? check_exports_buf(what, buf, e->size, calls, ncalls) : 0;
     free(buf);
     return rc;
 }
 
 int cmd_run(int argc, char **argv) {
     int periph = 0, stats = 0, xip = 0, ncalls = 0;
-    const char *path = NULL;
+    const char *path = NULL, *image = NULL;
+    cli_geometry_t geom = {0, 0, 0};
+    int geom_given = 0;
     struct call *calls = calloc((size_t)argc, sizeof *calls);
     if (!calls) {
         return cli_fail(NM_ERR_NOMEM, "out of memory");
@@ -117,6 +154,17 @@ int cmd_run(int argc, char **argv) {
         } else if (!strcmp(a, "--xip")) {
             xip = 1;
             continue;
+        } else if (!strcmp(a, "--store")) {
+            if ((image = cli_optarg(argc, argv, &i))) {
+                continue;
+            }
+            rc = cli_exit_code(NM_ERR_INVAL);
+        } else if ((rc = cli_geometry_opt(argc, argv, &i, &geom)) != 0) {
+            if (rc > 0) {
+                geom_given = 1;
+                continue;
+            }
+            rc = cli_exit_code(rc);
         } else if (is_option(a)) {
             rc = cli_fail(NM_ERR_INVAL, "run: unknown option '%s' (see natmod run --help)", a);
         } else if (!path) {
@@ -131,9 +179,32 @@ int cmd_run(int argc, char **argv) {
         free(calls);
         return rc;
     }
-    int rc = path ? check_exports(path, calls, ncalls)
-                  : cli_fail(NM_ERR_INVAL, "run: no module given (see natmod run --help)");
+    int rc = 0;
+    if (!path) {
+        rc = cli_fail(NM_ERR_INVAL, "run: no %s given (see natmod run --help)",
+                      image ? "module NAME" : "module");
+    } else if (geom_given && !image) {
+        rc = cli_fail(NM_ERR_INVAL, "run: --block-size, --prog-size and --align need --store");
+    }
+    /* A store module always runs in place: its text is in the image. */
+    xip |= image != NULL;
+    /* The store is mounted before the board exists and goes after it: a
+     * module from it stays pinned until the board unloads it. */
+    cli_store_t *cs = NULL;
+    char what[512];
+    if (!rc && image) {
+        snprintf(what, sizeof what, "store %s", image);
+        if (!(rc = cli_store_open(image, &geom, NULL, 0, &cs))) {
+            rc = nm_store_find(&cs->s, path)
+                     ? check_store_exports(what, cs, path, calls, ncalls)
+                     : cli_fail(NM_ERR_NOENT, "store %s: module '%s' is not installed", image, path);
+        }
+    } else if (!rc) {
+        snprintf(what, sizeof what, "%s", path);
+        rc = check_exports(path, calls, ncalls);
+    }
     if (rc) {
+        cli_store_close(cs);
         free(calls);
         return rc;
     }
@@ -141,16 +212,24 @@ int cmd_run(int argc, char **argv) {
     nm_host_board_opts_t opts = {0};
     int err = nm_host_board_init(&board, &opts);
     if (err) {
+        cli_store_close(cs);
         free(calls);
         return cli_fail(err, "run: host board init failed: %s", nm_strerror(err));
     }
     nm_module_t mod;
     nm_detail_t d = {{0}};
-    err = xip ? nm_host_load_xip_file(&board, path, &mod, &d) : nm_host_load_file(&board, path, &mod, &d);
+    if (cs) {
+        err = nm_host_load_store(&board, &cs->s, cs->bd.fd, path, &mod, &d);
+    } else {
+        err = xip ? nm_host_load_xip_file(&board, path, &mod, &d) : nm_host_load_file(&board, path, &mod, &d);
+    }
     if (err) {
         nm_host_board_deinit(&board);
+        rc = cs ? cli_store_fail(cs, err, &d)
+                : cli_fail(err, "%s: %s", path, d.msg[0] ? d.msg : nm_strerror(err));
+        cli_store_close(cs);
         free(calls);
-        return cli_fail(err, "%s: %s", path, d.msg[0] ? d.msg : nm_strerror(err));
+        return rc;
     }
     fflush(stdout);
     for (int i = 0; i < ncalls && !rc; i++) {
@@ -158,7 +237,7 @@ int cmd_run(int argc, char **argv) {
         long result = 0;
         err = nm_host_call(&mod, c->fn, c->n, c->args, &result, &d);
         if (err) {
-            rc = cli_fail(err, "%s: %s", path, d.msg[0] ? d.msg : nm_strerror(err));
+            rc = cli_fail(err, "%s: %s", what, d.msg[0] ? d.msg : nm_strerror(err));
             break;
         }
         printf("%s(", c->fn);
@@ -178,12 +257,13 @@ int cmd_run(int argc, char **argv) {
     }
     err = nm_host_unload(&board, &mod);
     if (err && !rc) {
-        rc = cli_fail(err, "%s: unload: %s", path, nm_strerror(err));
+        rc = cli_fail(err, "%s: unload: %s", what, nm_strerror(err));
     }
     if (periph) {
         nm_host_periph_dump(stdout);
     }
     nm_host_board_deinit(&board);
+    cli_store_close(cs);
     free(calls);
     return rc;
 }

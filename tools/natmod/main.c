@@ -1,5 +1,5 @@
 /*
- * natmod: build, link, pack, inspect and run native modules.
+ * natmod: build, link, pack, inspect and run native modules; module store images.
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +16,7 @@ static const struct {
     {"pack", cmd_pack, "combine single-arch modules into one universal module"},
     {"info", cmd_info, "show what a module holds (each slice of a universal one)"},
     {"run", cmd_run, "load a module on the host board and call an export"},
+    {"store", cmd_store, "make and manage a module store image (format, install, ls, ...)"},
 };
 
 static void usage(FILE *f) {
