@@ -55,7 +55,8 @@
  * set, code reaches RW PC-relatively and the RW base must be text base +
  * rw_offset; otherwise the two regions may be placed independently.
  *
- * Relocation stream: n_relocs entries sorted by ascending site, each two
+ * Relocation stream: n_relocs entries sorted by ascending site, words not
+ * overlapping (each site >= the previous site + its word width), each two
  * ULEB128 numbers:
  *   delta  - site minus the previous entry's site (the first is from 0)
  *   code   - (target << 2) | kind
@@ -183,6 +184,7 @@ typedef struct nm_reloc_iter {
     uint32_t pos;   /* byte position in the stream */
     uint32_t index; /* entries read so far */
     uint32_t site;  /* site of the last entry */
+    uint8_t width;  /* bytes of the last entry's word: the next site is at least site + width */
 } nm_reloc_iter_t;
 
 /* CRC-32 (IEEE 802.3, reflected, init and final xor 0xFFFFFFFF), chainable:

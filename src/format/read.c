@@ -261,6 +261,13 @@ static int reloc_next_detail(nm_reloc_iter_t *it, nm_reloc_t *out, nm_detail_t *
         nm_detail_cat(d, "site repeats the previous entry's (sites must increase)");
         return NM_ERR_RELOC;
     }
+    if (it->index && delta < it->width) {
+        /* Overlapping words would make relocation order-dependent (and a
+         * relinked image differ from a fresh link): no linker emits them. */
+        reloc_prefix(d, it->index, 1, site);
+        nm_detail_cat(d, "word overlaps the previous entry's");
+        return NM_ERR_RELOC;
+    }
     uint32_t kind = code & 3u, target = code >> 2;
     if (kind >= NM_RELOC_KIND_COUNT) {
         reloc_prefix(d, it->index, 1, site);
@@ -310,6 +317,7 @@ static int reloc_next_detail(nm_reloc_iter_t *it, nm_reloc_t *out, nm_detail_t *
     }
     it->pos = pos;
     it->site = site;
+    it->width = (uint8_t)width;
     it->index++;
     out->site = site;
     out->kind = (uint8_t)kind;
@@ -322,6 +330,7 @@ void nm_reloc_iter_init(nm_reloc_iter_t *it, const nm_image_t *img) {
     it->pos = 0;
     it->index = 0;
     it->site = 0;
+    it->width = 0;
 }
 
 int nm_reloc_next(nm_reloc_iter_t *it, nm_reloc_t *out) {

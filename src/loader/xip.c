@@ -180,8 +180,9 @@ int nm_xip_link(const nm_loader_config_t *cfg, const void *buf, size_t len, uint
         misaligned(&img, "RW", rw_addr, img.rw_align_log2, d)) {
         return NM_ERR_XIP;
     }
-    if (ptr == 4 && (above32(text_addr) || above32(rw_addr))) {
-        return xip_fail(d, NM_ERR_XIP, &img, "addresses do not fit a 32-bit module");
+    if (above32(text_addr) || above32(rw_addr)) {
+        /* The XIP record holds 32-bit addresses, whatever the pointer size. */
+        return xip_fail(d, NM_ERR_XIP, &img, "text or RW address does not fit 32 bits");
     }
 
     if (relink && (rc = relink_bind_check(cfg, &img, d)) != NM_OK) {

@@ -346,6 +346,7 @@ static void every_header_field_is_checked(void) {
         {"reloc PTR64 on armv7m", T_STREAM_OFF + 1, 1, 0x01, 1, NM_ERR_RELOC, "PTR64"},
         {"reloc target beyond imports", T_STREAM_OFF + 5, 1, 3 << 2, 1, NM_ERR_RELOC, "target 3 beyond"},
         {"reloc site repeats", T_STREAM_OFF + 2, 1, 0, 1, NM_ERR_RELOC, "relocation 1 at site 0x0: site repeats"},
+        {"reloc words overlap", T_STREAM_OFF + 2, 1, 2, 1, NM_ERR_RELOC, "relocation 1 at site 0x2: word overlaps the previous"},
         {"reloc word crosses text", T_STREAM_OFF + 2, 1, 13, 1, NM_ERR_RELOC,
          "relocation 1 at site 0xd: word crosses end of text (text_size 0x10)"},
         {"reloc word crosses data", T_STREAM_OFF + 4, 1, 26, 1, NM_ERR_RELOC, "crosses end of data"},
