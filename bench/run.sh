@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench/run.sh: build natmod, then print four tables:
+# bench/run.sh: build natmod, then print five tables:
 #  1. natmod link: median wall time per example (one process per link, as a
 #     build system runs it; >= 10 runs), plus the instruction count of one
 #     link under callgrind (deterministic, unlike wall time on a shared box);
@@ -7,7 +7,9 @@
 #     module's own text + data + bss;
 #  3. module size: .nmod bytes vs the example's .o bytes;
 #  4. bench/cortex-m-load.sh: instructions and RAM to load each example on
-#     the Cortex-M board under QEMU -icount, RAM mode vs XIP mode.
+#     the Cortex-M board under QEMU -icount, RAM mode vs XIP mode;
+#  5. bench_store: the module store on emulated flash (mount cost, write
+#     amplification, defragmentation, erase-count spread; device counts).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/tools/deps.sh" --bench
@@ -86,3 +88,7 @@ if command -v qemu-system-arm >/dev/null && command -v arm-none-eabi-gcc >/dev/n
 else
     echo "== Cortex-M load cost: skipped (qemu-system-arm or arm-none-eabi-gcc missing)"
 fi
+
+echo
+echo "== module store on emulated flash (bench_store)"
+"$build/bench/bench_store"
