@@ -225,6 +225,11 @@ int nm_write_image(const nm_wmodule_t *m, uint8_t **out, size_t *out_len, nm_det
             rc = NM_ERR_RELOC;
             goto out;
         }
+        if (i && rel[i].site - rel[i - 1].site < (rel[i - 1].kind == NM_RELOC_PTR64 ? 8u : 4u)) {
+            reloc_detail(d, &rel[i], "its word overlaps the previous relocation's");
+            rc = NM_ERR_RELOC;
+            goto out;
+        }
         reloc_size += put_uleb(stream + reloc_size, rel[i].site - (i ? rel[i - 1].site : 0));
         reloc_size += put_uleb(stream + reloc_size, (rel[i].target << 2) | rel[i].kind);
     }

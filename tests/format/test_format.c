@@ -194,6 +194,9 @@ static void writer_rejects_what_the_reader_would(void) {
     CHECK_EQ(nm_write_image(&m, &img, &len, &d), NM_ERR_RELOC);
     CHECK_STR_CONTAINS(d.msg, "same site");
     CHECK(img == NULL);
+    rel[1].site = 12; /* inside the PTR64 word at 8 */
+    CHECK_EQ(nm_write_image(&m, &img, &len, &d), NM_ERR_RELOC);
+    CHECK_STR_CONTAINS(d.msg, "overlaps the previous");
 
     rel[1].site = 70000 + 40; /* first bss byte */
     CHECK_EQ(nm_write_image(&m, &img, &len, &d), NM_ERR_RELOC);
