@@ -597,7 +597,9 @@ static int commit(nm_store_t *s, nm_detail_t *d) {
     if (rc == NM_OK) {
         rc = slot_write(s, s->area, s->log_next);
         if (rc != NM_OK) {
-            s->log_next++, s->skipped++; /* maybe torn: never program it again */
+            /* Torn, or untouched (an erased slot here would end the log
+             * for mount): the next commit compacts into the other area. */
+            s->log_next = s->area_slots;
         } else {
             rc = dev_sync(s);
             s->log_next++;
@@ -691,12 +693,15 @@ static int check_entries(nm_store_t *s) {
                 return rc;
             }
             bad = memcmp(h, NM_MAGIC, 4) != 0 || get32(h + 12) != e->crc || get32(h + 16) != e->size;
-            if (get32(h + 8) & NM_FLAG_XIP_LINKED) {
-                e->flags |= NM_STORE_F_LINKED; /* a move must relink it */
+            if ((get32(h + 8) & NM_FLAG_XIP_LINKED) && c->rw_size) {
+                e->flags |= NM_STORE_F_LINKED; /* a move must relink it (copy mode only copies) */
             }
         }
         if (bad) {
             e->flags |= NM_STORE_F_DAMAGED;
+            if (e->start >= s->data_blocks || e->n_blocks > s->data_blocks - e->start) {
+                e->n_blocks = 0; /* outside the partition: it holds no block */
+            }
         }
     }
     return NM_OK;
@@ -734,7 +739,7 @@ static int mount_at(nm_store_t *s, nm_detail_t *d) {
      * record that declares it skipped is a torn write the writer knew of;
      * any other invalid slot before the end of the log is damage. */
     uint32_t pending = 0, last = 0, cursor_seq = 0;
-    int have_cursor = 0;
+    int have_cursor = 0, junk = 0;
     for (uint32_t slot = 1; slot < s->area_slots; slot++) {
         int st;
         if ((rc = slot_read(s, s->area, slot, &st)) != NM_OK) {
@@ -748,6 +753,20 @@ static int mount_at(nm_store_t *s, nm_detail_t *d) {
         }
         if (st == SLOT_ERASED) {
             if (slot > ai[pick].end_slot) {
+                /* The log ends here. Anything written after an erased slot
+                 * was never committed by this protocol (damage): count it,
+                 * and make the next commit compact so no record ever lands
+                 * behind it. */
+                for (uint32_t t = slot + 1; t < s->area_slots; t++) {
+                    int st2;
+                    if ((rc = slot_read(s, s->area, t, &st2)) != NM_OK) {
+                        return fail(d, rc, "cannot read the metadata log", NULL);
+                    }
+                    if (st2 != SLOT_ERASED) {
+                        s->bad_records++;
+                        junk = 1;
+                    }
+                }
                 break;
             }
             pending++;
@@ -792,7 +811,7 @@ static int mount_at(nm_store_t *s, nm_detail_t *d) {
      * next record goes after them and declares them. */
     s->log_next = last + 1 + pending;
     s->skipped = pending;
-    if (s->log_next > s->area_slots) {
+    if (s->log_next > s->area_slots || junk) {
         s->log_next = s->area_slots;
     }
     if (!have_cursor) {
@@ -823,18 +842,17 @@ int nm_store_mount(nm_store_t *s, const nm_store_config_t *cfg, nm_detail_t *d) 
         return fail(d, NM_ERR_INVAL, "NULL store", NULL);
     }
     int rc = setup(s, cfg, cfg ? cfg->meta_blocks : 0, d);
-    if (rc != NM_OK) {
-        return rc;
+    if (rc == NM_OK) {
+        rc = mount_at(s, d);
     }
-    rc = mount_at(s, d);
-    if (rc != NM_ERR_CORRUPT || cfg->meta_blocks) {
+    if (!cfg || cfg->meta_blocks || (rc != NM_ERR_CORRUPT && rc != NM_ERR_INVAL) || !cfg->block_count) {
         return rc;
     }
     /* Formatted with another meta_blocks: find its header (rare path). */
     for (uint32_t mb = 1; 2 * mb < cfg->block_count; mb++) {
         nm_store_t t;
         if (setup(&t, cfg, mb, NULL) != NM_OK) {
-            break;
+            continue;
         }
         for (unsigned a = 0; a < 2; a++) {
             int st;
@@ -1064,19 +1082,27 @@ const nm_store_entry_t *nm_store_find(const nm_store_t *s, const char *name) {
 }
 
 const nm_store_entry_t *nm_store_next(const nm_store_t *s, uint32_t *pos) {
-    if (!s || !s->mounted || !pos) {
+    if (!s || !s->mounted || !pos || *pos > s->cfg->max_entries) {
         return NULL;
     }
-    /* *pos is one past the last block returned: the next entry starts at or after it. */
-    const nm_store_entry_t *best = NULL;
+    /* Order: (start block, slot index); *pos is the slot index + 1 of the
+     * entry returned last (0 before the first), so entries that share a
+     * start (damaged metadata) are all listed and nothing wraps. */
+    const nm_store_entry_t *ents = s->cfg->entries, *last = *pos ? &ents[*pos - 1] : NULL, *best = NULL;
     for (uint32_t i = 0; i < s->cfg->max_entries; i++) {
-        const nm_store_entry_t *e = &s->cfg->entries[i];
-        if (e->state == NM_STORE_LIVE && e->start >= *pos && (!best || e->start < best->start)) {
+        const nm_store_entry_t *e = &ents[i];
+        if (e->state != NM_STORE_LIVE) {
+            continue;
+        }
+        if (last && (e->start < last->start || (e->start == last->start && e <= last))) {
+            continue;
+        }
+        if (!best || e->start < best->start) {
             best = e;
         }
     }
     if (best) {
-        *pos = best->start + 1;
+        *pos = (uint32_t)(best - ents) + 1;
     }
     return best;
 }
@@ -1347,7 +1373,8 @@ void nm_store_stat(const nm_store_t *s, nm_store_stats_t *st) {
         st->used_bytes += e->size;
         st->n_damaged += (e->flags & NM_STORE_F_DAMAGED) != 0;
     }
-    st->free_blocks = s->data_blocks - st->used_blocks;
+    /* Damaged entries may overlap (that is how some are found): clamp. */
+    st->free_blocks = st->used_blocks < s->data_blocks ? s->data_blocks - st->used_blocks : 0;
     st->largest_free = s->mounted ? largest_free(s) : 0;
     st->generation = s->generation;
     st->seq = s->seq;

@@ -267,7 +267,9 @@ static void bit_flips_in_erased_areas_are_harmless(void) {
         nm_bd_emu_flip(&f->emu, (size_t)b * f->cfg.block_size + 17 * b, b);
     }
     CHECK_EQ(nm_store_mount(&f->st, &f->cfg, &d), NM_OK);
-    CHECK_EQ(f->st.bad_records, 0);
+    /* The slot right after the log is stepped over; the one further on,
+     * behind erased slots, is reported (the next commit compacts past it). */
+    CHECK_EQ(f->st.bad_records, 1);
     CHECK(sf_check(f, &m, why, sizeof why) == 0);
     /* Installs go on: flipped slots are skipped, flipped blocks erased first. */
     int rc = NM_OK;
