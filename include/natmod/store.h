@@ -154,7 +154,6 @@ typedef struct nm_store {
     uint8_t mounted;
     uint8_t degraded;      /* metadata was damaged: blocks holding a valid image
                               that no record describes are never reused */
-    uint8_t stale_area;    /* the other area holds data (erase before reuse) */
     /* install staging (see store.c) */
     uint32_t st_block, st_limit, st_fill, st_off;
     int st_err;

@@ -618,7 +618,7 @@ static int commit(nm_store_t *s, nm_detail_t *d) {
 typedef struct area_info {
     int header_ok; /* a header with this geometry */
     int usable;    /* header + END: a complete snapshot */
-    uint32_t generation, end_slot, count, last_seq;
+    uint32_t generation, end_slot, last_seq;
     uint32_t align; /* as formatted */
 } area_info_t;
 
@@ -658,7 +658,6 @@ static int probe_area(nm_store_t *s, unsigned area, area_info_t *ai) {
             get32(r + R_START) == slot - 1) {
             ai->usable = 1;
             ai->end_slot = slot;
-            ai->count = slot - 1;
             ai->last_seq = get32(r + R_SIZE);
             return NM_OK;
         }
@@ -731,7 +730,6 @@ static int mount_at(nm_store_t *s, nm_detail_t *d) {
     s->area = (uint8_t)pick;
     s->generation = ai[pick].generation;
     s->seq = ai[pick].last_seq;
-    s->stale_area = ai[pick ^ 1].header_ok;
     if (!c->align && is_pow2(ai[pick].align) && ai[pick].align <= (1u << 30)) {
         set_align(s, ai[pick].align); /* the alignment the store was formatted with */
     }
