@@ -13,7 +13,8 @@
 
 enum {
     R_ARM_NONE = 0, R_ARM_ABS32 = 2, R_ARM_REL32 = 3, R_ARM_THM_CALL = 10,
-    R_ARM_THM_PC8 = 11, R_ARM_GOT_BREL = 26, R_ARM_THM_JUMP24 = 30,
+    R_ARM_THM_PC8 = 11, R_ARM_GOTOFF32 = 24, R_ARM_BASE_PREL = 25, R_ARM_GOT_BREL = 26,
+    R_ARM_THM_JUMP24 = 30,
     R_ARM_TARGET1 = 38, R_ARM_V4BX = 40, R_ARM_PREL31 = 42,
     R_ARM_MOVW_ABS_NC = 43, R_ARM_MOVT_ABS = 44, R_ARM_THM_MOVW_ABS_NC = 47,
     R_ARM_THM_MOVT_ABS = 48, R_ARM_THM_MOVW_PREL_NC = 49, R_ARM_THM_MOVT_PREL = 50,
@@ -35,8 +36,8 @@ static const char *thumb_reloc_name(uint32_t t) {
     case 9: return "R_ARM_SBREL32";
     case R_ARM_THM_CALL: return "R_ARM_THM_CALL";
     case R_ARM_THM_PC8: return "R_ARM_THM_PC8";
-    case 24: return "R_ARM_GOTOFF32";
-    case 25: return "R_ARM_BASE_PREL";
+    case R_ARM_GOTOFF32: return "R_ARM_GOTOFF32";
+    case R_ARM_BASE_PREL: return "R_ARM_BASE_PREL";
     case R_ARM_GOT_BREL: return "R_ARM_GOT_BREL";
     case 27: return "R_ARM_PLT32";
     case 28: return "R_ARM_CALL";
@@ -89,10 +90,16 @@ static int thumb_classify(uint32_t t, const char **why) {
         *why = "MOVW/MOVT absolute address not supported (no load-time relocation kind for it): "
                "do not use -mpure-code/-mslow-flash-data";
         return NML_R_UNSUPPORTED;
+    /* -fpic code (the .mpy back-end's packed layout only; the core refuses
+     * them where TEXT and RW are placed independently) */
     case R_ARM_GOT_BREL:
+        return NML_R_GOTREL;
     case R_ARM_GOT_PREL:
-        *why = "GOT-relative relocation: compile without -fPIC on Thumb";
-        return NML_R_UNSUPPORTED;
+        return NML_R_GOT;
+    case R_ARM_BASE_PREL:
+        return NML_R_GOTPC;
+    case R_ARM_GOTOFF32:
+        return NML_R_GOTOFF;
     case R_ARM_PREL31:
         *why = "R_ARM_PREL31 outside .ARM.exidx not supported";
         return NML_R_UNSUPPORTED;
@@ -136,6 +143,10 @@ static int64_t thumb_implicit_addend(uint32_t t, const uint8_t *p) {
     case R_ARM_ABS32:
     case R_ARM_TARGET1:
     case R_ARM_REL32:
+    case R_ARM_GOT_BREL:
+    case R_ARM_GOT_PREL:
+    case R_ARM_BASE_PREL:
+    case R_ARM_GOTOFF32:
         return (int32_t)nml_rd32(p);
     case R_ARM_THM_CALL:
     case R_ARM_THM_JUMP24:
@@ -171,6 +182,10 @@ static int thumb_apply(uint32_t t, uint8_t *p, uint64_t P, int64_t v, const char
         nml_wr32(p, (uint32_t)v);
         return NM_OK;
     case R_ARM_REL32:
+    case R_ARM_GOT_BREL:
+    case R_ARM_GOT_PREL:
+    case R_ARM_BASE_PREL:
+    case R_ARM_GOTOFF32:
         if (v < INT32_MIN || v > INT32_MAX) {
             break;
         }
@@ -260,6 +275,40 @@ static void thumb_write_stub(uint8_t *p, uint64_t at, uint64_t got) {
         nml_wr16(p + 2 * i, code[i]);
     }
     nml_wr32(p + 12, 0); /* the core writes the slot's RW offset and its relocation */
+}
+
+/* The entry jump: B.N (T2) if it reaches; else B.W (T4) on ARMv7-M and up;
+ * on ARMv6-M, which has no B.W, push {r4, lr}; bl; pop {r4, pc} (keeps r0-r3
+ * for the call and r0 for the return, and the stack 8-aligned). */
+static unsigned thumb_jump_size(unsigned arch, int64_t to) {
+    if (to - 4 >= -2048 && to - 4 <= 2046) {
+        return 2;
+    }
+    return arch == NM_ARCH_ARMV6M ? 8 : 4;
+}
+
+static void encode_bl(uint8_t *p, int64_t v, int link) {
+    uint32_t u = (uint32_t)v;
+    uint32_t s = (u >> 24) & 1, i1 = (u >> 23) & 1, i2 = (u >> 22) & 1;
+    uint32_t j1 = (~(i1 ^ s)) & 1, j2 = (~(i2 ^ s)) & 1;
+    nml_wr16(p, (uint16_t)(0xf000 | (s << 10) | ((u >> 12) & 0x3ff)));
+    nml_wr16(p + 2, (uint16_t)((link ? 0xd000 : 0x9000) | (j1 << 13) | (j2 << 11) | ((u >> 1) & 0x7ff)));
+}
+
+static void thumb_write_jump(uint8_t *p, unsigned arch, int64_t to) {
+    switch (thumb_jump_size(arch, to)) {
+    case 2:
+        nml_wr16(p, (uint16_t)(0xe000 | (((uint32_t)(to - 4) >> 1) & 0x7ff)));
+        break;
+    case 4:
+        encode_bl(p, to - 4, 0);
+        break;
+    default:
+        nml_wr16(p, 0xb510); /* push {r4, lr} */
+        encode_bl(p + 2, to - 6, 1);
+        nml_wr16(p + 6, 0xbd10); /* pop {r4, pc} */
+        break;
+    }
 }
 
 /* ULEB128 at *pos within [0, end); 0 on overflow or truncation. */
@@ -368,5 +417,7 @@ const nml_arch_t nml_arch_thumb = {
     .implicit_addend = thumb_implicit_addend,
     .apply = thumb_apply,
     .write_stub = thumb_write_stub,
+    .jump_size = thumb_jump_size,
+    .write_jump = thumb_write_jump,
     .float_abi = thumb_float_abi,
 };

@@ -119,6 +119,22 @@ static void x64_write_stub(uint8_t *p, uint64_t at, uint64_t got) {
     nml_wr32(p + 2, (uint32_t)(int32_t)(int64_t)(got - (at + 6)));
 }
 
+/* jmp rel8 (eb) or jmp rel32 (e9), relative to the end of the instruction */
+static unsigned x64_jump_size(unsigned arch, int64_t to) {
+    (void)arch;
+    return to - 2 >= -128 && to - 2 <= 127 ? 2 : 5;
+}
+
+static void x64_write_jump(uint8_t *p, unsigned arch, int64_t to) {
+    if (x64_jump_size(arch, to) == 2) {
+        p[0] = 0xeb;
+        p[1] = (uint8_t)(int8_t)(to - 2);
+    } else {
+        p[0] = 0xe9;
+        nml_wr32(p + 1, (uint32_t)(int32_t)(to - 5));
+    }
+}
+
 const nml_arch_t nml_arch_x86_64 = {
     .name = "x86_64",
     .machine = NML_EM_X86_64,
@@ -137,4 +153,6 @@ const nml_arch_t nml_arch_x86_64 = {
     .implicit_addend = x64_implicit_addend,
     .apply = x64_apply,
     .write_stub = x64_write_stub,
+    .jump_size = x64_jump_size,
+    .write_jump = x64_write_jump,
 };

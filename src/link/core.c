@@ -87,6 +87,9 @@ typedef struct ctx {
     uint64_t text_size, rw_offset, data_size, bss_size, got_off, stub_off;
     unsigned text_align, rw_align; /* log2 */
     uint8_t *text, *data;
+    nml_gsym_t *entry;   /* opt->entry, defined */
+    unsigned entry_jump; /* bytes of jump at TEXT 0 (0: the entry is there) */
+    uint8_t bss_relative;
 } ctx_t;
 
 static int nomem(ctx_t *c) {
@@ -421,9 +424,18 @@ static void collect_demands(ctx_t *c, nml_obj_t *o) {
     }
 }
 
+/* Does the caller's check_import take name as an import? */
+static int import_ok(ctx_t *c, const char *name, char *why, size_t n) {
+    return c->opt->check_import(c->opt->import_ctx, name, why, n);
+}
+
 /* Is g a symbol the link still needs from an archive? */
 static int wanted(ctx_t *c, nml_gsym_t *g, const char *name) {
-    return g && g->demanded && (!g->obj || g->common) && !in_fw(c, name);
+    if (!g || !g->demanded || (g->obj && !g->common) || in_fw(c, name)) {
+        return 0;
+    }
+    char why[8];
+    return g->obj || !c->opt->check_import || !import_ok(c, name, why, sizeof why);
 }
 
 /* One pass over an archive's symbol index: parse and include each member
@@ -607,7 +619,12 @@ static int gc_sections(ctx_t *c) {
         return NM_OK;
     }
     worklist_t w = {0};
-    for (nml_obj_t *o = c->first; o; o = o->next) {
+    if (c->entry) {
+        if (mark_sym(c, &w, c->entry->obj, c->entry->sym)) {
+            return c->err.code;
+        }
+    }
+    for (nml_obj_t *o = c->first; o && !c->entry; o = o->next) {
         for (uint32_t i = 1; i < o->nsyms; i++) {
             nml_sym_t *s = &o->syms[i];
             if (is_export_candidate(o, s) && mark_sym(c, &w, o, i)) {
@@ -681,6 +698,20 @@ static int add_got(ctx_t *c, nml_obj_t *o, uint32_t i) {
 static int undefined(ctx_t *c, nml_obj_t *o, nml_sec_t *s, nml_rel_t *r, tgt_t *t) {
     char b[32];
     nml_gsym_t *g = t->g;
+    if (c->opt->check_import) {
+        char why[256];
+        why[0] = 0;
+        if (import_ok(c, g->name, why, sizeof why)) {
+            t->kind = T_IMPORT;
+            return add_import(c, g);
+        }
+        if (t->kind == T_WEAK0) {
+            return NM_OK;
+        }
+        return nml_fail(&c->err, NM_ERR_NOSYM, "undefined symbol '%s' (referenced from %s %s+0x%llx, %s): %s", g->name,
+                        o->name, s->name, (unsigned long long)r->offset, rname(c, r->type, b, sizeof b),
+                        why[0] ? why : "nothing provides it");
+    }
     if (c->have_fw) {
         if (in_fw(c, g->name)) {
             t->kind = T_IMPORT;
@@ -727,6 +758,15 @@ static int scan_relocs(ctx_t *c) {
                 if (r->offset > s->size || w > s->size - r->offset) {
                     return rel_fail(c, NM_ERR_RELOC, o, s, r, "field outside the section");
                 }
+                int got_kind = kind == NML_R_GOT || kind == NML_R_GOTPC || kind == NML_R_GOTOFF || kind == NML_R_GOTREL;
+                if (got_kind && !ar->rw_pcrel && !c->opt->packed) {
+                    return rel_fail(c, NM_ERR_RELOC, o, s, r,
+                                    "GOT-relative relocation: compile without -fPIC on Thumb (TEXT and RW are placed "
+                                    "independently)");
+                }
+                if (kind == NML_R_GOTPC) {
+                    continue; /* the GOT's own address: no target symbol (_GLOBAL_OFFSET_TABLE_) */
+                }
                 tgt_t t;
                 resolve(o, r->sym, &t);
                 if (t.kind == T_UNDEF || t.kind == T_WEAK0) {
@@ -763,6 +803,7 @@ static int scan_relocs(ctx_t *c) {
                     }
                     break;
                 case NML_R_GOT:
+                case NML_R_GOTREL:
                     err = add_got(c, o, r->sym);
                     break;
                 default:
@@ -807,16 +848,39 @@ static uint64_t page_congruent(uint64_t lo, unsigned rw_align_log2) {
     return (r & ((1ull << rw_align_log2) - 1)) ? 0 : r;
 }
 
+/* The section holding the entry and the entry's offset in it. */
+static nml_sec_t *entry_section(ctx_t *c, uint64_t *off) {
+    nml_obj_t *o = c->entry->obj;
+    nml_sym_t *y = &o->syms[c->entry->sym];
+    *off = y->value;
+    return &o->secs[y->shndx];
+}
+
 static int layout(ctx_t *c) {
     const nml_arch_t *ar = c->arch;
     uint64_t cur = 0;
     c->text_align = c->rw_align = ar->min_align_log2;
-    /* TEXT: code first, then read-only data, then stubs */
+    /* TEXT: the entry's section first (behind a jump if the entry is not
+     * its first byte), code, then read-only data, then stubs */
+    nml_sec_t *esec = NULL;
+    if (c->entry) {
+        uint64_t eoff;
+        esec = entry_section(c, &eoff);
+        /* the jump's size depends on the distance, which depends on the
+         * size: size it for the longest jump plus alignment (sizes only grow
+         * with distance, so the final distance needs no more) */
+        c->entry_jump = eoff ? ar->jump_size(c->opt->arch, (int64_t)(eoff + 8 + esec->align)) : 0;
+        cur = c->entry_jump;
+        if (place(c, esec, &cur, &c->text_align)) {
+            return c->err.code;
+        }
+    }
     for (int pass = 0; pass < 2; pass++) {
         for (nml_obj_t *o = c->first; o; o = o->next) {
             for (uint32_t i = 1; i < o->nsecs; i++) {
                 nml_sec_t *s = &o->secs[i];
-                if (!s->keep || s->region != NM_REGION_TEXT || ((s->flags & NML_SHF_EXEC) != 0) != (pass == 0)) {
+                if (!s->keep || s == esec || s->region != NM_REGION_TEXT ||
+                    ((s->flags & NML_SHF_EXEC) != 0) != (pass == 0)) {
                     continue;
                 }
                 if (place(c, s, &cur, &c->text_align)) {
@@ -878,7 +942,7 @@ static int layout(ctx_t *c) {
      * to a page of zeroed gap per module in RAM mode. link_all may move RW
      * further once the image size is known. */
     c->rw_offset = align_up(c->text_size, 1ull << c->rw_align);
-    if (ar->rw_pcrel) {
+    if (ar->rw_pcrel && !c->opt->packed) {
         uint64_t r = page_congruent(c->text_size, c->rw_align);
         c->rw_offset = r ? r : c->rw_offset;
     }
@@ -966,6 +1030,16 @@ static int final_target(ctx_t *c, nml_obj_t *o, uint32_t sym, tgt_t *t) {
     return NM_OK;
 }
 
+/* A link-time-resolved relative reference: if it reaches bss, bss must
+ * stay where the layout put it (the .mpy back-end then cannot move it). */
+static void note_relative(ctx_t *c, const tgt_t *t) {
+    uint8_t region = 0;
+    uint64_t off = 0;
+    if (region_of(c, t, &region, &off) && region == NM_REGION_RW && off >= c->data_size) {
+        c->bss_relative = 1;
+    }
+}
+
 static int relocate(ctx_t *c) {
     const nml_arch_t *ar = c->arch;
     uint64_t gotbase = c->rw_offset + c->got_off;
@@ -973,6 +1047,11 @@ static int relocate(ctx_t *c) {
     c->data = nml_alloc(c->ra, c->data_size ? c->data_size : 1);
     if (!c->text || !c->data) {
         return nomem(c);
+    }
+    if (c->entry_jump) {
+        uint64_t eoff;
+        nml_sec_t *esec = entry_section(c, &eoff);
+        ar->write_jump(c->text, c->opt->arch, (int64_t)(esec->out_off + eoff));
     }
     for (nml_obj_t *o = c->first; o; o = o->next) {
         for (uint32_t i = 1; i < o->nsecs; i++) {
@@ -1003,6 +1082,13 @@ static int relocate(ctx_t *c) {
                 uint8_t *p = base + r->offset;
                 uint64_t P = sbase + r->offset;
                 int64_t A = r->has_addend ? r->addend : ar->implicit_addend(r->type, p);
+                if (kind == NML_R_GOTPC) {
+                    why = NULL;
+                    if (ar->apply(r->type, p, P, (int64_t)(gotbase + (uint64_t)A - P), &why)) {
+                        return rel_fail(c, NM_ERR_RELOC, o, s, r, why ? why : "out of range");
+                    }
+                    continue;
+                }
                 tgt_t t;
                 if (final_target(c, o, r->sym, &t)) {
                     return c->err.code;
@@ -1036,9 +1122,10 @@ static int relocate(ctx_t *c) {
                     } else {
                         uint8_t reg = 0;
                         uint64_t off = 0;
-                        if (!ar->rw_pcrel && region_of(c, &t, &reg, &off) && reg != s->region) {
+                        if (!ar->rw_pcrel && !c->opt->packed && region_of(c, &t, &reg, &off) && reg != s->region) {
                             return rel_fail(c, NM_ERR_RELOC, o, s, r, "branch between TEXT and RW");
                         }
+                        note_relative(c, &t);
                         v = (int64_t)(((S + (uint64_t)A) | t.thumb) - P);
                     }
                     break;
@@ -1046,7 +1133,8 @@ static int relocate(ctx_t *c) {
                     if (t.kind == T_ABS || t.kind == T_WEAK0) {
                         return rel_fail(c, NM_ERR_RELOC, o, s, r, "PC-relative reference to an absolute address");
                     }
-                    if (!ar->rw_pcrel) {
+                    note_relative(c, &t);
+                    if (!ar->rw_pcrel && !c->opt->packed) {
                         uint8_t reg = 0;
                         uint64_t off = 0;
                         region_of(c, &t, &reg, &off);
@@ -1057,19 +1145,19 @@ static int relocate(ctx_t *c) {
                     }
                     v = (int64_t)(((S + (uint64_t)A) | t.thumb) - P);
                     break;
-                case NML_R_GOT: {
+                case NML_R_GOT:
+                case NML_R_GOTREL: {
                     nml_sym_t *y = &o->syms[r->sym];
                     int32_t gi = y->g ? y->g->got_idx : y->got_idx;
-                    v = (int64_t)(gotbase + (uint64_t)gi * ar->ptr_size + (uint64_t)A - P);
+                    uint64_t entry = gotbase + (uint64_t)gi * ar->ptr_size + (uint64_t)A;
+                    v = (int64_t)(kind == NML_R_GOT ? entry - P : entry - gotbase);
                     break;
                 }
-                case NML_R_GOTPC:
-                    v = (int64_t)(gotbase + (uint64_t)A - P);
-                    break;
                 case NML_R_GOTOFF:
                     if (t.kind == T_ABS || t.kind == T_WEAK0) {
                         return rel_fail(c, NM_ERR_RELOC, o, s, r, "GOT-relative reference to an absolute address");
                     }
+                    note_relative(c, &t);
                     v = (int64_t)(S + (uint64_t)A - gotbase);
                     break;
                 default:
@@ -1159,7 +1247,10 @@ static int add_export(ctx_t *c, expbuf_t *e, nml_gsym_t *g) {
 
 static int exports(ctx_t *c, nml_result_t *res) {
     expbuf_t e = {0};
-    for (nml_obj_t *o = c->first; o; o = o->next) {
+    if (c->entry && add_export(c, &e, c->entry)) {
+        return c->err.code;
+    }
+    for (nml_obj_t *o = c->first; o && !c->entry; o = o->next) {
         for (uint32_t i = 1; i < o->nsyms; i++) {
             nml_sym_t *s = &o->syms[i];
             if (is_export_candidate(o, s) && s->g && s->g->obj == o && s->g->sym == i && add_export(c, &e, s->g)) {
@@ -1168,7 +1259,7 @@ static int exports(ctx_t *c, nml_result_t *res) {
         }
     }
     static const char *const special[] = {"nm_init", "nm_deinit"};
-    for (size_t i = 0; i < 2 + c->opt->n_extra_exports; i++) {
+    for (size_t i = 0; i < 2 + c->opt->n_extra_exports && !c->entry; i++) {
         const char *n = i < 2 ? special[i] : c->opt->extra_exports[i - 2];
         nml_gsym_t *g = table_find(&c->globals, n);
         if (!g || !g->obj) {
@@ -1450,6 +1541,33 @@ static int fit_slice_below_rw(ctx_t *c, nml_result_t *res) {
     return err ? err : fill_module(c, res);
 }
 
+/* The entry point must be a function defined by one of the objects (or a
+ * member pulled for it) in an executable section. */
+static int find_entry(ctx_t *c) {
+    const char *name = c->opt->entry;
+    nml_gsym_t *g = table_get(c, &c->globals, name);
+    if (!g) {
+        return nomem(c);
+    }
+    g->demanded = 1;
+    int err = pull_members(c);
+    if (err) {
+        return err;
+    }
+    if (!g->obj) {
+        return nml_fail(&c->err, NM_ERR_NOSYM, "no object defines the entry point '%s' (the module's init function)",
+                        name);
+    }
+    nml_sym_t *y = &g->obj->syms[g->sym];
+    if (g->common || y->shndx == NML_SHN_UNDEF || y->shndx >= g->obj->nsecs ||
+        !(g->obj->secs[y->shndx].flags & NML_SHF_EXEC) || g->obj->secs[y->shndx].drop) {
+        return nml_fail(&c->err, NM_ERR_NOSYM, "%s: entry point '%s' is not a function in an executable section",
+                        g->obj->name, name);
+    }
+    c->entry = g;
+    return NM_OK;
+}
+
 static int link_all(ctx_t *c, nml_result_t *res) {
     const nml_options_t *opt = c->opt;
     int err;
@@ -1466,13 +1584,19 @@ static int link_all(ctx_t *c, nml_result_t *res) {
         }
         g->demanded = 1;
     }
+    if (opt->entry && (err = find_entry(c))) {
+        return err;
+    }
     if ((err = pull_members(c)) || (err = gc_sections(c)) || (err = scan_relocs(c)) || (err = layout(c)) ||
         (err = relocate(c)) || (err = exports(c, res)) || (err = fill_module(c, res))) {
         return err;
     }
-    if (c->arch->rw_pcrel && (err = fit_slice_below_rw(c, res))) {
+    if (c->arch->rw_pcrel && !opt->packed && (err = fit_slice_below_rw(c, res))) {
         return err;
     }
+    res->bss_lo = (uint32_t)(c->data_size & ~((1ull << c->rw_align) - 1));
+    res->bss_relative = c->bss_relative;
+    res->entry_jump = (uint8_t)c->entry_jump;
     if (opt->verbose) {
         const nm_wmodule_t *m = &res->mod;
         fprintf(stderr, "natmod link: text %u, data %u (GOT %u entries at %u), bss %u, rw_offset %u, %u relocs, %u imports, %u exports\n",

@@ -34,11 +34,24 @@ typedef struct nml_options {
     size_t n_extra_exports;
     int gc_sections; /* 1: drop sections unreachable from the exports */
     int verbose;
+    /* For the .mpy back-end (NULL / 0 for .nmod): */
+    const char *entry; /* the only root and export: GC keeps what it reaches; its section is
+                        * placed first in TEXT, behind a jump if it does not start there */
+    int packed;        /* one block: RW right after TEXT (no XIP page layout), so TEXT may reach
+                        * RW relatively on every arch (Thumb -fpic GOT code, static data) */
+    /* Decides each undefined, non-weak-absent symbol: 1 = an import (not pulled from
+     * archives either), 0 = an error, with why[] saying what is missing and what
+     * would provide it. NULL: the syms_path rule. */
+    int (*check_import)(void *ctx, const char *name, char *why, size_t why_len);
+    void *import_ctx;
 } nml_options_t;
 
 /* A linked module owns every buffer nm_wmodule_t points to. */
 typedef struct nml_result {
     nm_wmodule_t mod;
+    uint32_t bss_lo;      /* RW offset where bss starts (data_size rounded down to RW's alignment) */
+    uint8_t bss_relative; /* bss is reached PC- or GOT-relatively, not only through pointer records */
+    uint8_t entry_jump;   /* bytes of jump to the entry at TEXT offset 0 (0: the entry is there) */
     void *priv; /* owned allocations */
 } nml_result_t;
 
@@ -49,5 +62,46 @@ void nml_result_free(nml_result_t *res);
 
 /* The .nmod back-end: write the linked module as one slice. */
 int nml_write_nmod(const nml_result_t *res, uint8_t **out, size_t *out_len, char *detail, size_t detail_len);
+
+/* ---- the .mpy back-end (backend_mpy.c) ---- */
+
+/* What the MicroPython loader provides for an undefined symbol: its
+ * relocation destination (NM_MPY_DEST_QSTR_TABLE, _OBJ_TABLE, _FUN_TABLE or
+ * NM_MPY_DEST_FUN0 + i, natmod/mpy.h), or -1. */
+int nml_mpy_dest_of(const char *name);
+
+/* Absolute symbols a module may use: from a firmware ELF's symbol table or a
+ * linker-script symbol file (sym = 0xADDR;). Read with nml_abs_load. */
+typedef struct nml_abs_syms nml_abs_syms_t;
+/* Load path (a firmware ELF if it starts with the ELF magic, else a symbol
+ * file) into *out. NM_OK or NM_ERR_* with a detail naming file and line or
+ * section. data/size: the contents already in memory (fuzzing), or NULL. */
+int nml_abs_load(const char *path, const uint8_t *data, size_t size, nml_abs_syms_t **out, char *detail,
+                 size_t detail_len);
+int nml_abs_find(const nml_abs_syms_t *t, const char *name, uint64_t *addr);
+size_t nml_abs_count(const nml_abs_syms_t *t);
+void nml_abs_free(nml_abs_syms_t *t);
+
+/* nml_options.check_import for .mpy links: a symbol is an import when the
+ * loader provides it (nml_mpy_dest_of) or abs defines it; otherwise why says
+ * where it was looked for and what would provide it. ctx: nml_mpy_imports_t. */
+typedef struct nml_mpy_imports {
+    const nml_abs_syms_t *abs;
+    const char *abs_path; /* where abs came from, for messages; NULL: none given */
+    const char *archives; /* non-empty if archives were given (for messages) */
+} nml_mpy_imports_t;
+int nml_mpy_check_import(void *ctx, const char *name, char *why, size_t n);
+
+typedef struct nml_mpy_options {
+    const char *source_name;   /* qstr table entry 0 */
+    const char *const *qstrs;  /* the module's own qstrs: table entries 1..n */
+    size_t n_qstrs;
+    const nml_abs_syms_t *abs; /* firmware/extern symbols, or NULL */
+} nml_mpy_options_t;
+
+/* Write the linked module (linked with entry "mpy_init", packed) as a .mpy:
+ * version 6.3 for res->mod.arch, one native viper raw code. */
+int nml_write_mpy(const nml_result_t *res, const nml_mpy_options_t *o, uint8_t **out, size_t *out_len,
+                  char *detail, size_t detail_len);
 
 #endif /* NATMOD_LINK_H */

@@ -32,6 +32,7 @@ enum nml_rkind {
     NML_R_GOT,         /* GOT entry address + A - P */
     NML_R_GOTPC,       /* GOT base + A - P */
     NML_R_GOTOFF,      /* S + A - GOT base */
+    NML_R_GOTREL,      /* GOT entry address + A - GOT base (ARM GOT_BREL) */
     NML_R_UNSUPPORTED, /* refuse, with arch-provided reason */
 };
 
@@ -60,6 +61,11 @@ typedef struct nml_arch {
     /* Write a stub at p (link-time address at), jumping to the import whose
      * GOT slot is at got (if stub_uses_got). */
     void (*write_stub)(uint8_t *p, uint64_t at, uint64_t got);
+    /* A jump at TEXT offset 0 to the entry `to` bytes further (for the
+     * .mpy back-end, whose loader calls TEXT's first byte): its size for
+     * that distance on that arch, and its bytes. */
+    unsigned (*jump_size)(unsigned arch, int64_t to);
+    void (*write_jump)(uint8_t *p, unsigned arch, int64_t to);
     /* Float ABI an object declares: NM_FLOAT_SOFT/HARD, or -1 if it does
      * not say (libgcc members often do not). NULL: not checked. */
     int (*float_abi)(const nml_obj_t *o);

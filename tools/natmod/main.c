@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_mpy.h"
 
 static const struct {
     const char *name;
@@ -17,6 +18,7 @@ static const struct {
     {"info", cmd_info, "show what a module holds (each slice of a universal one)"},
     {"run", cmd_run, "load a module on the host board and call an export"},
     {"store", cmd_store, "make and manage a module store image (format, install, ls, ...)"},
+    {"mpy", cmd_mpy, "MicroPython .mpy native modules: build, link, qstrs, pack"},
 };
 
 static void usage(FILE *f) {

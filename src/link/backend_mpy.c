@@ -1,0 +1,362 @@
+/*
+ * The .mpy back-end: a module linked with entry "mpy_init" in the packed
+ * layout becomes a MicroPython .mpy (version 6.3) holding one native viper
+ * raw code, as py/persistentcode.c loads it:
+ *
+ *   'M' 6 (3 | arch << 2) 31 | n_qstr | n_obj=0 | qstrs (source name first)
+ *   | kind_len = text_len << 3 | 2 | text | scope_flags | [bss size]
+ *   | relocation ops ... 0xff
+ *
+ * The loader copies text into executable RAM, allocates bss, and adds a
+ * destination address to each word a relocation names. natmod's text is
+ * TEXT, then RW's data (and GOT) at rw_offset, then bss when code reaches bss
+ * relatively; otherwise bss is the loader's separate zeroed block. The entry
+ * is text offset 0 (the core puts its section first, or a jump there).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "link/link_internal.h"
+#include "link/util.h"
+#include "natmod/mpy.h"
+
+/* Undefined symbols the MicroPython loader resolves, by relocation kind. */
+static const char *const fun_table_objs[] = {
+    "mp_type_type", "mp_type_str", "mp_type_list", "mp_type_dict", "mp_type_fun_builtin_0",
+    "mp_type_fun_builtin_1", "mp_type_fun_builtin_2", "mp_type_fun_builtin_3", "mp_type_fun_builtin_var",
+    "mp_type_Exception", "mp_stream_read_obj", "mp_stream_readinto_obj", "mp_stream_unbuffered_readline_obj",
+    "mp_stream_write_obj",
+};
+
+int nml_mpy_dest_of(const char *name) {
+    if (!strcmp(name, "mp_fun_table")) {
+        return NM_MPY_DEST_FUN_TABLE;
+    }
+    if (!strcmp(name, "mp_native_qstr_table")) {
+        return NM_MPY_DEST_QSTR_TABLE;
+    }
+    if (!strcmp(name, "mp_native_obj_table")) {
+        return NM_MPY_DEST_OBJ_TABLE;
+    }
+    if (!strcmp(name, "memset")) {
+        return NM_MPY_DEST_FUN0 + NM_MPY_FUN_MEMSET;
+    }
+    if (!strcmp(name, "memmove") || !strcmp(name, "memcpy")) {
+        return NM_MPY_DEST_FUN0 + NM_MPY_FUN_MEMMOVE;
+    }
+    if (!strcmp(name, "mp_plat_print")) {
+        return NM_MPY_DEST_FUN0 + NM_MPY_FUN_TYPE_TYPE - 1;
+    }
+    for (size_t i = 0; i < sizeof fun_table_objs / sizeof fun_table_objs[0]; i++) {
+        if (!strcmp(name, fun_table_objs[i])) {
+            return NM_MPY_DEST_FUN0 + NM_MPY_FUN_TYPE_TYPE + (int)i;
+        }
+    }
+    return -1;
+}
+
+/* ---- output buffer ---- */
+
+typedef struct obuf {
+    uint8_t *p;
+    size_t n, cap;
+    int oom;
+} obuf_t;
+
+static void put(obuf_t *b, const void *d, size_t n) {
+    if (b->oom) {
+        return;
+    }
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->n + n) {
+            cap *= 2;
+        }
+        uint8_t *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, d, n);
+    b->n += n;
+}
+
+static void put8(obuf_t *b, uint8_t v) {
+    put(b, &v, 1);
+}
+
+/* MicroPython's vuint: big-endian groups of 7 bits, high bit = more follow. */
+static void put_uint(obuf_t *b, uint64_t v) {
+    uint8_t t[10];
+    int n = 0;
+    t[9 - n++] = v & 0x7f;
+    for (v >>= 7; v; v >>= 7) {
+        t[9 - n++] = 0x80 | (v & 0x7f);
+    }
+    put(b, t + 10 - n, (size_t)n);
+}
+
+static void put_qstr(obuf_t *b, const char *s) {
+    size_t len = strlen(s);
+    unsigned q = nm_mpy_static_qstr_find(s, len);
+    if (q) {
+        put_uint(b, (uint64_t)q << 1 | 1);
+        return;
+    }
+    put_uint(b, (uint64_t)len << 1);
+    put(b, s, len + 1); /* with its NUL */
+}
+
+static int fail(char *d, size_t n, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int fail(char *d, size_t n, int code, const char *fmt, ...) {
+    if (d && n) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(d, n, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+/* One word to relocate: text offset (bytes) and destination. */
+typedef struct mreloc {
+    uint32_t off;
+    uint16_t dest;
+} mreloc_t;
+
+static int by_off(const void *a, const void *b) {
+    uint32_t x = ((const mreloc_t *)a)->off, y = ((const mreloc_t *)b)->off;
+    return x < y ? -1 : x > y;
+}
+
+/* Runs of consecutive words with one destination become one op; text,
+ * rodata and bss runs carry their count, the others are one op per word
+ * (without an address when they follow on). */
+static void put_relocs(obuf_t *b, const mreloc_t *r, size_t n, unsigned ws) {
+    uint64_t next = UINT64_MAX; /* word the loader's pointer is at */
+    for (size_t i = 0; i < n;) {
+        uint64_t word = r[i].off / ws;
+        uint16_t dest = r[i].dest;
+        size_t run = 1;
+        if (dest <= NM_MPY_DEST_BSS) {
+            while (i + run < n && r[i + run].dest == dest && r[i + run].off / ws == word + run) {
+                run++;
+            }
+        }
+        int need_addr = word != next;
+        unsigned op = dest <= NM_MPY_DEST_BSS ? (unsigned)(dest << 1 | (run > 1)) : dest;
+        put8(b, (uint8_t)(op << 1 | (unsigned)need_addr));
+        if (need_addr) {
+            put_uint(b, word << 1); /* bit 0 clear: in text */
+        }
+        if (run > 1) {
+            put_uint(b, run);
+        }
+        next = word + run;
+        i += run;
+    }
+    put8(b, NM_MPY_RELOC_END);
+}
+
+int nml_write_mpy(const nml_result_t *res, const nml_mpy_options_t *o, uint8_t **out, size_t *out_len,
+                  char *detail, size_t detail_len) {
+    const nm_wmodule_t *m = &res->mod;
+    unsigned ws = nm_mpy_word_size(m->arch);
+    *out = NULL;
+    *out_len = 0;
+    if (m->arch != NM_ARCH_X64 && !(m->arch >= NM_ARCH_ARMV6M && m->arch <= NM_ARCH_ARMV7EMDP)) {
+        return fail(detail, detail_len, NM_ERR_UNSUPPORTED, ".mpy output for %s is not supported",
+                    nm_arch_name(m->arch));
+    }
+    if (m->arch == NM_ARCH_ARMV7EM) {
+        return fail(detail, detail_len, NM_ERR_UNSUPPORTED,
+                    "armv7em (soft-float Cortex-M4) has no MicroPython native arch of its own: use armv7m");
+    }
+    if (o->n_qstrs > 0xffff) {
+        return fail(detail, detail_len, NM_ERR_UNSUPPORTED,
+                    "%zu qstrs: a module's qstr table holds at most 65535 (mp_native_qstr_table is 16-bit)",
+                    o->n_qstrs);
+    }
+    for (size_t i = 0; i < o->n_qstrs; i++) {
+        if (strlen(o->qstrs[i]) > 255) {
+            return fail(detail, detail_len, NM_ERR_UNSUPPORTED,
+                        "qstr '%.20s...' is %zu bytes: MicroPython qstrs are at most 255 bytes", o->qstrs[i],
+                        strlen(o->qstrs[i]));
+        }
+    }
+    int inline_bss = res->bss_relative;
+    uint64_t rw = m->rw_offset;
+    uint64_t text_len = m->text_size;
+    if (m->data_size || (inline_bss && m->bss_size)) {
+        text_len = rw + m->data_size + (inline_bss ? m->bss_size : 0);
+    }
+    uint64_t bss_len = 0;
+    if (!inline_bss && m->bss_size) {
+        bss_len = (uint64_t)m->data_size + m->bss_size - res->bss_lo;
+        bss_len = (bss_len + ws - 1) / ws * ws;
+    }
+    if (text_len > 0x7fffffff) {
+        return fail(detail, detail_len, NM_ERR_UNSUPPORTED, "module too large (%llu bytes of text)",
+                    (unsigned long long)text_len);
+    }
+    uint8_t *text = calloc(1, text_len ? (size_t)text_len : 1);
+    mreloc_t *rl = calloc(m->n_relocs ? m->n_relocs : 1, sizeof(*rl));
+    if (!text || !rl) {
+        free(text);
+        free(rl);
+        return fail(detail, detail_len, NM_ERR_NOMEM, "out of memory");
+    }
+    memcpy(text, m->text, m->text_size);
+    if (m->data_size) {
+        memcpy(text + rw, m->data, m->data_size);
+    }
+    size_t nr = 0;
+    int err = NM_OK;
+    for (uint32_t i = 0; i < m->n_relocs && !err; i++) {
+        const nm_reloc_t *r = &m->relocs[i];
+        uint64_t off = r->site < m->text_size ? r->site : rw + (r->site - m->text_size);
+        unsigned w = r->kind == NM_RELOC_PTR64 ? 8 : 4;
+        if (w != ws || off % ws || off + ws > text_len) {
+            err = fail(detail, detail_len, NM_ERR_RELOC,
+                       "pointer at %s+0x%llx is not word-aligned: MicroPython relocates whole %u-byte words "
+                       "(align the data holding it)",
+                       r->site < m->text_size ? "TEXT" : "RW", (unsigned long long)(off - (r->site < m->text_size ? 0 : rw)),
+                       ws);
+            break;
+        }
+        uint64_t v = ws == 8 ? nml_rd64(text + off) : nml_rd32(text + off);
+        int dest;
+        if (r->target == NM_TARGET_TEXT) {
+            dest = NM_MPY_DEST_TEXT;
+        } else if (r->target == NM_TARGET_RW) {
+            if (inline_bss || v < m->data_size || !m->bss_size) {
+                dest = NM_MPY_DEST_TEXT;
+                v += rw;
+            } else {
+                dest = NM_MPY_DEST_BSS;
+                v -= res->bss_lo;
+            }
+        } else {
+            uint32_t k = r->target - NM_TARGET_IMPORT0;
+            const char *name = k < m->n_imports ? m->imports[k] : "?";
+            uint64_t addr;
+            dest = nml_mpy_dest_of(name);
+            if (dest < 0) {
+                if (!nml_abs_find(o->abs, name, &addr)) {
+                    err = fail(detail, detail_len, NM_ERR_NOSYM, "undefined symbol '%s'", name);
+                    break;
+                }
+                v += addr;
+                if (ws == 4 && v > 0xffffffffu) {
+                    err = fail(detail, detail_len, NM_ERR_RELOC, "'%s' at 0x%llx does not fit a 32-bit word", name,
+                               (unsigned long long)addr);
+                    break;
+                }
+            }
+        }
+        if (ws == 8) {
+            nml_wr64(text + off, v);
+        } else {
+            nml_wr32(text + off, (uint32_t)v);
+        }
+        if (dest >= 0) {
+            rl[nr].off = (uint32_t)off;
+            rl[nr].dest = (uint16_t)dest;
+            nr++;
+        }
+    }
+    if (err) {
+        free(text);
+        free(rl);
+        return err;
+    }
+    if (nr > 1) {
+        qsort(rl, nr, sizeof(*rl), by_off);
+    }
+
+    obuf_t b = {0};
+    put8(&b, NM_MPY_MAGIC);
+    put8(&b, NM_MPY_VERSION);
+    put8(&b, NM_MPY_FEATURE(m->arch));
+    put8(&b, NM_MPY_SMALL_INT_BITS);
+    put_uint(&b, 1 + o->n_qstrs);
+    put_uint(&b, 0); /* no constant objects */
+    put_qstr(&b, o->source_name ? o->source_name : m->name);
+    for (size_t i = 0; i < o->n_qstrs; i++) {
+        put_qstr(&b, o->qstrs[i]);
+    }
+    put_uint(&b, text_len << 3 | NM_MPY_KIND_NATIVE_VIPER);
+    put(&b, text, (size_t)text_len);
+    put_uint(&b, NM_MPY_SCOPE_VIPERRELOC | (bss_len ? NM_MPY_SCOPE_VIPERBSS : 0));
+    if (bss_len) {
+        put_uint(&b, bss_len);
+    }
+    put_relocs(&b, rl, nr, ws);
+    free(text);
+    free(rl);
+    if (b.oom) {
+        free(b.p);
+        return fail(detail, detail_len, NM_ERR_NOMEM, "out of memory");
+    }
+    *out = b.p;
+    *out_len = b.n;
+    return NM_OK;
+}
+
+/* ---- undefined symbols ---- */
+
+static int is_libm(const char *n) {
+    static const char *const m[] = {
+        "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "exp", "exp2", "expm1",
+        "log", "log2", "log10", "log1p", "pow", "sqrt", "cbrt", "hypot", "floor", "ceil", "round", "trunc",
+        "fmod", "modf", "frexp", "ldexp", "fabs", "copysign", "nearbyint", "rint", "lround", "erf", "erfc",
+        "tgamma", "lgamma", "fmin", "fmax", "remainder", "scalbn",
+    };
+    size_t len = strlen(n);
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+        size_t l = strlen(m[i]);
+        if (!strncmp(n, m[i], l) && (len == l || (len == l + 1 && (n[l] == 'f' || n[l] == 'l')))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int is_libgcc(const char *n) {
+    return !strncmp(n, "__aeabi_", 8) || (!strncmp(n, "__", 2) && (strstr(n, "di3") || strstr(n, "si3") ||
+                                                                   strstr(n, "sf") || strstr(n, "df") ||
+                                                                   strstr(n, "ti3") || strstr(n, "gnu_")));
+}
+
+int nml_mpy_check_import(void *ctx, const char *name, char *why, size_t n) {
+    const nml_mpy_imports_t *im = ctx;
+    uint64_t addr;
+    if (nml_mpy_dest_of(name) >= 0 || nml_abs_find(im->abs, name, &addr)) {
+        return 1;
+    }
+    char fw[200];
+    if (im->abs_path) {
+        snprintf(fw, sizeof fw, "not defined by %s", im->abs_path);
+    } else {
+        snprintf(fw, sizeof fw, "no --firmware given");
+    }
+    const char *hint;
+    if (!strncmp(name, "mp_", 3) || !strncmp(name, "m_", 2) || !strncmp(name, "nlr_", 4) ||
+        !strncmp(name, "qstr_", 5)) {
+        hint = "MicroPython's functions are reached through mp_fun_table: use the py/dynruntime.h wrapper, or pass "
+               "--firmware firmware.elf to call the firmware's own copy";
+    } else if (is_libm(name)) {
+        hint = "it is in libm: add -l \"$(CC CFLAGS -print-file-name=libm.a)\" (natmod mpy build does)";
+    } else if (is_libgcc(name)) {
+        hint = "it is a compiler helper: add -l \"$(CC CFLAGS -print-libgcc-file-name)\" (natmod mpy build does)";
+    } else {
+        hint = "define it, link an archive that does (-l lib.a), or pass --firmware firmware.elf";
+    }
+    snprintf(why, n, "not in mp_fun_table, %s, %s; %s",
+             im->archives && *im->archives ? "not in the archives given" : "no archives given", fw, hint);
+    return 0;
+}

@@ -1,0 +1,489 @@
+/*
+ * The .mpy back-end on real objects (tests/link/mpy, compiled at build
+ * time with dynruntime.mk's flags for each arch), without MicroPython:
+ *   - every .mpy is read back with natmod's reader: header bytes, qstr
+ *     table, one native viper raw code, and every relocation inside text;
+ *     text and data match the linked module except at relocated words; the
+ *     entry (text offset 0) reaches mpy_init;
+ *   - x86-64 modules are loaded the way py/persistentcode.c does (copy text
+ *     to executable memory, allocate bss, add each destination to each
+ *     relocated word) against a fake mp_fun_table and qstr table, and run;
+ *   - bad input gives its error and writes nothing.
+ *   test_mpy <objdir> <libgcc.a for cortex-m0 or "">
+ */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "../test.h"
+#include "link/link.h"
+#include "natmod/mpy.h"
+
+static const char *objdir, *libgcc;
+static char detail[640];
+
+static const char *obj(const char *name) {
+    static char buf[8][512];
+    static int i;
+    char *b = buf[i++ & 7];
+    snprintf(b, 512, "%s/%s", objdir, name);
+    return b;
+}
+
+static const char *const qstrs[] = {"answer", "buf", "type"};
+
+typedef struct linked {
+    nml_result_t res;
+    uint8_t *mpy;
+    size_t len;
+} linked_t;
+
+/* Link paths (NULL-terminated) for arch as natmod mpy link does. */
+static int link_mpy(unsigned arch, const char *externs, const char *const *q, size_t nq, linked_t *l,
+                    const char *const *paths) {
+    nml_input_t in[8];
+    size_t n = 0;
+    memset(l, 0, sizeof *l);
+    for (; paths[n] && n < 8; n++) {
+        memset(&in[n], 0, sizeof in[n]);
+        in[n].path = paths[n];
+    }
+    nml_abs_syms_t *abs = NULL;
+    detail[0] = 0;
+    if (externs) {
+        int err = nml_abs_load(externs, NULL, 0, &abs, detail, sizeof detail);
+        if (err) {
+            return err;
+        }
+    }
+    nml_mpy_imports_t im = {abs, externs, NULL};
+    nml_options_t o;
+    memset(&o, 0, sizeof o);
+    o.arch = (uint8_t)arch;
+    o.float_abi = arch == NM_ARCH_X64 || arch >= NM_ARCH_ARMV7EMSP ? NM_FLOAT_HARD : NM_FLOAT_SOFT;
+    o.inputs = in;
+    o.n_inputs = n;
+    o.gc_sections = 1;
+    o.entry = "mpy_init";
+    o.packed = 1;
+    o.check_import = nml_mpy_check_import;
+    o.import_ctx = &im;
+    int err = nml_link(&o, &l->res, detail, sizeof detail);
+    if (!err) {
+        nml_mpy_options_t mo = {"mod.mpy", q, nq, abs};
+        err = nml_write_mpy(&l->res, &mo, &l->mpy, &l->len, detail, sizeof detail);
+    }
+    nml_abs_free(abs);
+    return err;
+}
+
+static void unlink_mpy(linked_t *l) {
+    free(l->mpy);
+    nml_result_free(&l->res);
+}
+
+/* Where the entry jump at text 0 goes (or 0 when there is none). */
+static int64_t jump_target(unsigned arch, const uint8_t *t) {
+    if (arch == NM_ARCH_X64) {
+        if (t[0] == 0xeb) {
+            return 2 + (int8_t)t[1];
+        }
+        if (t[0] == 0xe9) {
+            return 5 + (int32_t)(t[1] | t[2] << 8 | t[3] << 16 | (uint32_t)t[4] << 24);
+        }
+        return -1;
+    }
+    uint16_t h1 = (uint16_t)(t[0] | t[1] << 8), h2 = (uint16_t)(t[2] | t[3] << 8);
+    unsigned at = 0;
+    if (h1 == 0xb510) { /* push {r4, lr}; bl; pop {r4, pc} */
+        at = 2;
+        h1 = h2;
+        h2 = (uint16_t)(t[4] | t[5] << 8);
+    }
+    if ((h1 & 0xf800) == 0xe000 && !at) { /* B.N */
+        int32_t d = (int32_t)((uint32_t)(h1 & 0x7ff) << 21) >> 20;
+        return 4 + d;
+    }
+    if ((h1 & 0xf800) == 0xf000 && (h2 & 0x9000) == (at ? 0xd000 : 0x9000)) { /* B.W / BL */
+        uint32_t s = (h1 >> 10) & 1, j1 = (h2 >> 13) & 1, j2 = (h2 >> 11) & 1;
+        uint32_t i1 = !(j1 ^ s), i2 = !(j2 ^ s);
+        uint32_t v = (s << 24) | (i1 << 23) | (i2 << 22) | ((uint32_t)(h1 & 0x3ff) << 12) | ((uint32_t)(h2 & 0x7ff) << 1);
+        int32_t d = (int32_t)(v << 7) >> 7;
+        return at + 4 + d;
+    }
+    return -1;
+}
+
+/* Read the .mpy back and check it against the linked module. Returns the
+ * number of relocated words (or -1 if it does not parse). */
+static long check_mpy(const char *what, unsigned arch, const linked_t *l, const char *const *q, size_t nq,
+                      size_t abs_words) {
+    nm_mpy_t m;
+    nm_detail_t d;
+    int err = nm_mpy_parse(l->mpy, l->len, &m, &d);
+    CHECK_EQ(err, NM_OK);
+    if (err) {
+        fprintf(stderr, "%s: %s\n", what, d.msg);
+        return -1;
+    }
+    const nm_wmodule_t *w = &l->res.mod;
+    unsigned ws = nm_mpy_word_size(arch);
+    CHECK_EQ(l->mpy[0], 'M');
+    CHECK_EQ(l->mpy[1], 6);
+    CHECK_EQ(l->mpy[2], 3 | arch << 2);
+    CHECK_EQ(l->mpy[3], 31);
+    CHECK_EQ(m.size, l->len);
+    CHECK_EQ(m.n_qstr, 1 + nq);
+    CHECK_EQ(m.n_obj, 0);
+    CHECK_EQ(m.kind, NM_MPY_KIND_NATIVE_VIPER);
+    CHECK_EQ(m.has_children, 0);
+    CHECK(m.scope_flags & NM_MPY_SCOPE_VIPERRELOC);
+    CHECK_EQ(m.rodata_size, 0);
+    nm_mpy_iter_t it;
+    nm_mpy_qstr_t qs;
+    nm_mpy_qstr_begin(&m, &it);
+    size_t i = 0;
+    while (nm_mpy_qstr_next(&it, &qs)) {
+        const char *want = i == 0 ? "mod.mpy" : q[i - 1];
+        unsigned sq = nm_mpy_static_qstr_find(want, strlen(want)); /* "type" is one: by number */
+        CHECK_EQ(qs.static_q, sq);
+        CHECK(sq || (qs.len == strlen(want) && !memcmp(qs.str, want, qs.len)));
+        i++;
+    }
+    CHECK_EQ(i, 1 + nq);
+    /* text = TEXT [| data at rw_offset [| bss]] */
+    uint32_t want_text = w->text_size;
+    if (w->data_size || (l->res.bss_relative && w->bss_size)) {
+        want_text = w->rw_offset + w->data_size + (l->res.bss_relative ? w->bss_size : 0);
+    }
+    CHECK_EQ(m.text_size, want_text);
+    CHECK_EQ(!!(m.scope_flags & NM_MPY_SCOPE_VIPERBSS), !l->res.bss_relative && w->bss_size);
+    uint8_t *hit = calloc(m.text_size / ws + 1, 1);
+    long words = 0;
+    nm_mpy_reloc_t r;
+    nm_mpy_reloc_begin(&m, &it);
+    while (nm_mpy_reloc_next(&it, &r)) {
+        CHECK_EQ(r.base, 0);
+        CHECK(r.n >= 1 && (uint64_t)(r.word + r.n) * ws <= m.text_size); /* inside text */
+        CHECK(r.dest != NM_MPY_DEST_RODATA);
+        CHECK(r.dest != NM_MPY_DEST_BSS || (m.scope_flags & NM_MPY_SCOPE_VIPERBSS));
+        CHECK(r.dest < NM_MPY_DEST_FUN0 + NM_MPY_FUN_TABLE_SIZE);
+        for (uint32_t k = 0; k < r.n && (uint64_t)(r.word + k) * ws < m.text_size; k++) {
+            CHECK_EQ(hit[r.word + k], 0); /* each word once */
+            hit[r.word + k] = 1;
+            words++;
+        }
+    }
+    /* TEXT and data are the linked bytes except where a word is relocated
+     * or holds an absolute (firmware) address */
+    size_t diff = 0;
+    uint32_t last = UINT32_MAX;
+    for (uint32_t k = 0; k < m.text_size; k++) {
+        uint8_t want;
+        if (k < w->text_size) {
+            want = w->text[k];
+        } else if (k >= w->rw_offset && k < w->rw_offset + w->data_size) {
+            want = w->data[k - w->rw_offset];
+        } else {
+            want = 0;
+        }
+        if (m.text[k] != want && !hit[k / ws] && !(k < l->res.entry_jump) && k / ws != last) {
+            diff++;
+            last = k / ws;
+        }
+    }
+    free(hit);
+    CHECK_EQ(diff, abs_words);
+    /* text offset 0 is mpy_init, or jumps there */
+    CHECK(w->n_exports == 1 && !strcmp(w->exports[0].name, "mpy_init"));
+    uint32_t entry = w->exports[0].value & ~1u;
+    if (l->res.entry_jump) {
+        CHECK_EQ(jump_target(arch, m.text), entry);
+    } else {
+        CHECK_EQ(entry, 0);
+    }
+    return words;
+}
+
+/* ---- running x86-64 modules as MicroPython's loader would ---- */
+
+static struct {
+    uint16_t q;
+    intptr_t v;
+} stored[8];
+static int n_stored;
+static const int fake_type_type = 0x7e;
+static int fake_none;
+
+static void fake_store_global(uint16_t q, void *o) {
+    if (n_stored < 8) {
+        stored[n_stored].q = q;
+        stored[n_stored].v = (intptr_t)o;
+        n_stored++;
+    }
+}
+
+static int fw_led(int n) {
+    return n * 100 + 1;
+}
+
+static intptr_t stored_value(uint16_t q) {
+    for (int i = 0; i < n_stored; i++) {
+        if (stored[i].q == q) {
+            return stored[i].v;
+        }
+    }
+    return -1;
+}
+
+#define QBASE 1000 /* qstr table entry i holds QBASE + i */
+
+/* Load (persistentcode.c's steps) and call mpy_init(NULL, n_args, 0, NULL).
+ * *text and *bss receive the blocks (caller unmaps/frees). */
+static int run_x64(const linked_t *l, size_t n_args, uint8_t **text_out, uint8_t **bss_out) {
+    nm_mpy_t m;
+    nm_detail_t d;
+    if (nm_mpy_parse(l->mpy, l->len, &m, &d)) {
+        return -1;
+    }
+    uint8_t *text = mmap(NULL, m.text_size, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (text == MAP_FAILED) {
+        return -1;
+    }
+    memcpy(text, m.text, m.text_size);
+    uint8_t *bss = calloc(1, m.bss_size + 16);
+    static void *ft[NM_MPY_FUN_TABLE_SIZE];
+    for (int i = 0; i < NM_MPY_FUN_TABLE_SIZE; i++) {
+        ft[i] = (void *)(uintptr_t)(0xdead0000u + i);
+    }
+    ft[0] = &fake_none;
+    ft[13] = (void *)fake_store_global;
+    ft[NM_MPY_FUN_MEMSET] = (void *)memset;
+    ft[NM_MPY_FUN_MEMMOVE] = (void *)memmove;
+    ft[NM_MPY_FUN_TYPE_TYPE] = (void *)&fake_type_type;
+    static uint16_t qt[8];
+    for (int i = 0; i < 8; i++) {
+        qt[i] = (uint16_t)(QBASE + i);
+    }
+    nm_mpy_iter_t it;
+    nm_mpy_reloc_t r;
+    nm_mpy_reloc_begin(&m, &it);
+    while (nm_mpy_reloc_next(&it, &r)) {
+        uintptr_t dest;
+        switch (r.dest) {
+        case NM_MPY_DEST_TEXT: dest = (uintptr_t)text; break;
+        case NM_MPY_DEST_BSS: dest = (uintptr_t)bss; break;
+        case NM_MPY_DEST_QSTR_TABLE: dest = (uintptr_t)qt; break;
+        case NM_MPY_DEST_FUN_TABLE: dest = (uintptr_t)ft; break;
+        default: dest = r.dest >= NM_MPY_DEST_FUN0 ? (uintptr_t)ft[r.dest - NM_MPY_DEST_FUN0] : 0; break;
+        }
+        uintptr_t *p = (uintptr_t *)(void *)(text + (size_t)r.word * 8);
+        for (uint32_t k = 0; k < r.n; k++) {
+            p[k] += dest;
+        }
+    }
+    typedef void *(*init_t)(void *, size_t, size_t, void **);
+    n_stored = 0;
+    void *ret = ((init_t)(uintptr_t)text)(NULL, n_args, 0, NULL);
+    *text_out = text;
+    *bss_out = bss;
+    return ret == &fake_none ? 0 : -2;
+}
+
+static void test_x64_runs(void) {
+    linked_t l;
+    const char *a[] = {obj("mpy_a_x64.o"), NULL};
+    CHECK_EQ(link_mpy(NM_ARCH_X64, NULL, qstrs, 3, &l, a), NM_OK);
+    CHECK(l.res.bss_relative); /* static counter and buf: RIP-relative */
+    CHECK(l.res.entry_jump > 0);
+    CHECK(check_mpy("mpy_a x64", NM_ARCH_X64, &l, qstrs, 3, 0) > 0);
+    uint8_t *text = NULL, *bss = NULL;
+    CHECK_EQ(run_x64(&l, 0, &text, &bss), 0);
+    nm_mpy_t m;
+    nm_detail_t d;
+    nm_mpy_parse(l.mpy, l.len, &m, &d);
+    CHECK_EQ(stored_value(QBASE + 1), (40 + 2 + 1) * 2); /* answer: data, static bss, both function pointers */
+    CHECK_EQ(stored_value(QBASE + 3), (intptr_t)&fake_type_type);
+    intptr_t b = stored_value(QBASE + 2);
+    CHECK(b >= (intptr_t)text && b + 32 <= (intptr_t)text + (intptr_t)m.text_size); /* buf: in text */
+    CHECK(b > 0 && !memcmp((void *)b, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 32)); /* memset through mp_fun_table */
+    CHECK_EQ(stored_value(23), 0); /* static qstr __name__ by number */
+    munmap(text, m.text_size);
+    free(bss);
+    unlink_mpy(&l);
+
+    const char *b2[] = {obj("mpy_b_x64.o"), NULL};
+    CHECK_EQ(link_mpy(NM_ARCH_X64, NULL, qstrs, 2, &l, b2), NM_OK);
+    CHECK(!l.res.bss_relative);
+    CHECK(check_mpy("mpy_b x64", NM_ARCH_X64, &l, qstrs, 2, 0) > 0);
+    CHECK_EQ(run_x64(&l, 1, &text, &bss), 0);
+    nm_mpy_parse(l.mpy, l.len, &m, &d);
+    CHECK(m.bss_size >= 32);
+    intptr_t g3 = stored_value(QBASE + 2), g5 = stored_value(QBASE + 1);
+    CHECK(g3 >= (intptr_t)bss && g3 < (intptr_t)bss + (intptr_t)m.bss_size); /* gvals: in the bss block */
+    CHECK_EQ(g5 - g3, 2 * (intptr_t)sizeof(int));
+    CHECK_EQ(*(int *)g3, 8);
+    CHECK_EQ(*(int *)g5, 9);
+    munmap(text, m.text_size);
+    free(bss);
+    unlink_mpy(&l);
+
+    /* a firmware function at its absolute address: here, one in this process */
+    char ext[256];
+    snprintf(ext, sizeof ext, "%s/fw_x64.ld", objdir);
+    FILE *f = fopen(ext, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fprintf(f, "/* test firmware */\nfw_led = 0x%llx;\n", (unsigned long long)(uintptr_t)fw_led);
+        fclose(f);
+    }
+    const char *c[] = {obj("mpy_fw_x64.o"), NULL};
+    CHECK_EQ(link_mpy(NM_ARCH_X64, ext, qstrs, 2, &l, c), NM_OK);
+    long words = check_mpy("mpy_fw x64", NM_ARCH_X64, &l, qstrs, 2, 1);
+    CHECK_EQ(words, (long)l.res.mod.n_relocs - 1); /* fw_led's GOT word is not relocated */
+    CHECK_EQ(run_x64(&l, 0, &text, &bss), 0);
+    nm_mpy_parse(l.mpy, l.len, &m, &d);
+    CHECK_EQ(stored_value(QBASE + 1), 301);
+    CHECK_EQ(stored_value(QBASE + 2), (intptr_t)(1000000000000ull / 1000003u));
+    munmap(text, m.text_size);
+    free(bss);
+    unlink_mpy(&l);
+}
+
+static void test_thumb(void) {
+    static const struct {
+        unsigned arch;
+        const char *suffix;
+    } archs[] = {
+        {NM_ARCH_ARMV6M, "m0"}, {NM_ARCH_ARMV7M, "m3"}, {NM_ARCH_ARMV7EMSP, "m4f"}, {NM_ARCH_ARMV7EMDP, "m7d"},
+    };
+    for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++) {
+        char n[64];
+        linked_t l;
+        snprintf(n, sizeof n, "mpy_a_%s.o", archs[i].suffix);
+        const char *a[] = {obj(n), NULL};
+        CHECK_EQ(link_mpy(archs[i].arch, NULL, qstrs, 3, &l, a), NM_OK);
+        if (detail[0]) {
+            fprintf(stderr, "%s: %s\n", n, detail);
+        }
+        CHECK(l.res.bss_relative); /* -fpic: static data through GOTOFF */
+        CHECK(l.res.entry_jump > 0);
+        CHECK(check_mpy(n, archs[i].arch, &l, qstrs, 3, 0) > 0);
+        unlink_mpy(&l);
+
+        snprintf(n, sizeof n, "mpy_b_%s.o", archs[i].suffix);
+        const char *b[] = {obj(n), NULL};
+        CHECK_EQ(link_mpy(archs[i].arch, NULL, qstrs, 2, &l, b), NM_OK);
+        CHECK(!l.res.bss_relative);
+        CHECK(check_mpy(n, archs[i].arch, &l, qstrs, 2, 0) > 0);
+        unlink_mpy(&l);
+    }
+    /* ARMv6-M: a 64-bit division pulls __aeabi_uldivmod from libgcc; the
+     * firmware function's address lands in its GOT word with bit 0 set */
+    if (libgcc && *libgcc) {
+        char ext[256];
+        snprintf(ext, sizeof ext, "%s/fw_m0.ld", objdir);
+        FILE *f = fopen(ext, "w");
+        if (f) {
+            fputs("PROVIDE(fw_led = 0x08001235); // thumb\n", f);
+            fclose(f);
+        }
+        linked_t l;
+        const char *c[] = {obj("mpy_fw_m0.o"), libgcc, NULL};
+        CHECK_EQ(link_mpy(NM_ARCH_ARMV6M, ext, qstrs, 2, &l, c), NM_OK);
+        long words = check_mpy("mpy_fw m0", NM_ARCH_ARMV6M, &l, qstrs, 2, 1);
+        CHECK_EQ(words, (long)l.res.mod.n_relocs - 1);
+        int found = 0;
+        nm_mpy_t m;
+        nm_detail_t d;
+        if (l.mpy && !nm_mpy_parse(l.mpy, l.len, &m, &d)) {
+            for (uint32_t k = 0; k + 4 <= m.text_size; k += 4) {
+                found += m.text[k] == 0x35 && m.text[k + 1] == 0x12 && m.text[k + 2] == 0x00 && m.text[k + 3] == 0x08;
+            }
+        }
+        CHECK_EQ(found, 1);
+        unlink_mpy(&l);
+    }
+}
+
+static void test_bad_input(void) {
+    linked_t l;
+    /* not ELF */
+    char junk[256];
+    snprintf(junk, sizeof junk, "%s/junk.o", objdir);
+    FILE *f = fopen(junk, "w");
+    if (f) {
+        fputs("this is not an object file\n", f);
+        fclose(f);
+    }
+    const char *j[] = {junk, NULL};
+    CHECK_EQ(link_mpy(NM_ARCH_X64, NULL, qstrs, 1, &l, j), NM_ERR_ELF);
+    CHECK_STR_CONTAINS(detail, "junk.o");
+    /* an x86-64 object for a Thumb arch */
+    const char *w[] = {obj("mpy_a_x64.o"), NULL};
+    CHECK_EQ(link_mpy(NM_ARCH_ARMV7M, NULL, qstrs, 1, &l, w), NM_ERR_ARCH);
+    CHECK_STR_CONTAINS(detail, "mpy_a_x64.o");
+    /* no mpy_init */
+    const char *h[] = {obj("hello_x64.o"), NULL};
+    CHECK_EQ(link_mpy(NM_ARCH_X64, NULL, qstrs, 1, &l, h), NM_ERR_NOSYM);
+    CHECK_STR_CONTAINS(detail, "mpy_init");
+    /* an undefined symbol says where it was looked for and what would help */
+    const char *u[] = {obj("mpy_fw_x64.o"), NULL};
+    CHECK_EQ(link_mpy(NM_ARCH_X64, NULL, qstrs, 1, &l, u), NM_ERR_NOSYM);
+    CHECK_STR_CONTAINS(detail, "undefined symbol 'fw_led'");
+    CHECK_STR_CONTAINS(detail, "mpy_fw_x64.o");
+    CHECK_STR_CONTAINS(detail, "not in mp_fun_table");
+    CHECK_STR_CONTAINS(detail, "--firmware");
+    /* a symbol file without it */
+    char ext[256];
+    snprintf(ext, sizeof ext, "%s/other.ld", objdir);
+    f = fopen(ext, "w");
+    if (f) {
+        fputs("other = 0x1000;\n", f);
+        fclose(f);
+    }
+    CHECK_EQ(link_mpy(NM_ARCH_X64, ext, qstrs, 1, &l, u), NM_ERR_NOSYM);
+    CHECK_STR_CONTAINS(detail, "not defined by");
+    /* a malformed symbol file names its line */
+    f = fopen(ext, "w");
+    if (f) {
+        fputs("ok = 0x10;\nfw_led 0x20;\n", f);
+        fclose(f);
+    }
+    CHECK_EQ(link_mpy(NM_ARCH_X64, ext, qstrs, 1, &l, u), NM_ERR_INVAL);
+    CHECK_STR_CONTAINS(detail, "other.ld:2");
+    /* non-PIC code */
+    const char *np[] = {obj("mpy_a_nopic_x64.o"), NULL};
+    CHECK_EQ(link_mpy(NM_ARCH_X64, NULL, qstrs, 3, &l, np), NM_ERR_RELOC);
+    CHECK_STR_CONTAINS(detail, "-fPIC");
+    /* a qstr MicroPython cannot hold */
+    char longq[300];
+    memset(longq, 'q', sizeof longq - 1);
+    longq[sizeof longq - 1] = 0;
+    const char *lq[] = {"answer", "buf", longq};
+    const char *a[] = {obj("mpy_a_x64.o"), NULL};
+    CHECK_EQ(link_mpy(NM_ARCH_X64, NULL, lq, 3, &l, a), NM_ERR_UNSUPPORTED);
+    CHECK_STR_CONTAINS(detail, "255");
+    CHECK(l.mpy == NULL);
+    nml_result_free(&l.res);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: test_mpy OBJDIR LIBGCC_M0\n");
+        return 2;
+    }
+    objdir = argv[1];
+    libgcc = argv[2];
+#if LT_HAVE_X64
+    RUN(test_x64_runs);
+    RUN(test_bad_input);
+#endif
+#if LT_HAVE_ARM
+    RUN(test_thumb);
+#endif
+    return TEST_DONE();
+}

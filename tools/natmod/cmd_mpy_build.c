@@ -1,0 +1,1104 @@
+/* natmod mpy build: what MicroPython's py/dynruntime.mk does, without make
+ * or Python: write the config header, compile each source with the arch's
+ * flags, then link the objects with libgcc and libm into a .mpy.
+ * natmod mpy qstrs: the config header alone, as mpy_ld.py --preprocess
+ * writes it. Also reads that header back for the linker. */
+#define _GNU_SOURCE /* mkdtemp, realpath, nftw */
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cli_mpy.h"
+#include "natmod/abi.h"
+#include "natmod/mpy.h"
+
+/* The qstr table of a .mpy is indexed by 16-bit values at run time
+ * (mp_native_qstr_table is uint16_t[]); entry 0 is the source name. */
+#define MPY_MAX_MODULE_QSTRS 65535
+
+/* ---- growing buffers ---- */
+
+/* Text built piece by piece; oom is sticky so callers check once. */
+typedef struct sbuf {
+    char *p;
+    size_t n, cap;
+    int oom;
+} sbuf_t;
+
+static void sb_printf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf_t *b, const char *fmt, ...) {
+    if (b->oom) {
+        return;
+    }
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+            b->oom = 1;
+            return;
+        }
+        if (b->p && (size_t)k < b->cap - b->n) {
+            b->n += (size_t)k;
+            return;
+        }
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->n + (size_t)k + 1) {
+            cap *= 2;
+        }
+        char *np = realloc(b->p, cap);
+        if (!np) {
+            b->oom = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+}
+
+/* A list of strings; owned ones are freed with it. */
+typedef struct strlist {
+    char **v;
+    size_t n, cap;
+} strlist_t;
+
+static int sl_push(strlist_t *l, char *s) {
+    if (!s) {
+        return -1;
+    }
+    if (l->n + 2 > l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        char **nv = realloc(l->v, cap * sizeof *nv);
+        if (!nv) {
+            return -1;
+        }
+        l->v = nv;
+        l->cap = cap;
+    }
+    l->v[l->n++] = s;
+    l->v[l->n] = NULL;
+    return 0;
+}
+
+static void sl_free(strlist_t *l) {
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i]);
+    }
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* ---- the config header ---- */
+
+static int is_ident_char(int c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* Every MP_QSTR_name token in a file, as mpy_ld.py finds them: the text
+ * after each "MP_QSTR_" up to the first non-identifier character, with
+ * no word boundary needed before it (comments and strings count too). */
+static int scan_qstrs(const char *path, strlist_t *names) {
+    uint8_t *data;
+    size_t len;
+    if (cli_read_file(path, &data, &len) != NM_OK) {
+        return cli_exit_code(NM_ERR_IO);
+    }
+    static const char tok[] = "MP_QSTR_";
+    const size_t tl = sizeof tok - 1;
+    int rc = 0;
+    for (size_t i = 0; i + tl <= len;) {
+        if (memcmp(data + i, tok, tl) != 0) {
+            i++;
+            continue;
+        }
+        size_t s = i + tl, e = s;
+        while (e < len && is_ident_char(data[e])) {
+            e++;
+        }
+        if (sl_push(names, strndup((const char *)data + s, e - s))) {
+            rc = cli_fail(NM_ERR_NOMEM, "out of memory");
+            break;
+        }
+        i = e;
+    }
+    free(data);
+    return rc;
+}
+
+/* The static qstr number whose C name is `name`, or 0. */
+static unsigned static_qstr_of_cname(const char *name) {
+    char buf[64];
+    for (unsigned q = 1; q <= NM_MPY_N_STATIC_QSTRS; q++) {
+        const char *c = nm_mpy_static_qstr_cname(q, buf, sizeof buf);
+        if (c && !strcmp(c, name)) {
+            return q;
+        }
+    }
+    return 0;
+}
+
+int cli_mpy_write_config(const char *out, const char *const *srcs, size_t n) {
+    strlist_t names = {0};
+    sbuf_t b = {0};
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        rc = scan_qstrs(srcs[i], &names);
+    }
+    if (rc) {
+        goto done;
+    }
+    if (names.n) {
+        qsort(names.v, names.n, sizeof *names.v, cmp_str);
+    }
+    sb_printf(&b, "#include <stdint.h>\ntypedef uintptr_t mp_off_t;\n");
+    /* Every static qstr is defined whether used or not: the firmware has them all. */
+    char buf[64];
+    for (unsigned q = 1; q <= NM_MPY_N_STATIC_QSTRS; q++) {
+        sb_printf(&b, "#define MP_QSTR_%s (%u)\n", nm_mpy_static_qstr_cname(q, buf, sizeof buf), q);
+    }
+    size_t idx = 0;
+    for (size_t i = 0; i < names.n; i++) {
+        if ((i > 0 && !strcmp(names.v[i], names.v[i - 1])) || static_qstr_of_cname(names.v[i])) {
+            continue;
+        }
+        if (++idx > MPY_MAX_MODULE_QSTRS) {
+            rc = cli_fail(NM_ERR_UNSUPPORTED, "%s: more than %u module qstrs (a .mpy qstr table holds at most that)",
+                          out, MPY_MAX_MODULE_QSTRS);
+            goto done;
+        }
+        sb_printf(&b, "#define MP_QSTR_%s (mp_native_qstr_table[%zu])\n", names.v[i], idx);
+    }
+    sb_printf(&b, "extern const uint16_t mp_native_qstr_table[];\nextern const uintptr_t mp_native_obj_table[];\n");
+    if (b.oom) {
+        rc = cli_fail(NM_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    rc = cli_exit_code(cli_write_file(out, (const uint8_t *)b.p, b.n));
+done:
+    free(b.p);
+    sl_free(&names);
+    return rc;
+}
+
+void cli_mpy_free_names(char **names, size_t n) {
+    for (size_t i = 0; names && i < n; i++) {
+        free(names[i]);
+    }
+    free(names);
+}
+
+/* Parse "#define MP_QSTR_<name> (<rest>" at line; returns the name's length
+ * and sets *rest, or 0 if the line is no qstr definition at all. */
+static size_t qstr_define(const char *line, const char *end, const char **name, const char **rest) {
+    static const char head[] = "#define MP_QSTR_";
+    size_t hl = sizeof head - 1;
+    if ((size_t)(end - line) < hl || memcmp(line, head, hl) != 0) {
+        return 0;
+    }
+    const char *p = line + hl;
+    *name = p;
+    while (p < end && is_ident_char((unsigned char)*p)) {
+        p++;
+    }
+    *rest = p;
+    return (size_t)(p - *name) + 1; /* + 1: an empty name still counts as a definition */
+}
+
+int cli_mpy_read_config(const char *path, char ***names_out, size_t *n_out) {
+    uint8_t *data;
+    size_t len;
+    *names_out = NULL;
+    *n_out = 0;
+    if (cli_read_file(path, &data, &len) != NM_OK) {
+        return cli_exit_code(NM_ERR_IO);
+    }
+    strlist_t names = {0};
+    int rc = 0;
+    const char *p = (const char *)data, *end = p + len;
+    for (unsigned line = 1; p < end && !rc; line++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        if (le > p && le[-1] == '\r') {
+            le--;
+        }
+        const char *name, *rest;
+        size_t nlen1 = qstr_define(p, le, &name, &rest);
+        if (nlen1) {
+            size_t nlen = nlen1 - 1;
+            static const char mod[] = " (mp_native_qstr_table[";
+            size_t ml = sizeof mod - 1;
+            const char *q = rest;
+            int is_static = 0;
+            unsigned long idx = 0;
+            if (q < le && *q == ' ' && q + 1 < le && q[1] == '(' && q + 2 < le && q[2] >= '0' && q[2] <= '9') {
+                /* "(N)": a static qstr, the firmware's own */
+                q += 2;
+                while (q < le && *q >= '0' && *q <= '9') {
+                    q++;
+                }
+                is_static = q + 1 == le && *q == ')';
+                if (!is_static) {
+                    q = NULL;
+                }
+            } else if ((size_t)(le - q) > ml && !memcmp(q, mod, ml) && q[ml] >= '0' && q[ml] <= '9') {
+                q += ml;
+                for (; q < le && *q >= '0' && *q <= '9'; q++) {
+                    if (idx <= MPY_MAX_MODULE_QSTRS) { /* saturate: reported as too large below */
+                        idx = idx * 10 + (unsigned long)(*q - '0');
+                    }
+                }
+                if (!(le - q == 2 && q[0] == ']' && q[1] == ')')) {
+                    q = NULL;
+                }
+            } else {
+                q = NULL;
+            }
+            if (!q) {
+                rc = cli_fail(NM_ERR_CORRUPT,
+                              "%s:%u: not a qstr definition natmod knows (want \"#define MP_QSTR_name (N)\" or "
+                              "\"#define MP_QSTR_name (mp_native_qstr_table[i])\")",
+                              path, line);
+            } else if (!is_static && nlen == 0) {
+                rc = cli_fail(NM_ERR_CORRUPT, "%s:%u: module qstr with an empty name", path, line);
+            } else if (!is_static && names.n >= MPY_MAX_MODULE_QSTRS) {
+                rc = cli_fail(NM_ERR_UNSUPPORTED, "%s:%u: more than %u module qstrs (a .mpy qstr table holds at most that)",
+                              path, line, MPY_MAX_MODULE_QSTRS);
+            } else if (!is_static && idx != names.n + 1) {
+                /* mpy_ld.py takes the lines in file order and ignores the
+                 * numbers; C code used the numbers. Both must agree. */
+                rc = cli_fail(NM_ERR_CORRUPT, "%s:%u: MP_QSTR_%.*s has index %lu%s, expected %zu (indices run 1, 2, ... in order)",
+                              path, line, (int)nlen, name, idx, idx > MPY_MAX_MODULE_QSTRS ? "+" : "", names.n + 1);
+            } else if (!is_static && sl_push(&names, strndup(name, nlen))) {
+                rc = cli_fail(NM_ERR_NOMEM, "out of memory");
+            }
+        }
+        p = nl ? nl + 1 : end;
+    }
+    free(data);
+    if (rc) {
+        sl_free(&names);
+        return rc;
+    }
+    *names_out = names.v;
+    *n_out = names.n;
+    return 0;
+}
+
+/* ---- checking a MicroPython tree ---- */
+
+/* One Python string literal at *pp ('...' or "..."), unescaped into out.
+ * Returns 0, or -1 if it is not one (or longer than cap - 1). */
+static int py_string(const char **pp, const char *end, char *out, size_t cap) {
+    const char *p = *pp;
+    size_t n = 0;
+    if (p >= end || (*p != '\'' && *p != '"')) {
+        return -1;
+    }
+    char quote = *p++;
+    while (p < end && *p != quote) {
+        int c = (unsigned char)*p++;
+        if (c == '\n') {
+            return -1;
+        }
+        if (c == '\\') {
+            if (p >= end) {
+                return -1;
+            }
+            c = (unsigned char)*p++;
+            switch (c) {
+            case 'n': c = '\n'; break;
+            case 't': c = '\t'; break;
+            case 'r': c = '\r'; break;
+            case 'a': c = '\a'; break;
+            case 'b': c = '\b'; break;
+            case 'f': c = '\f'; break;
+            case 'v': c = '\v'; break;
+            case '\\': case '\'': case '"': break;
+            case 'x': {
+                int v = 0;
+                for (int k = 0; k < 2; k++, p++) {
+                    int h = p < end ? *p : 0;
+                    int d = (h >= '0' && h <= '9') ? h - '0' : (h >= 'a' && h <= 'f') ? h - 'a' + 10
+                                                     : (h >= 'A' && h <= 'F') ? h - 'A' + 10 : -1;
+                    if (d < 0) {
+                        return -1;
+                    }
+                    v = v * 16 + d;
+                }
+                c = v;
+                break;
+            }
+            default:
+                if (c >= '0' && c <= '7') {
+                    int v = c - '0';
+                    for (int k = 0; k < 2 && p < end && *p >= '0' && *p <= '7'; k++) {
+                        v = v * 8 + (*p++ - '0');
+                    }
+                    c = v & 0xff;
+                } else {
+                    return -1; /* \N{...}, \u: not in a qstr list */
+                }
+            }
+        }
+        if (n + 1 >= cap) {
+            return -1;
+        }
+        out[n++] = (char)c;
+    }
+    if (p >= end) {
+        return -1;
+    }
+    out[n] = 0;
+    *pp = p + 1;
+    return 0;
+}
+
+/* s quoted for a message, control characters as \\xNN. */
+static const char *show_str(const char *s, char *buf, size_t n) {
+    size_t o = 0;
+    buf[o++] = '"';
+    for (; *s && o + 6 < n; s++) {
+        unsigned char c = (unsigned char)*s;
+        o += (size_t)(c < 0x20 || c == 0x7f ? snprintf(buf + o, n - o, "\\x%02x", c) : (buf[o] = (char)c, 1));
+    }
+    buf[o++] = '"';
+    buf[o] = 0;
+    return buf;
+}
+
+/* Does the tree's py/makeqstrdata.py list the same static qstrs, in the same
+ * order, as natmod's table? A .mpy stores static qstrs by number, so a
+ * different list means natmod would write numbers that firmware reads as
+ * other names. Also compares MPY_VERSION/MPY_SUB_VERSION when it finds them. */
+static int check_mpy_dir(const char *dir) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/py/makeqstrdata.py", dir);
+    if (access(path, R_OK) != 0) {
+        return cli_fail(NM_ERR_INVAL, "--mpy-dir %s: no py/makeqstrdata.py there: not a MicroPython tree", dir);
+    }
+    uint8_t *data;
+    size_t len;
+    if (cli_read_file(path, &data, &len) != NM_OK) {
+        return cli_exit_code(NM_ERR_IO);
+    }
+    int rc = 0;
+    const char *s = (const char *)data, *end = s + len, *p = NULL;
+    static const char key[] = "\nstatic_qstr_list = [";
+    for (const char *q = s; q + sizeof key - 1 <= end; q++) {
+        if (!memcmp(q, key, sizeof key - 1)) {
+            p = q + sizeof key - 1;
+            break;
+        }
+    }
+    if (!p) {
+        rc = cli_fail(NM_ERR_VERSION, "MicroPython tree %s: no static_qstr_list in py/makeqstrdata.py: cannot check its static qstrs", dir);
+        goto done;
+    }
+    unsigned i = 0;
+    for (;;) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ',')) {
+            p++;
+        }
+        if (p < end && *p == '#') {
+            while (p < end && *p != '\n') {
+                p++;
+            }
+            continue;
+        }
+        if (p < end && *p == ']') {
+            break;
+        }
+        char str[128];
+        if (py_string(&p, end, str, sizeof str)) {
+            rc = cli_fail(NM_ERR_VERSION, "MicroPython tree %s: cannot read entry %u of static_qstr_list in py/makeqstrdata.py", dir, i);
+            goto done;
+        }
+        if (i >= NM_MPY_N_STATIC_QSTRS || strcmp(str, nm_mpy_static_qstrs[i])) {
+            char theirs[96], ours[96];
+            rc = cli_fail(NM_ERR_VERSION,
+                          "MicroPython tree %s: its static qstrs differ from natmod's (.mpy sub-version %d table) at "
+                          "index %u (qstr %u): %s there, %s in natmod; that tree makes a different .mpy version",
+                          dir, NM_MPY_SUB_VERSION, i, i + 1, show_str(str, theirs, sizeof theirs),
+                          i < NM_MPY_N_STATIC_QSTRS ? show_str(nm_mpy_static_qstrs[i], ours, sizeof ours) : "nothing");
+            goto done;
+        }
+        i++;
+    }
+    if (i != NM_MPY_N_STATIC_QSTRS) {
+        rc = cli_fail(NM_ERR_VERSION,
+                      "MicroPython tree %s: its static qstrs differ from natmod's (.mpy sub-version %d table) at index "
+                      "%u: the list ends there, natmod's has %u; that tree makes a different .mpy version",
+                      dir, NM_MPY_SUB_VERSION, i, NM_MPY_N_STATIC_QSTRS);
+        goto done;
+    }
+    free(data);
+    data = NULL;
+    /* The version numbers, if py/persistentcode.h is where they have been. */
+    snprintf(path, sizeof path, "%s/py/persistentcode.h", dir);
+    if (access(path, R_OK) == 0 && cli_read_file(path, &data, &len) == NM_OK) {
+        s = (const char *)data;
+        end = s + len;
+        const char *names[2] = {"\n#define MPY_VERSION ", "\n#define MPY_SUB_VERSION "};
+        const int want[2] = {NM_MPY_VERSION, NM_MPY_SUB_VERSION};
+        for (int k = 0; k < 2; k++) {
+            size_t kl = strlen(names[k]);
+            for (const char *q = s; q + kl < end; q++) {
+                if (!memcmp(q, names[k], kl)) {
+                    int v = atoi(q + kl);
+                    if (v != want[k]) {
+                        rc = cli_fail(NM_ERR_VERSION,
+                                      "MicroPython tree %s makes .mpy %s %d; natmod writes version %d.%d",
+                                      dir, k ? "sub-version" : "version", v, NM_MPY_VERSION, NM_MPY_SUB_VERSION);
+                        goto done;
+                    }
+                    break;
+                }
+            }
+        }
+    }
+done:
+    free(data);
+    return rc;
+}
+
+/* ---- natmod mpy qstrs ---- */
+
+static void qstrs_help(void) {
+    puts("usage: natmod mpy qstrs [-o OUT.config.h] [--mpy-dir DIR] SOURCES...\n"
+         "\n"
+         "Write the config header a dynamic native module is compiled with (what\n"
+         "mpy_ld.py --preprocess writes): every static qstr as its number, every\n"
+         "other MP_QSTR_name the sources use as an entry of mp_native_qstr_table.\n"
+         "\n"
+         "  -o FILE        output (default: the first source with .c replaced by .config.h)\n"
+         "  --mpy-dir DIR  check that MicroPython tree's static qstrs match natmod's");
+}
+
+int cmd_mpy_qstrs(int argc, char **argv) {
+    const char *out = NULL, *mpy_dir = NULL;
+    const char **srcs = calloc((size_t)argc + 1, sizeof *srcs);
+    size_t n = 0;
+    char *defout = NULL;
+    int rc = 0;
+    if (!srcs) {
+        return cli_fail(NM_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            qstrs_help();
+            goto done;
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            if (!(out = cli_optarg(argc, argv, &i))) {
+                rc = cli_exit_code(NM_ERR_INVAL);
+                goto done;
+            }
+        } else if (!strcmp(a, "--mpy-dir")) {
+            if (!(mpy_dir = cli_optarg(argc, argv, &i))) {
+                rc = cli_exit_code(NM_ERR_INVAL);
+                goto done;
+            }
+        } else if (a[0] == '-' && a[1]) {
+            rc = cli_fail(NM_ERR_INVAL, "mpy qstrs: unknown option '%s' (see natmod mpy qstrs --help)", a);
+            goto done;
+        } else {
+            srcs[n++] = a;
+        }
+    }
+    if (!n) {
+        rc = cli_fail(NM_ERR_INVAL, "mpy qstrs: no sources (see natmod mpy qstrs --help)");
+        goto done;
+    }
+    if (mpy_dir && (rc = check_mpy_dir(mpy_dir))) {
+        goto done;
+    }
+    if (!out) {
+        size_t l = strlen(srcs[0]);
+        if (!cli_has_suffix(srcs[0], ".c") || !(defout = malloc(l + 8))) {
+            rc = cli_fail(NM_ERR_INVAL, "mpy qstrs: %s is no .c file: pass -o OUT.config.h", srcs[0]);
+            goto done;
+        }
+        memcpy(defout, srcs[0], l - 1);
+        memcpy(defout + l - 1, "config.h", 9);
+        out = defout;
+    }
+    rc = cli_mpy_write_config(out, srcs, n);
+done:
+    free(defout);
+    free(srcs);
+    return rc;
+}
+
+/* ---- natmod mpy build ---- */
+
+/* The compiler and flags per arch, as py/dynruntime.mk has them (the archs
+ * natmod's .mpy linker handles; x86, xtensa and RISC-V it does not). */
+struct mpy_arch {
+    const char *name;
+    uint8_t arch;
+    const char *cc;     /* default compiler (dynruntime.mk's $(CROSS)gcc) */
+    const char *cc_env; /* environment variable that overrides it */
+    const char *flags[5];
+    const char *float_impl;
+};
+
+static const struct mpy_arch mpy_archs[] = {
+    {"x64", NM_ARCH_X64, "x86_64-linux-gnu-gcc", "NATMOD_CC_X64", {"-fno-stack-protector", NULL}, "DOUBLE"},
+    {"armv6m", NM_ARCH_ARMV6M, "arm-none-eabi-gcc", "NATMOD_CC_ARM", {"-mthumb", "-mcpu=cortex-m0", NULL}, "FLOAT"},
+    {"armv7m", NM_ARCH_ARMV7M, "arm-none-eabi-gcc", "NATMOD_CC_ARM", {"-mthumb", "-mcpu=cortex-m3", NULL}, "FLOAT"},
+    {"armv7emsp", NM_ARCH_ARMV7EMSP, "arm-none-eabi-gcc", "NATMOD_CC_ARM",
+     {"-mthumb", "-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", NULL}, "FLOAT"},
+    {"armv7emdp", NM_ARCH_ARMV7EMDP, "arm-none-eabi-gcc", "NATMOD_CC_ARM",
+     {"-mthumb", "-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mfloat-abi=hard", NULL}, "DOUBLE"},
+};
+#define N_MPY_ARCHS (sizeof mpy_archs / sizeof mpy_archs[0])
+
+static const struct mpy_arch *find_arch(const char *name) {
+    if (!strcmp(name, "x86_64")) {
+        name = "x64";
+    }
+    for (size_t i = 0; i < N_MPY_ARCHS; i++) {
+        if (!strcmp(mpy_archs[i].name, name)) {
+            return &mpy_archs[i];
+        }
+    }
+    return NULL;
+}
+
+/* Append the whitespace-separated words of s (no quoting). */
+static int push_words(strlist_t *l, const char *s) {
+    while (*s) {
+        size_t sp = strspn(s, " \t\n");
+        s += sp;
+        size_t w = strcspn(s, " \t\n");
+        if (w && sl_push(l, strndup(s, w))) {
+            return -1;
+        }
+        s += w;
+    }
+    return 0;
+}
+
+static int push_all(strlist_t *l, const char *const *v) {
+    for (; *v; v++) {
+        if (sl_push(l, strdup(*v))) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void print_cmd(const strlist_t *a) {
+    for (size_t i = 0; i < a->n; i++) {
+        fprintf(stderr, "%s%s", i ? " " : "", a->v[i]);
+    }
+    fputc('\n', stderr);
+}
+
+/* Run argv; 0 if it exits 0, else its exit status (127: could not run it,
+ * message printed by the child), or -1 if it could not be started. With
+ * capture, the first line of its stdout (stderr still goes to ours). */
+static int run(const strlist_t *a, int verbose, char *capture, size_t cap_len) {
+    if (verbose) {
+        print_cmd(a);
+    }
+    fflush(stdout);
+    fflush(stderr);
+    int pfd[2] = {-1, -1};
+    if (capture && pipe(pfd) != 0) {
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        if (capture) {
+            close(pfd[0]);
+            close(pfd[1]);
+        }
+        return -1;
+    }
+    if (pid == 0) {
+        if (capture) {
+            dup2(pfd[1], 1);
+            close(pfd[0]);
+            close(pfd[1]);
+        }
+        execvp(a->v[0], a->v);
+        _exit(127);
+    }
+    if (capture) {
+        close(pfd[1]);
+        size_t n = 0;
+        ssize_t r;
+        while (n + 1 < cap_len && (r = read(pfd[0], capture + n, cap_len - 1 - n)) > 0) {
+            n += (size_t)r;
+        }
+        capture[n] = 0;
+        capture[strcspn(capture, "\r\n")] = 0;
+        char sink[256];
+        while (read(pfd[0], sink, sizeof sink) > 0) {
+        }
+        close(pfd[0]);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            return -1;
+        }
+    }
+    if (WIFEXITED(status)) {
+        return WEXITSTATUS(status);
+    }
+    return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+static int is_archive(const char *path) {
+    FILE *f = fopen(path, "rb");
+    char magic[8] = {0};
+    int ok = f && fread(magic, 1, 8, f) == 8 && !memcmp(magic, "!<arch>\n", 8);
+    if (f) {
+        fclose(f);
+    }
+    return ok;
+}
+
+/* The archives a GNU ld script names in GROUP ( ... ) or INPUT ( ... ), as
+ * glibc's libm.a is on x86-64 ("GROUP ( libm-2.36.a libmvec.a )"): absolute
+ * paths to ar archives only; anything else in it is ignored. */
+static int push_script_archives(strlist_t *inputs, const char *path, int verbose) {
+    uint8_t *data;
+    size_t len;
+    if (cli_read_file(path, &data, &len) != NM_OK) {
+        return cli_exit_code(NM_ERR_IO);
+    }
+    int rc = 0, depth = 0;
+    for (size_t i = 0; i < len && !rc;) {
+        char c = (char)data[i];
+        if (c == '/' && i + 1 < len && data[i + 1] == '*') {
+            const char *e = NULL;
+            for (size_t j = i + 2; j + 1 < len && !e; j++) {
+                e = (data[j] == '*' && data[j + 1] == '/') ? (const char *)data + j + 2 : NULL;
+            }
+            i = e ? (size_t)(e - (const char *)data) : len;
+        } else if (c == '(' || c == ')') {
+            depth += c == '(' ? 1 : -1;
+            i++;
+        } else if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',') {
+            i++;
+        } else {
+            size_t j = i;
+            while (j < len && !strchr(" \t\r\n,()", data[j])) {
+                j++;
+            }
+            if (depth > 0 && c == '/') {
+                char *lib = strndup((const char *)data + i, j - i);
+                if (!lib) {
+                    rc = cli_fail(NM_ERR_NOMEM, "out of memory");
+                } else if (is_archive(lib)) {
+                    if (verbose) {
+                        fprintf(stderr, "natmod: mpy build: %s names %s\n", path, lib);
+                    }
+                    rc = sl_push(inputs, lib) ? cli_fail(NM_ERR_NOMEM, "out of memory") : 0;
+                } else {
+                    free(lib);
+                }
+            }
+            i = j;
+        }
+    }
+    free(data);
+    return rc;
+}
+
+/* Add the library the compiler knows for these arch flags (query is
+ * -print-libgcc-file-name or -print-file-name=libm.a), if it has one: gcc
+ * echoes the bare name back when it does not. A linker script in its place
+ * (glibc's libm.a) contributes the archives it names. */
+static int push_lib(strlist_t *inputs, const strlist_t *cc_arch, const char *query, int verbose) {
+    strlist_t a = {0};
+    char out[PATH_MAX], real[PATH_MAX];
+    int rc = 0;
+    if (push_all(&a, (const char *const *)cc_arch->v) || sl_push(&a, strdup(query))) {
+        rc = cli_fail(NM_ERR_NOMEM, "out of memory");
+    } else if (run(&a, verbose, out, sizeof out) == 0 && out[0] == '/' && realpath(out, real)) {
+        if (is_archive(real)) {
+            rc = sl_push(inputs, strdup(real)) ? cli_fail(NM_ERR_NOMEM, "out of memory") : 0;
+        } else {
+            rc = push_script_archives(inputs, real, verbose);
+        }
+    }
+    sl_free(&a);
+    return rc;
+}
+
+static int mkdir_p(const char *dir) {
+    char p[PATH_MAX];
+    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *s = p + 1; *s; s++) {
+        if (*s == '/') {
+            *s = 0;
+            if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+                return -1;
+            }
+            *s = '/';
+        }
+    }
+    return mkdir(p, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+/* The base name of path without its extension. */
+static char *stem(const char *path) {
+    const char *slash = strrchr(path, '/');
+    const char *bn = slash ? slash + 1 : path;
+    const char *dot = strrchr(bn, '.');
+    return strndup(bn, dot && dot != bn ? (size_t)(dot - bn) : strlen(bn));
+}
+
+static void build_help(void) {
+    puts("usage: natmod mpy build --arch ARCH (--mpy-dir DIR | --no-mpy-dir) [options] SOURCES...\n"
+         "\n"
+         "Build a MicroPython native module (.mpy) the way py/dynruntime.mk does, without\n"
+         "make or Python: write BUILD/MOD.config.h (the module's qstrs), compile each .c\n"
+         "and .S source with dynruntime.mk's flags for the arch, and link the objects with\n"
+         "the compiler's libgcc and libm (members pulled only when needed).\n"
+         ".o and .a arguments go to the linker as they are. .py sources are not supported.\n"
+         "\n"
+         "  --arch ARCH        x64, armv6m, armv7m, armv7emsp, armv7emdp\n"
+         "  --mpy-dir DIR      the MicroPython tree (adds -I DIR; its static qstrs are checked)\n"
+         "  --no-mpy-dir       no MicroPython tree: the -I options provide py/dynruntime.h\n"
+         "  -o FILE            output (default: MOD.mpy)\n"
+         "  --name MOD         module name (default: the first source's base name)\n"
+         "  -I DIR, -D DEF     passed to the compiler\n"
+         "  --cflags \"FLAGS\"   more compiler flags (split at spaces)\n"
+         "  --float-impl IMPL  none, float or double (default: float on armv6m/armv7m/armv7emsp)\n"
+         "  --cc COMPILER      compiler (default: dynruntime.mk's, or $NATMOD_CC_X64 / _ARM)\n"
+         "  -l LIB.a           an archive to link (members pulled on demand)\n"
+         "  --firmware FW.elf  firmware ELF: its symbols may be used at their addresses\n"
+         "  --externs FILE     linker-script symbol file (sym = 0xADDR;), as mpy_ld.py --externs\n"
+         "  --build-dir DIR    where the header and objects go (default: a temporary directory)\n"
+         "  --keep             keep the temporary build directory (its path is printed)\n"
+         "  --no-gc            keep sections mpy_init does not reach\n"
+         "  -v                 print the commands");
+}
+
+int cmd_mpy_build(int argc, char **argv) {
+    const char *arch_name = NULL, *mpy_dir = NULL, *out = NULL, *name = NULL, *cc = NULL;
+    const char *float_impl = NULL, *firmware = NULL, *externs = NULL, *build_dir = NULL;
+    int no_mpy_dir = 0, keep = 0, verbose = 0, gc = 1, rc = 0;
+    strlist_t user = {0};   /* -I, -D, --cflags words, in order */
+    strlist_t srcs = {0};   /* .c/.S sources */
+    strlist_t inputs = {0}; /* link inputs: objects, then user .o/.a, then libraries */
+    strlist_t extra = {0};  /* user .o/.a and -l archives */
+    strlist_t base = {0}, cc_arch = {0}, cmd = {0};
+    char *mod = NULL, *defout = NULL, *config = NULL, tmpdir[PATH_MAX] = "", bdir[PATH_MAX] = "";
+#define NEED_ARG(var)                                                                                                 \
+    do {                                                                                                              \
+        if (!((var) = cli_optarg(argc, argv, &i))) {                                                                  \
+            rc = cli_exit_code(NM_ERR_INVAL);                                                                         \
+            goto done;                                                                                                \
+        }                                                                                                             \
+    } while (0)
+#define OOM()                                                                                                         \
+    do {                                                                                                              \
+        rc = cli_fail(NM_ERR_NOMEM, "out of memory");                                                                 \
+        goto done;                                                                                                    \
+    } while (0)
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            build_help();
+            goto done;
+        } else if (!strcmp(a, "--arch")) {
+            NEED_ARG(arch_name);
+        } else if (!strcmp(a, "--mpy-dir")) {
+            NEED_ARG(mpy_dir);
+        } else if (!strcmp(a, "--no-mpy-dir")) {
+            no_mpy_dir = 1;
+        } else if (!strcmp(a, "-o")) {
+            NEED_ARG(out);
+        } else if (!strcmp(a, "--name")) {
+            NEED_ARG(name);
+        } else if (!strcmp(a, "--cc")) {
+            NEED_ARG(cc);
+        } else if (!strcmp(a, "--float-impl")) {
+            NEED_ARG(float_impl);
+        } else if (!strcmp(a, "--firmware")) {
+            NEED_ARG(firmware);
+        } else if (!strcmp(a, "--externs")) {
+            NEED_ARG(externs);
+        } else if (!strcmp(a, "--build-dir")) {
+            NEED_ARG(build_dir);
+        } else if (!strcmp(a, "--keep")) {
+            keep = 1;
+        } else if (!strcmp(a, "--no-gc")) {
+            gc = 0;
+        } else if (!strcmp(a, "-v")) {
+            verbose = 1;
+        } else if (!strcmp(a, "--cflags")) {
+            NEED_ARG(v);
+            if (push_words(&user, v)) {
+                OOM();
+            }
+        } else if ((!strncmp(a, "-I", 2) || !strncmp(a, "-D", 2)) && a[2]) {
+            if (sl_push(&user, strdup(a))) {
+                OOM();
+            }
+        } else if (!strcmp(a, "-I") || !strcmp(a, "-D")) {
+            NEED_ARG(v);
+            if (sl_push(&user, strdup(a)) || sl_push(&user, strdup(v))) {
+                OOM();
+            }
+        } else if (!strcmp(a, "-l") || (!strncmp(a, "-l", 2) && a[2])) {
+            if (!a[2]) {
+                NEED_ARG(v);
+            } else {
+                v = a + 2;
+            }
+            if (sl_push(&extra, strdup(v))) {
+                OOM();
+            }
+        } else if (a[0] == '-' && a[1]) {
+            rc = cli_fail(NM_ERR_INVAL, "mpy build: unknown option '%s' (see natmod mpy build --help)", a);
+            goto done;
+        } else if (cli_has_suffix(a, ".o") || cli_has_suffix(a, ".a")) {
+            if (sl_push(&extra, strdup(a))) {
+                OOM();
+            }
+        } else if (cli_has_suffix(a, ".c") || cli_has_suffix(a, ".S") || cli_has_suffix(a, ".s")) {
+            if (sl_push(&srcs, strdup(a))) {
+                OOM();
+            }
+        } else if (cli_has_suffix(a, ".py")) {
+            rc = cli_fail(NM_ERR_UNSUPPORTED,
+                          "mpy build: %s: Python sources are not supported (compile them with mpy-cross and "
+                          "merge the .mpy files with mpy-tool.py --merge)",
+                          a);
+            goto done;
+        } else {
+            rc = cli_fail(NM_ERR_INVAL, "mpy build: %s: not a .c, .S, .o or .a file", a);
+            goto done;
+        }
+    }
+#undef NEED_ARG
+    if (!arch_name) {
+        rc = cli_fail(NM_ERR_INVAL, "mpy build: --arch is required (x64, armv6m, armv7m, armv7emsp, armv7emdp)");
+        goto done;
+    }
+    const struct mpy_arch *arch = find_arch(arch_name);
+    if (!arch) {
+        static const char *const later[] = {"x86", "xtensa", "xtensawin", "rv32imc", "rv64imc"};
+        int known = 0;
+        for (size_t k = 0; k < sizeof later / sizeof later[0]; k++) {
+            known |= !strcmp(arch_name, later[k]);
+        }
+        rc = cli_fail(known ? NM_ERR_UNSUPPORTED : NM_ERR_INVAL,
+                      "mpy build: %s arch '%s' (x64, armv6m, armv7m, armv7emsp, armv7emdp)",
+                      known ? "natmod cannot build .mpy files for" : "unknown", arch_name);
+        goto done;
+    }
+    if (!mpy_dir && !no_mpy_dir) {
+        rc = cli_fail(NM_ERR_INVAL, "mpy build: --mpy-dir DIR (the MicroPython tree) is required (or --no-mpy-dir "
+                                    "with -I for py/dynruntime.h)");
+        goto done;
+    }
+    if (mpy_dir && no_mpy_dir) {
+        rc = cli_fail(NM_ERR_INVAL, "mpy build: --mpy-dir and --no-mpy-dir exclude each other");
+        goto done;
+    }
+    if (!srcs.n) {
+        rc = cli_fail(NM_ERR_INVAL, "mpy build: no .c or .S sources (see natmod mpy build --help)");
+        goto done;
+    }
+    if (float_impl && strcmp(float_impl, "none") && strcmp(float_impl, "float") && strcmp(float_impl, "double")) {
+        rc = cli_fail(NM_ERR_INVAL, "mpy build: --float-impl must be none, float or double, not '%s'", float_impl);
+        goto done;
+    }
+    if (mpy_dir && (rc = check_mpy_dir(mpy_dir))) {
+        goto done;
+    }
+    if (!(mod = name ? strdup(name) : stem(srcs.v[0]))) {
+        OOM();
+    }
+    if (!mod[0] || strchr(mod, '/')) {
+        rc = cli_fail(NM_ERR_INVAL, "mpy build: bad module name '%s'", mod);
+        goto done;
+    }
+    if (!out) {
+        if (!(defout = malloc(strlen(mod) + 5))) {
+            OOM();
+        }
+        sprintf(defout, "%s.mpy", mod);
+        out = defout;
+    }
+
+    /* The build directory: the user's (kept), or a temporary one. */
+    if (build_dir) {
+        if (mkdir_p(build_dir) != 0) {
+            rc = cli_fail(NM_ERR_IO, "mpy build: cannot make %s: %s", build_dir, strerror(errno));
+            goto done;
+        }
+        if (!realpath(build_dir, bdir)) {
+            rc = cli_fail(NM_ERR_IO, "mpy build: %s: %s", build_dir, strerror(errno));
+            goto done;
+        }
+    } else {
+        const char *t = getenv("TMPDIR");
+        snprintf(tmpdir, sizeof tmpdir, "%s/natmod-mpy-XXXXXX", t && *t ? t : "/tmp");
+        if (!mkdtemp(tmpdir)) {
+            tmpdir[0] = 0;
+            rc = cli_fail(NM_ERR_IO, "mpy build: cannot make a temporary directory: %s", strerror(errno));
+            goto done;
+        }
+        if (!realpath(tmpdir, bdir)) {
+            rc = cli_fail(NM_ERR_IO, "mpy build: %s: %s", tmpdir, strerror(errno));
+            goto done;
+        }
+    }
+    if (asprintf(&config, "%s/%s.config.h", bdir, mod) < 0) {
+        config = NULL;
+        OOM();
+    }
+    if ((rc = cli_mpy_write_config(config, (const char *const *)srcs.v, srcs.n))) {
+        goto done;
+    }
+
+    /* The compiler with the arch flags (also used for library queries, so
+     * gcc picks the multilib that matches), then dynruntime.mk's CFLAGS. */
+    if (!cc) {
+        cc = getenv(arch->cc_env);
+        cc = cc && *cc ? cc : arch->cc;
+    }
+    if (push_words(&cc_arch, cc) || push_all(&cc_arch, arch->flags)) {
+        OOM();
+    }
+    if (!cc_arch.n) {
+        rc = cli_fail(NM_ERR_INVAL, "mpy build: --cc is empty");
+        goto done;
+    }
+    char *mpy_inc = NULL, *cfg_def = NULL, *float_def = NULL;
+    char fi[8];
+    snprintf(fi, sizeof fi, "%s", float_impl ? float_impl : arch->float_impl);
+    for (char *s = fi; *s; s++) {
+        *s = (char)(*s >= 'a' && *s <= 'z' ? *s - 'a' + 'A' : *s);
+    }
+    if (asprintf(&cfg_def, "-DMP_CONFIGFILE=<%s>", config) < 0 ||
+        asprintf(&float_def, "-DMICROPY_FLOAT_IMPL=MICROPY_FLOAT_IMPL_%s", fi) < 0 ||
+        (mpy_dir && asprintf(&mpy_inc, "-I%s", mpy_dir) < 0)) {
+        free(cfg_def);
+        free(float_def);
+        OOM();
+    }
+    static const char *const cflags[] = {"-std=c99", "-Os", "-Wall", "-Werror", "-DNDEBUG", "-DNO_QSTR",
+                                         "-DMICROPY_ENABLE_DYNRUNTIME", NULL};
+    static const char *const arch_common[] = {"-fpic", "-fno-common", "-U_FORTIFY_SOURCE", NULL};
+    static const char *const gc_flags[] = {"-ffunction-sections", "-fdata-sections", NULL};
+    /* dynruntime.mk's order: CFLAGS, then CFLAGS_ARCH, then the float impl */
+    if (push_words(&base, cc) || sl_push(&base, strdup("-I.")) || (mpy_inc && sl_push(&base, mpy_inc)) ||
+        push_all(&base, cflags) || sl_push(&base, cfg_def) || push_all(&base, arch_common) ||
+        push_all(&base, arch->flags) || sl_push(&base, float_def) || push_all(&base, gc_flags)) {
+        OOM();
+    }
+    for (size_t k = 0; k < user.n; k++) {
+        if (sl_push(&base, strdup(user.v[k]))) {
+            OOM();
+        }
+    }
+
+    for (size_t k = 0; k < srcs.n; k++) {
+        char *st = stem(srcs.v[k]), *obj = NULL;
+        int dup = 0;
+        for (size_t j = 0; st && j < k; j++) {
+            char *o = stem(srcs.v[j]);
+            dup |= o && !strcmp(o, st);
+            free(o);
+        }
+        int bad = !st || (dup ? asprintf(&obj, "%s/%s.%zu.o", bdir, st, k) : asprintf(&obj, "%s/%s.o", bdir, st)) < 0;
+        free(st);
+        if (bad) {
+            OOM();
+        }
+        sl_free(&cmd);
+        if (push_all(&cmd, (const char *const *)base.v) || sl_push(&cmd, strdup("-o")) || sl_push(&cmd, strdup(obj)) ||
+            sl_push(&cmd, strdup("-c")) || sl_push(&cmd, strdup(srcs.v[k])) || sl_push(&inputs, obj)) {
+            OOM();
+        }
+        int st_run = run(&cmd, verbose, NULL, 0);
+        if (st_run == 127 || st_run < 0) {
+            rc = cli_fail(NM_ERR_IO, "mpy build: cannot run %s: install it or pass --cc", cmd.v[0]);
+            goto done;
+        }
+        if (st_run) {
+            rc = cli_fail(NM_ERR_IO, "mpy build: compiling %s for %s failed (%s exit %d)", srcs.v[k], arch->name,
+                          cmd.v[0], st_run);
+            goto done;
+        }
+    }
+    for (size_t k = 0; k < extra.n; k++) {
+        if (sl_push(&inputs, strdup(extra.v[k]))) {
+            OOM();
+        }
+    }
+    /* libgcc and libm last: the linker pulls a member only for a symbol still
+     * undefined, so offering them costs nothing when they are not needed. */
+    const char *queries[2] = {"-print-libgcc-file-name", "-print-file-name=libm.a"};
+    for (int q = 0; q < 2; q++) {
+        if ((rc = push_lib(&inputs, &cc_arch, queries[q], verbose))) {
+            goto done;
+        }
+    }
+
+    cli_mpy_link_t link;
+    memset(&link, 0, sizeof link);
+    link.arch = arch->arch;
+    link.output = out;
+    link.qstrs_path = config;
+    link.inputs = (const char *const *)inputs.v;
+    link.n_inputs = inputs.n;
+    link.firmware = firmware;
+    link.externs = externs;
+    link.gc = gc;
+    link.verbose = verbose;
+    rc = cli_mpy_link(&link);
+    if (!rc && keep && tmpdir[0]) {
+        printf("build directory: %s\n", tmpdir);
+    }
+done:
+    if (tmpdir[0] && !keep) {
+        nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    }
+    sl_free(&user);
+    sl_free(&srcs);
+    sl_free(&inputs);
+    sl_free(&extra);
+    sl_free(&base);
+    sl_free(&cc_arch);
+    sl_free(&cmd);
+    free(mod);
+    free(defout);
+    free(config);
+    return rc;
+#undef OOM
+}
