@@ -10,14 +10,18 @@
  *
  * First byte (control): bit 0 arch (x86-64 / armv7m), bit 1 gc_sections,
  * bit 2 split the rest in two inputs at the position the second byte picks,
- * bit 3 wrap the second part in an ar archive. Seeds from the corpus have
- * no control byte, so a plain ELF first byte (0x7f) also selects plain mode.
+ * bit 3 wrap the second part in an ar archive, bit 4 link for .mpy
+ * (entry mpy_init, packed) and read the .mpy back. Seeds from the corpus
+ * have no control byte, so a plain ELF first byte (0x7f) also selects plain
+ * mode, linked both ways. The input is also read as a firmware ELF / symbol
+ * file (nml_abs_load), which must refuse or succeed, never misbehave.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "link/link.h"
+#include "natmod/mpy.h"
 
 static uint8_t *wrap_ar(const uint8_t *d, size_t n, size_t *out_len) {
     size_t len = 8 + 60 + n + (n & 1);
@@ -100,6 +104,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     opt.n_inputs = nin;
     nml_result_t res;
     char detail[256];
+    nml_abs_syms_t *abs = NULL;
+    if (nml_abs_load("fuzz.ld", body, n, &abs, detail, sizeof detail) == NM_OK) {
+        uint64_t addr;
+        (void)nml_abs_find(abs, "mpy_init", &addr);
+        nml_abs_free(abs);
+    }
+    if ((ctl & 0x10) || body == data) {
+        nml_options_t mo = opt;
+        nml_mpy_imports_t im = {NULL, NULL, NULL};
+        mo.entry = "mpy_init";
+        mo.packed = 1;
+        mo.check_import = nml_mpy_check_import;
+        mo.import_ctx = &im;
+        if (nml_link(&mo, &res, detail, sizeof detail) == NM_OK) {
+            static const char *const q[] = {"a", "b"};
+            nml_mpy_options_t wo = {"fuzz.mpy", q, 2, NULL};
+            uint8_t *img;
+            size_t len;
+            if (nml_write_mpy(&res, &wo, &img, &len, detail, sizeof detail) == NM_OK) {
+                nm_mpy_t m;
+                nm_detail_t d;
+                if (nm_mpy_parse(img, len, &m, &d) != NM_OK || m.size != len) {
+                    abort(); /* the .mpy back-end wrote a file its reader refuses */
+                }
+                free(img);
+            }
+            nml_result_free(&res);
+        }
+        if (body != data) {
+            free(ar);
+            return 0;
+        }
+    }
     if (nml_link(&opt, &res, detail, sizeof detail) == NM_OK) {
         uint8_t *img;
         size_t len;

@@ -122,6 +122,8 @@ static int fail(char *d, size_t n, int code, const char *fmt, ...) {
     return code;
 }
 
+#define MAX_TEXT 0x1000000u
+
 /* One word to relocate: text offset (bytes) and destination. */
 typedef struct mreloc {
     uint32_t off;
@@ -199,9 +201,12 @@ int nml_write_mpy(const nml_result_t *res, const nml_mpy_options_t *o, uint8_t *
         bss_len = (uint64_t)m->data_size + m->bss_size - res->bss_lo;
         bss_len = (bss_len + ws - 1) / ws * ws;
     }
-    if (text_len > 0x7fffffff) {
-        return fail(detail, detail_len, NM_ERR_UNSUPPORTED, "module too large (%llu bytes of text)",
-                    (unsigned long long)text_len);
+    /* The loader copies text into RAM: 16 MiB is beyond any board it runs on
+     * (and keeps kind_len = text_len << 3 | kind far inside 32 bits). */
+    if (text_len > MAX_TEXT || bss_len > MAX_TEXT) {
+        return fail(detail, detail_len, NM_ERR_UNSUPPORTED,
+                    "module too large for a .mpy: %llu bytes of text and %llu of bss (at most %u each)",
+                    (unsigned long long)text_len, (unsigned long long)bss_len, MAX_TEXT);
     }
     uint8_t *text = calloc(1, text_len ? (size_t)text_len : 1);
     mreloc_t *rl = calloc(m->n_relocs ? m->n_relocs : 1, sizeof(*rl));
