@@ -91,7 +91,7 @@ static inline unsigned nm_mpy_word_size(unsigned arch) {
  * relocation stream (what natmod and mpy_ld.py write: one viper raw code, no
  * children). Children are counted, not walked: a file with children ends,
  * for this reader, after the child count (size), and its relocations (which
- * follow the children) are not decoded. */
+ * follow the children) are not decoded. (A child count of 0 is no children.) */
 typedef struct nm_mpy {
     const uint8_t *buf; /* the buffer parsed (everything below points into it) */
     uint8_t version, sub_version, arch, small_int_bits;

@@ -407,10 +407,14 @@ static int parse_code(nm_mpy_t *m, const uint8_t **pp, const uint8_t *end, nm_de
     }
 
     if (m->has_children) {
-        /* The children, then this code's relocations, follow: not walked. */
-        rc = vuint_field(m, &p, end, &m->n_children, d, "child count", NO_INDEX, "");
-        *pp = p;
-        return rc;
+        if ((rc = vuint_field(m, &p, end, &m->n_children, d, "child count", NO_INDEX, "")) != NM_OK) {
+            return rc;
+        }
+        if (m->n_children) {
+            /* The children, then this code's relocations, follow: not walked. */
+            *pp = p;
+            return NM_OK;
+        }
     }
     if (m->kind != NM_MPY_KIND_BYTECODE && (m->scope_flags & NM_MPY_SCOPE_VIPERRELOC)) {
         nm_mpy_iter_t it = {m, p, end, 0, 0, 0, 0};
@@ -446,8 +450,16 @@ int nm_mpy_parse(const uint8_t *buf, size_t len, nm_mpy_t *m, nm_detail_t *d) {
     if (m->has_arch_flags && (rc = vuint_field(m, &p, end, &m->arch_flags, d, "arch flags", NO_INDEX, "")) != NM_OK) {
         return rc;
     }
-    if ((rc = vuint_field(m, &p, end, &m->n_qstr, d, "n_qstr", NO_INDEX, "")) != NM_OK ||
-        (rc = vuint_field(m, &p, end, &m->n_obj, d, "n_obj", NO_INDEX, "")) != NM_OK) {
+    size_t nq_at = (size_t)(p - buf);
+    if ((rc = vuint_field(m, &p, end, &m->n_qstr, d, "n_qstr", NO_INDEX, "")) != NM_OK) {
+        return rc;
+    }
+    if (m->n_qstr == 0) {
+        /* Every writer puts the source file name there, and MicroPython's VM
+         * reads it (for tracebacks) without looking at the count. */
+        return fail(d, NM_ERR_CORRUPT, "n_qstr at 0x%zx: 0, but qstr 0 (the source file name) is always there", nq_at);
+    }
+    if ((rc = vuint_field(m, &p, end, &m->n_obj, d, "n_obj", NO_INDEX, "")) != NM_OK) {
         return rc;
     }
     /* Each entry takes at least a byte, so the walk ends with the file. */

@@ -343,6 +343,9 @@ int nml_mpy_check_import(void *ctx, const char *name, char *why, size_t n) {
     if (nml_mpy_dest_of(name) >= 0 || nml_abs_find(im->abs, name, &addr)) {
         return 1;
     }
+    if (!why || !n) {
+        return 0; /* asked while pulling archive members: no message needed */
+    }
     char fw[200];
     if (im->abs_path) {
         snprintf(fw, sizeof fw, "not defined by %s", im->abs_path);

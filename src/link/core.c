@@ -434,8 +434,7 @@ static int wanted(ctx_t *c, nml_gsym_t *g, const char *name) {
     if (!g || !g->demanded || (g->obj && !g->common) || in_fw(c, name)) {
         return 0;
     }
-    char why[8];
-    return g->obj || !c->opt->check_import || !import_ok(c, name, why, sizeof why);
+    return g->obj || !c->opt->check_import || !import_ok(c, name, NULL, 0);
 }
 
 /* One pass over an archive's symbol index: parse and include each member
@@ -1389,12 +1388,16 @@ static int load_inputs(ctx_t *c) {
                 if (m[k].size < 4 || memcmp(m[k].data, "\x7f" "ELF", 4) != 0) {
                     continue; /* not an object (e.g. __.LIBDEP): never pulled */
                 }
-                size_t ln = strlen(path) + strlen(m[k].name) + 3;
-                char *name = nml_alloc(&c->a, ln);
+                size_t lp = strlen(path), lm = strlen(m[k].name);
+                char *name = nml_alloc(&c->a, lp + lm + 3);
                 if (!name) {
                     return nomem(c);
                 }
-                snprintf(name, ln, "%s(%s)", path, m[k].name);
+                /* "path(member)"; memcpy, not snprintf: libm.a has ~1000 members */
+                memcpy(name, path, lp);
+                name[lp] = '(';
+                memcpy(name + lp + 1, m[k].name, lm);
+                memcpy(name + lp + 1 + lm, ")", 2);
                 o->name = name;
                 o->data = m[k].data;
                 o->size = m[k].size;

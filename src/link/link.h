@@ -41,7 +41,8 @@ typedef struct nml_options {
                         * RW relatively on every arch (Thumb -fpic GOT code, static data) */
     /* Decides each undefined, non-weak-absent symbol: 1 = an import (not pulled from
      * archives either), 0 = an error, with why[] saying what is missing and what
-     * would provide it. NULL: the syms_path rule. */
+     * would provide it (why may be NULL, why_len 0: no message wanted). NULL: the
+     * syms_path rule. */
     int (*check_import)(void *ctx, const char *name, char *why, size_t why_len);
     void *import_ctx;
 } nml_options_t;

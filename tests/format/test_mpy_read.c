@@ -60,6 +60,12 @@ static void put_qtext(bld_t *b, const char *s) {
 static void put_qstatic(bld_t *b, unsigned q) {
     putu(b, q << 1 | 1);
 }
+/* The smallest tables: one qstr (static "<module>" for the file name), no objects. */
+static void put_tables(bld_t *b) {
+    putu(b, 1);
+    putu(b, 0);
+    put_qstatic(b, 7);
+}
 /* kind/len, then text_size bytes of text. Returns the text's offset. */
 static size_t put_code(bld_t *b, unsigned kind, int children, uint32_t text_size) {
     putu(b, text_size << 3 | (children ? 4u : 0u) | kind);
@@ -309,8 +315,7 @@ static void thumb_words_are_4_bytes_and_arch_flags_read(void) {
     put8(&b, NM_MPY_FEATURE(NM_ARCH_RV32IMC) | NM_MPY_FEATURE_ARCH_FLAGS);
     put8(&b, 31);
     putu(&b, 0x3);
-    putu(&b, 0);
-    putu(&b, 0);
+    put_tables(&b);
     put_code(&b, NM_MPY_KIND_NATIVE_VIPER, 0, 8);
     putu(&b, 0);
     CHECK_EQ(parse(&b, &m, &d), NM_OK);
@@ -364,8 +369,7 @@ static void other_kinds_are_described(void) {
     /* Native py: prelude offset inside text, flags from its signature. */
     b.n = 0;
     put_header(&b, NM_ARCH_ARMV7M);
-    putu(&b, 0);
-    putu(&b, 0);
+    put_tables(&b);
     put_code(&b, NM_MPY_KIND_NATIVE_PY, 0, 6);
     b.b[b.n - 2] = 0x81; /* signature: one continuation byte with flag bit 0 */
     b.b[b.n - 1] = 0x40;
@@ -379,8 +383,7 @@ static void other_kinds_are_described(void) {
     /* Asm with relocations into text. */
     b.n = 0;
     put_header(&b, NM_ARCH_ARMV6M);
-    putu(&b, 0);
-    putu(&b, 0);
+    put_tables(&b);
     put_code(&b, NM_MPY_KIND_NATIVE_ASM, 0, 16);
     putu(&b, NM_MPY_SCOPE_VIPERRELOC);
     putu(&b, 2);
@@ -395,13 +398,19 @@ static void other_kinds_are_described(void) {
     /* Viper with children: the relocations come after them, not decoded. */
     b.n = 0;
     put_header(&b, NM_ARCH_X64);
-    putu(&b, 0);
-    putu(&b, 0);
+    put_tables(&b);
     put_code(&b, NM_MPY_KIND_NATIVE_VIPER, 1, 8);
     putu(&b, NM_MPY_SCOPE_VIPERRELOC);
     putu(&b, 1);
     CHECK_EQ(parse(&b, &m, &d), NM_OK);
     CHECK(m.has_children && m.n_children == 1 && m.relocs == NULL && m.size == b.n);
+    /* ... unless there are none: a count of 0, then the relocations. */
+    b.b[b.n - 1] = 0;
+    size_t at = b.n;
+    put_op(&b, NM_MPY_DEST_FUN_TABLE, 1, 0, 0, 0, 0);
+    put8(&b, NM_MPY_RELOC_END);
+    CHECK_EQ(parse(&b, &m, &d), NM_OK);
+    CHECK(m.has_children && m.n_children == 0 && m.relocs == b.b + at && m.n_reloc_ops == 1 && m.size == b.n);
 }
 
 static void header_damage_is_named(void) {
@@ -451,6 +460,12 @@ static void vuints_and_tables_are_bounded(void) {
     put(&b, "\x80\x80\x80\x80\x80\x01", 6); /* n_qstr: 6 bytes for the value 1 */
     putu(&b, 0);
     expect(&b, NM_ERR_CORRUPT, "n_qstr at 0x4", "longer than 5 bytes");
+    b.n = 4;
+    putu(&b, 0);
+    putu(&b, 0);
+    put_code(&b, NM_MPY_KIND_NATIVE_VIPER, 0, 8);
+    putu(&b, 0);
+    expect(&b, NM_ERR_CORRUPT, "n_qstr at 0x4", "qstr 0 (the source file name)");
     b.n = 4;
     put(&b, "\x90\x80\x80\x80\x00", 5); /* 2^32 */
     expect(&b, NM_ERR_CORRUPT, "n_qstr at 0x4", "above 32 bits");
@@ -506,17 +521,18 @@ static void vuints_and_tables_are_bounded(void) {
         int rc;
         const char *w1, *w2;
     } ob[] = {
-        {"\x01\x0b", 2, NM_ERR_CORRUPT, "object 1 at 0x7", "type 11"},
-        {"\x01\x05\x01" "a!", 5, NM_ERR_CORRUPT, "object 1 at 0x7", "byte 0x21 after its 1 bytes is not NUL"},
-        {"\x01\x06\x7f" "abc", 6, NM_ERR_TRUNCATED, "object 1 at 0x7", "length 127 runs past the end"},
-        {"\x01\x07\x85", 3, NM_ERR_TRUNCATED, "object 1 length at 0x8", "runs past the end"},
-        {"\x0a\x7f\x01", 3, NM_ERR_TRUNCATED, "object 2 at 0x9", "runs past the end"},
+        {"\x01\x0b", 2, NM_ERR_CORRUPT, "object 1 at 0x8", "type 11"},
+        {"\x01\x05\x01" "a!", 5, NM_ERR_CORRUPT, "object 1 at 0x8", "byte 0x21 after its 1 bytes is not NUL"},
+        {"\x01\x06\x7f" "abc", 6, NM_ERR_TRUNCATED, "object 1 at 0x8", "length 127 runs past the end"},
+        {"\x01\x07\x85", 3, NM_ERR_TRUNCATED, "object 1 length at 0x9", "runs past the end"},
+        {"\x0a\x7f\x01", 3, NM_ERR_TRUNCATED, "object 2 at 0xa", "runs past the end"},
     };
     for (size_t i = 0; i < sizeof ob / sizeof ob[0]; i++) {
         b.n = 0;
         put_header(&b, NM_ARCH_X64);
-        putu(&b, 0);
+        putu(&b, 1);
         putu(&b, 2);
+        put_qstatic(&b, 7);
         put(&b, ob[i].bytes, ob[i].len);
         expect(&b, ob[i].rc, ob[i].w1, ob[i].w2);
     }
@@ -527,19 +543,17 @@ static void code_sizes_are_checked(void) {
     /* Native code in a file without an arch would skip MicroPython's arch check. */
     b.n = 0;
     put_header(&b, NM_ARCH_NONE);
-    putu(&b, 0);
-    putu(&b, 0);
+    put_tables(&b);
     put_code(&b, NM_MPY_KIND_NATIVE_VIPER, 0, 8);
     putu(&b, 0);
-    expect(&b, NM_ERR_CORRUPT, "raw code at 0x6", "no arch");
+    expect(&b, NM_ERR_CORRUPT, "raw code at 0x7", "no arch");
     /* Text longer than the file. */
     b.n = 0;
     put_header(&b, NM_ARCH_X64);
-    putu(&b, 0);
-    putu(&b, 0);
+    put_tables(&b);
     putu(&b, 100 << 3 | NM_MPY_KIND_NATIVE_VIPER);
     put(&b, "abc", 3);
-    expect(&b, NM_ERR_TRUNCATED, "raw code at 0x6", "100 bytes");
+    expect(&b, NM_ERR_TRUNCATED, "raw code at 0x7", "100 bytes");
     /* Scope flags a viper function never has (generator). */
     put_viper(&b, NM_ARCH_X64, 1, 0x11, 0, 0);
     expect(&b, NM_ERR_CORRUPT, "scope flags at 0x", "0x11");
@@ -555,26 +569,23 @@ static void code_sizes_are_checked(void) {
     /* Native py: the prelude must be inside text. */
     b.n = 0;
     put_header(&b, NM_ARCH_ARMV7M);
-    putu(&b, 0);
-    putu(&b, 0);
+    put_tables(&b);
     put_code(&b, NM_MPY_KIND_NATIVE_PY, 0, 6);
     putu(&b, 6);
-    expect(&b, NM_ERR_CORRUPT, "prelude offset at 0xd", "6");
+    expect(&b, NM_ERR_CORRUPT, "prelude offset at 0xe", "6");
     b.n--;
     putu(&b, 5); /* the last byte, 0x95, says a continuation byte follows */
-    expect(&b, NM_ERR_CORRUPT, "prelude offset at 0xd", "no prelude signature");
+    expect(&b, NM_ERR_CORRUPT, "prelude offset at 0xe", "no prelude signature");
     /* Bytecode: MicroPython decodes the signature of even an empty body. */
     b.n = 0;
     put_header(&b, NM_ARCH_NONE);
-    putu(&b, 0);
-    putu(&b, 0);
+    put_tables(&b);
     put_code(&b, NM_MPY_KIND_BYTECODE, 0, 0);
-    expect(&b, NM_ERR_CORRUPT, "raw code at 0x6", "signature");
+    expect(&b, NM_ERR_CORRUPT, "raw code at 0x7", "signature");
     /* Children: the count must be there. */
     b.n = 0;
     put_header(&b, NM_ARCH_X64);
-    putu(&b, 0);
-    putu(&b, 0);
+    put_tables(&b);
     put_code(&b, NM_MPY_KIND_NATIVE_VIPER, 1, 8);
     putu(&b, 0);
     expect(&b, NM_ERR_TRUNCATED, "child count at 0x", NULL);

@@ -1,10 +1,12 @@
-/* natmod info: what a module holds. For a universal module, each slice. */
+/* natmod info: what a module holds. For a universal module, each slice; for
+ * a MicroPython .mpy, its header, qstrs and every relocation op. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "natmod/format.h"
+#include "natmod/mpy.h"
 
 static void print_reloc_counts(const nm_image_t *img) {
     /* counts[kind][target class]: text, rw, import */
@@ -103,15 +105,140 @@ static int info_slice(const char *path, const uint8_t *buf, size_t len, int verb
     return 0;
 }
 
+/* A qstr's text, quoted, with anything unprintable escaped and long ones cut. */
+static void print_qstr_text(const char *s, uint32_t len) {
+    putchar('"');
+    for (uint32_t i = 0; i < len && i < 60; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            printf("\\%c", c);
+        } else if (c < 0x20 || c >= 0x7f) {
+            printf("\\x%02x", c);
+        } else {
+            putchar(c);
+        }
+    }
+    printf("\"%s", len > 60 ? "..." : "");
+}
+
+static void print_scope_flags(const nm_mpy_t *m) {
+    /* Viper/asm store the loader's flags; bytecode and native py carry the
+     * signature's (the low four bits), which MicroPython reads the same way. */
+    static const char *const viper[7] = {NULL, NULL, NULL, NULL, "reloc", "rodata", "bss"};
+    static const char *const sig[5] = {"generator", "varkeywords", "varargs", "defkwargs", "reloc"};
+    int native_store = m->kind == NM_MPY_KIND_NATIVE_VIPER || m->kind == NM_MPY_KIND_NATIVE_ASM;
+    const char *sep = " (";
+    printf("  scope flags:  0x%x", (unsigned)m->scope_flags);
+    for (unsigned bit = 0; bit < 32; bit++) {
+        if (!(m->scope_flags & (1u << bit))) {
+            continue;
+        }
+        const char *name = native_store ? (bit < 7 ? viper[bit] : NULL) : (bit < 5 ? sig[bit] : NULL);
+        if (name) {
+            printf("%s%s", sep, name);
+        } else {
+            printf("%sbit %u", sep, bit);
+        }
+        sep = ", ";
+    }
+    printf("%s\n", m->scope_flags ? ")" : "");
+}
+
+static int info_mpy(const char *path, const uint8_t *buf, size_t len) {
+    static const char *const kinds[4] = {"bytecode", "native py", "native viper", "native asm"};
+    nm_mpy_t m;
+    nm_detail_t d = {{0}};
+    int err = nm_mpy_parse(buf, len, &m, &d);
+    if (err) {
+        return cli_fail(err, "%s: %s", path, d.msg[0] ? d.msg : nm_strerror(err));
+    }
+    unsigned ws = nm_mpy_word_size(m.arch);
+    if (m.arch == NM_ARCH_NONE) {
+        /* MicroPython checks the sub-version only of files with native code. */
+        printf("  format:       MicroPython .mpy version %u (sub-version %u, not checked without native code), "
+               "%zu bytes\n", (unsigned)m.version, (unsigned)m.sub_version, m.size);
+    } else {
+        printf("  format:       MicroPython .mpy version %u.%u (MicroPython 1.23 and later), %zu bytes\n",
+               (unsigned)m.version, (unsigned)m.sub_version, m.size);
+    }
+    if (m.arch == NM_ARCH_NONE) {
+        printf("  arch:         none (bytecode only: loads where sys.implementation._mpy & 0xff is %u)\n",
+               NM_MPY_VERSION);
+    } else {
+        printf("  arch:         %s, %u-byte words (sys.implementation._mpy 0x%04x%s)\n", nm_arch_name(m.arch), ws,
+               NM_MPY_IMPL_VALUE(m.arch),
+               nm_arch_is_thumb(m.arch) && m.arch < NM_ARCH_ARMV7EMDP ? "; later Thumb arches load it too" : "");
+    }
+    printf("  small int:    %u bits (a firmware with fewer refuses the file)\n", (unsigned)m.small_int_bits);
+    if (m.has_arch_flags) {
+        printf("  arch flags:   0x%x%s%s%s\n", (unsigned)m.arch_flags, (m.arch_flags & 1) ? " zba" : "",
+               (m.arch_flags & 2) ? " zcmp" : "", (m.arch_flags & ~3u) ? " (and bits MicroPython does not name)" : "");
+    }
+    printf("  qstrs:        %u\n", (unsigned)m.n_qstr);
+    nm_mpy_iter_t it;
+    nm_mpy_qstr_t q;
+    nm_mpy_qstr_begin(&m, &it);
+    while (nm_mpy_qstr_next(&it, &q)) {
+        printf("    [%u] ", (unsigned)q.index);
+        if (q.static_q) {
+            printf("static %u ", (unsigned)q.static_q);
+        }
+        print_qstr_text(q.str, q.len);
+        putchar('\n');
+    }
+    printf("  objects:      %u\n", (unsigned)m.n_obj);
+    printf("  code:         %s, %u bytes of text\n", kinds[m.kind], (unsigned)m.text_size);
+    if (m.kind == NM_MPY_KIND_NATIVE_PY) {
+        printf("  prelude:      at text+0x%x\n", (unsigned)m.prelude_offset);
+    }
+    if (m.kind == NM_MPY_KIND_NATIVE_ASM) {
+        printf("  asm:          %u positional args, type signature 0x%x\n", (unsigned)m.n_pos_args,
+               (unsigned)m.type_sig);
+    }
+    print_scope_flags(&m);
+    if (m.kind == NM_MPY_KIND_NATIVE_VIPER) {
+        printf("  rodata:       %u bytes\n", (unsigned)m.rodata_size);
+        printf("  bss:          %u bytes\n", (unsigned)m.bss_size);
+    }
+    if (m.has_children && m.n_children) {
+        printf("  children:     %u, not decoded (%zu bytes follow: the children%s)\n", (unsigned)m.n_children,
+               len - m.size, m.kind == NM_MPY_KIND_BYTECODE ? "" : ", then this code's relocations");
+    } else if (m.has_children) {
+        printf("  children:     0 (a count of none)\n");
+    }
+    if (m.relocs) {
+        printf("  relocations:  %u op%s (%u bytes)\n", (unsigned)m.n_reloc_ops, m.n_reloc_ops == 1 ? "" : "s",
+               (unsigned)m.relocs_len);
+        nm_mpy_reloc_t r;
+        char name[64];
+        nm_mpy_reloc_begin(&m, &it);
+        while (nm_mpy_reloc_next(&it, &r)) {
+            printf("    %s[+0x%llx]", r.base ? "rodata" : "text", (unsigned long long)r.word * ws);
+            if (r.n > 1) {
+                printf(" x%u", (unsigned)r.n);
+            }
+            printf(" <- %s\n", nm_mpy_dest_name(r.dest, name, sizeof name));
+        }
+    } else if (m.kind != NM_MPY_KIND_BYTECODE && !(m.has_children && m.n_children)) {
+        printf("  relocations:  none\n");
+    }
+    if (!(m.has_children && m.n_children) && m.size < len) {
+        printf("  note:         %zu bytes after the end of the file (MicroPython ignores them)\n", len - m.size);
+    }
+    return 0;
+}
+
 int cmd_info(int argc, char **argv) {
     int verbose = 0, rc = 0, nfiles = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            puts("usage: natmod info [-v] MODULE.nmod...\n"
+            puts("usage: natmod info [-v] MODULE.nmod|MODULE.mpy...\n"
                  "\n"
                  "Show each module's arch(s), sizes, imports, exports, relocation counts\n"
-                 "by kind and CRC status; for a universal module, every slice.\n"
-                 "  -v   also list every relocation");
+                 "by kind and CRC status; for a universal module, every slice. For a\n"
+                 "MicroPython .mpy: header, qstr table, code kind and sizes, and every\n"
+                 "relocation op (the file is checked as strictly as a .nmod).\n"
+                 "  -v   also list every relocation (.nmod)");
             return 0;
         }
         if (!strcmp(argv[i], "-v")) {
@@ -135,7 +262,10 @@ int cmd_info(int argc, char **argv) {
             continue;
         }
         printf("%s:\n", path);
-        if (nm_is_universal(buf, len)) {
+        if (len >= 1 && buf[0] == NM_MPY_MAGIC) { /* "NMOD" and "NMUV" start with 'N' */
+            int e2 = info_mpy(path, buf, len);
+            rc = rc ? rc : e2;
+        } else if (nm_is_universal(buf, len)) {
             nm_detail_t d = {{0}};
             int n = nm_universal_count(buf, len, &d);
             if (n < 0) {

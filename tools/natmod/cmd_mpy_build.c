@@ -200,21 +200,51 @@ void cli_mpy_free_names(char **names, size_t n) {
     free(names);
 }
 
-/* Parse "#define MP_QSTR_<name> (<rest>" at line; returns the name's length
- * and sets *rest, or 0 if the line is no qstr definition at all. */
-static size_t qstr_define(const char *line, const char *end, const char **name, const char **rest) {
-    static const char head[] = "#define MP_QSTR_";
-    size_t hl = sizeof head - 1;
-    if ((size_t)(end - line) < hl || memcmp(line, head, hl) != 0) {
+/* What a config header line is, for reading it back. */
+enum qstr_line { QL_OTHER, QL_STATIC, QL_MODULE, QL_BAD };
+
+static int skip_digits(const char **p, const char *end, unsigned long *v) {
+    const char *s = *p;
+    *v = 0;
+    for (; *p < end && **p >= '0' && **p <= '9'; (*p)++) {
+        if (*v <= MPY_MAX_MODULE_QSTRS) { /* saturates: any larger value is out of range anyway */
+            *v = *v * 10 + (unsigned long)(**p - '0');
+        }
+    }
+    return *p > s;
+}
+
+static int take(const char **p, const char *end, const char *lit) {
+    size_t l = strlen(lit);
+    if ((size_t)(end - *p) < l || memcmp(*p, lit, l) != 0) {
         return 0;
     }
-    const char *p = line + hl;
+    *p += l;
+    return 1;
+}
+
+/* Classify [p, end): "#define MP_QSTR_<name> (N)" is QL_STATIC,
+ * "#define MP_QSTR_<name> (mp_native_qstr_table[I])" QL_MODULE (name and
+ * I returned), another "#define MP_QSTR_" line QL_BAD, anything else QL_OTHER. */
+static enum qstr_line classify(const char *p, const char *end, const char **name, size_t *nlen, unsigned long *idx) {
+    if (!take(&p, end, "#define MP_QSTR_")) {
+        return QL_OTHER;
+    }
     *name = p;
     while (p < end && is_ident_char((unsigned char)*p)) {
         p++;
     }
-    *rest = p;
-    return (size_t)(p - *name) + 1; /* + 1: an empty name still counts as a definition */
+    *nlen = (size_t)(p - *name);
+    if (!take(&p, end, " (")) {
+        return QL_BAD;
+    }
+    if (skip_digits(&p, end, idx)) {
+        return take(&p, end, ")") && p == end ? QL_STATIC : QL_BAD;
+    }
+    if (take(&p, end, "mp_native_qstr_table[") && skip_digits(&p, end, idx) && take(&p, end, "])") && p == end) {
+        return QL_MODULE;
+    }
+    return QL_BAD;
 }
 
 int cli_mpy_read_config(const char *path, char ***names_out, size_t *n_out) {
@@ -234,56 +264,49 @@ int cli_mpy_read_config(const char *path, char ***names_out, size_t *n_out) {
         if (le > p && le[-1] == '\r') {
             le--;
         }
-        const char *name, *rest;
-        size_t nlen1 = qstr_define(p, le, &name, &rest);
-        if (nlen1) {
-            size_t nlen = nlen1 - 1;
-            static const char mod[] = " (mp_native_qstr_table[";
-            size_t ml = sizeof mod - 1;
-            const char *q = rest;
-            int is_static = 0;
-            unsigned long idx = 0;
-            if (q < le && *q == ' ' && q + 1 < le && q[1] == '(' && q + 2 < le && q[2] >= '0' && q[2] <= '9') {
-                /* "(N)": a static qstr, the firmware's own */
-                q += 2;
-                while (q < le && *q >= '0' && *q <= '9') {
-                    q++;
-                }
-                is_static = q + 1 == le && *q == ')';
-                if (!is_static) {
-                    q = NULL;
-                }
-            } else if ((size_t)(le - q) > ml && !memcmp(q, mod, ml) && q[ml] >= '0' && q[ml] <= '9') {
-                q += ml;
-                for (; q < le && *q >= '0' && *q <= '9'; q++) {
-                    if (idx <= MPY_MAX_MODULE_QSTRS) { /* saturate: reported as too large below */
-                        idx = idx * 10 + (unsigned long)(*q - '0');
-                    }
-                }
-                if (!(le - q == 2 && q[0] == ']' && q[1] == ')')) {
-                    q = NULL;
-                }
-            } else {
-                q = NULL;
+        const char *name = NULL;
+        size_t nlen = 0;
+        unsigned long idx = 0;
+        switch (classify(p, le, &name, &nlen, &idx)) {
+        case QL_OTHER:
+            break;
+        case QL_STATIC: { /* the firmware's own: only checked, a header from another version shows here */
+            char buf[64];
+            const char *c = NULL;
+            if (idx >= 1 && idx <= NM_MPY_N_STATIC_QSTRS) {
+                c = nm_mpy_static_qstr_cname((unsigned)idx, buf, sizeof buf);
             }
-            if (!q) {
-                rc = cli_fail(NM_ERR_CORRUPT,
-                              "%s:%u: not a qstr definition natmod knows (want \"#define MP_QSTR_name (N)\" or "
-                              "\"#define MP_QSTR_name (mp_native_qstr_table[i])\")",
-                              path, line);
-            } else if (!is_static && nlen == 0) {
+            if (!c || strlen(c) != nlen || memcmp(c, name, nlen) != 0) {
+                rc = cli_fail(NM_ERR_VERSION,
+                              "%s:%u: MP_QSTR_%.*s (%lu) is not static qstr %lu of .mpy sub-version %d%s%s%s: a header "
+                              "for another MicroPython version?",
+                              path, line, (int)nlen, name, idx, idx, NM_MPY_SUB_VERSION, c ? " (that is MP_QSTR_" : "",
+                              c ? c : "", c ? ")" : "");
+            }
+            break;
+        }
+        case QL_BAD:
+            rc = cli_fail(NM_ERR_CORRUPT,
+                          "%s:%u: not a qstr definition natmod knows (want \"#define MP_QSTR_name (N)\" or "
+                          "\"#define MP_QSTR_name (mp_native_qstr_table[i])\")",
+                          path, line);
+            break;
+        case QL_MODULE:
+            if (nlen == 0) {
                 rc = cli_fail(NM_ERR_CORRUPT, "%s:%u: module qstr with an empty name", path, line);
-            } else if (!is_static && names.n >= MPY_MAX_MODULE_QSTRS) {
-                rc = cli_fail(NM_ERR_UNSUPPORTED, "%s:%u: more than %u module qstrs (a .mpy qstr table holds at most that)",
+            } else if (names.n >= MPY_MAX_MODULE_QSTRS) {
+                rc = cli_fail(NM_ERR_UNSUPPORTED, "%s:%u: more than %u module qstrs (what a .mpy qstr table holds)",
                               path, line, MPY_MAX_MODULE_QSTRS);
-            } else if (!is_static && idx != names.n + 1) {
+            } else if (idx != names.n + 1) {
                 /* mpy_ld.py takes the lines in file order and ignores the
-                 * numbers; C code used the numbers. Both must agree. */
-                rc = cli_fail(NM_ERR_CORRUPT, "%s:%u: MP_QSTR_%.*s has index %lu%s, expected %zu (indices run 1, 2, ... in order)",
-                              path, line, (int)nlen, name, idx, idx > MPY_MAX_MODULE_QSTRS ? "+" : "", names.n + 1);
-            } else if (!is_static && sl_push(&names, strndup(name, nlen))) {
+                 * numbers; the compiled code used the numbers: they must agree. */
+                rc = cli_fail(NM_ERR_CORRUPT, "%s:%u: MP_QSTR_%.*s has index %s%lu, expected %zu (1, 2, ... in order)",
+                              path, line, (int)nlen, name, idx > MPY_MAX_MODULE_QSTRS ? "over " : "",
+                              idx > MPY_MAX_MODULE_QSTRS ? (unsigned long)MPY_MAX_MODULE_QSTRS : idx, names.n + 1);
+            } else if (sl_push(&names, strndup(name, nlen))) {
                 rc = cli_fail(NM_ERR_NOMEM, "out of memory");
             }
+            break;
         }
         p = nl ? nl + 1 : end;
     }
@@ -404,7 +427,9 @@ static int check_mpy_dir(const char *dir) {
         }
     }
     if (!p) {
-        rc = cli_fail(NM_ERR_VERSION, "MicroPython tree %s: no static_qstr_list in py/makeqstrdata.py: cannot check its static qstrs", dir);
+        rc = cli_fail(NM_ERR_VERSION,
+                      "MicroPython tree %s: no static_qstr_list in py/makeqstrdata.py: cannot check its static qstrs",
+                      dir);
         goto done;
     }
     unsigned i = 0;
@@ -423,7 +448,8 @@ static int check_mpy_dir(const char *dir) {
         }
         char str[128];
         if (py_string(&p, end, str, sizeof str)) {
-            rc = cli_fail(NM_ERR_VERSION, "MicroPython tree %s: cannot read entry %u of static_qstr_list in py/makeqstrdata.py", dir, i);
+            rc = cli_fail(NM_ERR_VERSION,
+                          "MicroPython tree %s: cannot read entry %u of static_qstr_list in py/makeqstrdata.py", dir, i);
             goto done;
         }
         if (i >= NM_MPY_N_STATIC_QSTRS || strcmp(str, nm_mpy_static_qstrs[i])) {
@@ -608,9 +634,9 @@ static void print_cmd(const strlist_t *a) {
     fputc('\n', stderr);
 }
 
-/* Run argv; 0 if it exits 0, else its exit status (127: could not run it,
- * message printed by the child), or -1 if it could not be started. With
- * capture, the first line of its stdout (stderr still goes to ours). */
+/* Run argv; 0 if it exits 0, else its exit status (127: exec failed, so the
+ * program is missing), or -1 if it could not be started. With capture, the
+ * first line of its stdout (its stderr still goes to ours). */
 static int run(const strlist_t *a, int verbose, char *capture, size_t cap_len) {
     if (verbose) {
         print_cmd(a);
@@ -1027,6 +1053,8 @@ int cmd_mpy_build(int argc, char **argv) {
         }
     }
 
+    /* As the link does: a failed build leaves no output, not even an older one. */
+    remove(out);
     for (size_t k = 0; k < srcs.n; k++) {
         char *st = stem(srcs.v[k]), *obj = NULL;
         int dup = 0;

@@ -12,9 +12,9 @@
  *    path does not end in .json) and downloads each "urls" [dest, url] pair
  *    to lib/dest.
  *  - a url without a scheme (http://, https://, github:, gitlab:, codeberg:)
- *    is relative to the package.json's directory in mip since 2025 (mpremote
- *    1.25, micropython-lib#975); older on-board mip fetches it as it is and
- *    fails, so --base-url writes absolute URLs for those.
+ *    is relative to the package.json's directory in the mip of MicroPython
+ *    v1.25.0 on (micropython-lib#975; mpremote too); older mip fetches it as
+ *    it is and fails, so --base-url writes absolute URLs for those.
  *  - the relative url is glued on as text, not resolved: "../x" would reach
  *    the server as a dot-segment, so a package.json only names files beside
  *    it, and the mpy-N directories carry their own copy.
@@ -208,8 +208,8 @@ static int check_mpy(const char *path, uint8_t arch) {
                         NM_MPY_FEATURE_SUB(h[2]), NM_MPY_VERSION, NM_MPY_SUB_VERSION);
     }
     if (NM_MPY_FEATURE_ARCH(h[2]) != arch) {
-        return cli_fail(NM_ERR_ARCH, "mpy pack: %s: holds %s code, not %s", path, nm_arch_name(NM_MPY_FEATURE_ARCH(h[2])),
-                        nm_arch_name(arch));
+        return cli_fail(NM_ERR_ARCH, "mpy pack: %s: holds %s code, not %s", path,
+                        nm_arch_name(NM_MPY_FEATURE_ARCH(h[2])), nm_arch_name(arch));
     }
     return 0;
 }
@@ -289,24 +289,28 @@ static void pack_help(void) {
          "  --arch LIST        archs to build: x64, armv6m, armv7m, armv7emsp, armv7emdp\n"
          "  --mpy ARCH=FILE    use a .mpy already built for ARCH (repeatable)\n"
          "  --base-url URL     where DIR is published (github:USER/REPO/DIR, https://...):\n"
-         "                     absolute URLs, which mip before MicroPython 1.25 needs\n"
+         "                     absolute URLs, which mip before MicroPython v1.25 needs\n"
          "  --no-mpy-dirs      do not write the mpy-N directories\n"
          "  --build-dir DIR    keep each arch's objects in DIR/ARCH");
 }
+
+#define FWD_ROOM 12
 
 int cmd_mpy_pack(int argc, char **argv) {
     const char *out = NULL, *name = NULL, *version = NULL, *base_url = NULL, *build_dir = NULL;
     const char *given[N_PACK_ARCHS] = {0}; /* --mpy files */
     int want[N_PACK_ARCHS] = {0};          /* built (--arch) or given */
     int mpy_dirs = 1, rc = 0;
-    char **fwd = calloc((size_t)argc + 12, sizeof *fwd);
+    /* natmod mpy build's argv: FWD_ROOM slots for the per-arch options, then
+     * every argument pack does not know, in order */
+    char **fwd = calloc((size_t)argc + FWD_ROOM, sizeof *fwd);
     int n_fwd = 0;
     char tmp[PATH_MAX] = "", old[PATH_MAX] = "", base[PATH_MAX] = "";
     char path[PATH_MAX], path2[PATH_MAX];
     if (!fwd) {
         return cli_fail(NM_ERR_NOMEM, "out of memory");
     }
-    n_fwd = 12; /* room for the per-arch options put first */
+    n_fwd = FWD_ROOM;
 #define NEED_ARG(var)                                                                                                 \
     do {                                                                                                              \
         if (!((var) = cli_optarg(argc, argv, &i))) {                                                                  \
@@ -338,7 +342,8 @@ int cmd_mpy_pack(int argc, char **argv) {
             for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
                 int k = arch_index(t);
                 if (k < 0) {
-                    rc = cli_fail(NM_ERR_INVAL, "mpy pack: unknown arch '%s' (x64, armv6m, armv7m, armv7emsp, armv7emdp)", t);
+                    rc = cli_fail(NM_ERR_INVAL,
+                                  "mpy pack: unknown arch '%s' (x64, armv6m, armv7m, armv7emsp, armv7emdp)", t);
                     goto done;
                 }
                 if (want[k]) {
@@ -421,8 +426,8 @@ int cmd_mpy_pack(int argc, char **argv) {
         rc = cli_fail(NM_ERR_INVAL, "mpy pack: no archs: give --arch LIST or --mpy ARCH=FILE");
         goto done;
     }
-    if (!build_any && n_fwd > 12) {
-        rc = cli_fail(NM_ERR_INVAL, "mpy pack: '%s': nothing to build (every arch came with --mpy)", fwd[12]);
+    if (!build_any && n_fwd > FWD_ROOM) {
+        rc = cli_fail(NM_ERR_INVAL, "mpy pack: '%s': nothing to build (every arch came with --mpy)", fwd[FWD_ROOM]);
         goto done;
     }
     for (size_t k = 0; k < N_PACK_ARCHS; k++) {
@@ -491,9 +496,9 @@ int cmd_mpy_pack(int argc, char **argv) {
                 pre[f++] = "--build-dir";
                 pre[f++] = bd;
             }
-            char **av = fwd + 12 - f;
+            char **av = fwd + FWD_ROOM - f;
             memcpy(av, pre, (size_t)f * sizeof *av);
-            if ((rc = cmd_mpy_build(n_fwd - (12 - f), av))) {
+            if ((rc = cmd_mpy_build(n_fwd - (FWD_ROOM - f), av))) {
                 goto done;
             }
             if ((rc = check_mpy(path, pack_archs[k].arch))) {
@@ -517,7 +522,8 @@ int cmd_mpy_pack(int argc, char **argv) {
     size_t tl = 0;
     tl += (size_t)snprintf(text + tl, sizeof text - tl, "{\n    \"name\": \"%s\",\n", name);
     if (version) {
-        tl += (size_t)snprintf(text + tl, sizeof text - tl, "    \"version\": \"%s\",\n", json_str(version, js, sizeof js));
+        tl += (size_t)snprintf(text + tl, sizeof text - tl, "    \"version\": \"%s\",\n",
+                               json_str(version, js, sizeof js));
     }
     tl += (size_t)snprintf(text + tl, sizeof text - tl, "    \"mpy\": {");
     int first = 1;
