@@ -50,4 +50,9 @@ int cli_mpy_write_config(const char *out, const char *const *srcs, size_t n);
 int cli_mpy_read_config(const char *path, char ***names, size_t *n);
 void cli_mpy_free_names(char **names, size_t n);
 
+/* The ar archives a GNU ld script names in GROUP/INPUT (glibc's libm.a on
+ * x86-64 is one); *out NULL-terminated and malloc'd (free with
+ * cli_mpy_free_names). Returns the exit status (0 with n == 0: none). */
+int cli_mpy_script_archives(const char *path, char ***out, size_t *n);
+
 #endif /* NATMOD_CLI_MPY_H */

@@ -244,9 +244,54 @@ static int cmd_mpy_link(int argc, char **argv) {
         snprintf(defout, sizeof defout, "%.*s.mpy", keep, files[0]);
         a.output = defout;
     }
-    a.inputs = files;
-    a.n_inputs = n;
-    rc = cli_mpy_link(&a);
+    /* an input that is a linker script (glibc's libm.a) stands for the
+     * archives it names, as for ld and mpy_ld.py */
+    char **scripts[64];
+    size_t n_scripts[64], ns = 0, total = 0;
+    const char **all = NULL;
+    for (size_t i = 0; i < n; i++) {
+        FILE *f = fopen(files[i], "rb");
+        char magic[8] = {0};
+        size_t got = f ? fread(magic, 1, 8, f) : 0;
+        if (f) {
+            fclose(f);
+        }
+        int binary = got >= 4 && (!memcmp(magic, "\x7f" "ELF", 4) || (got == 8 && !memcmp(magic, "!<arch>\n", 8)));
+        size_t k = 0;
+        char **v = NULL;
+        if (f && !binary && ns < 64 && cli_mpy_script_archives(files[i], &v, &k) == 0 && k > 0) {
+            scripts[ns] = v;
+            n_scripts[ns++] = k;
+            total += k;
+            files[i] = NULL;
+        } else {
+            cli_mpy_free_names(v, k);
+            total++;
+        }
+    }
+    all = calloc(total + 1, sizeof *all);
+    if (!all) {
+        rc = cli_fail(NM_ERR_NOMEM, "out of memory");
+    } else {
+        size_t w = 0, si = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (files[i]) {
+                all[w++] = files[i];
+            } else {
+                for (size_t k = 0; k < n_scripts[si]; k++) {
+                    all[w++] = scripts[si][k];
+                }
+                si++;
+            }
+        }
+        a.inputs = all;
+        a.n_inputs = w;
+        rc = cli_mpy_link(&a);
+    }
+    free(all);
+    for (size_t i = 0; i < ns; i++) {
+        cli_mpy_free_names(scripts[i], n_scripts[i]);
+    }
 done:
     free(files);
     return rc;

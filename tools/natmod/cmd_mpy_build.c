@@ -748,6 +748,18 @@ static int push_script_archives(strlist_t *inputs, const char *path, int verbose
     return rc;
 }
 
+int cli_mpy_script_archives(const char *path, char ***out, size_t *n) {
+    strlist_t l = {0};
+    int rc = push_script_archives(&l, path, 0);
+    if (rc) {
+        sl_free(&l);
+        return rc;
+    }
+    *out = l.v;
+    *n = l.n;
+    return 0;
+}
+
 /* Add the library the compiler knows for these arch flags (query is
  * -print-libgcc-file-name or -print-file-name=libm.a), if it has one: gcc
  * echoes the bare name back when it does not. A linker script in its place
