@@ -26,16 +26,8 @@ struct nml_abs_syms {
     size_t names_len, names_cap;
 };
 
-static int fail(char *d, size_t n, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int fail(char *d, size_t n, int code, const char *fmt, ...) {
-    if (d && n) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(d, n, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
+/* One-line detail into (d, n), as the rest of the linker reports. */
+#define fail(d, n, code, ...) nml_fail(&(nml_err_t){(d), (n), 0}, (code), __VA_ARGS__)
 
 /* Names are stored as offsets into t->names while it grows, then fixed up. */
 static int add(nml_abs_syms_t *t, const char *name, size_t len, uint64_t addr) {

@@ -111,16 +111,8 @@ static void put_qstr(obuf_t *b, const char *s) {
     put(b, s, len + 1); /* with its NUL */
 }
 
-static int fail(char *d, size_t n, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int fail(char *d, size_t n, int code, const char *fmt, ...) {
-    if (d && n) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(d, n, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
+/* One-line detail into (d, n), as the rest of the linker reports. */
+#define fail(d, n, code, ...) nml_fail(&(nml_err_t){(d), (n), 0}, (code), __VA_ARGS__)
 
 #define MAX_TEXT 0x1000000u
 
