@@ -169,9 +169,23 @@ static int cmd_mpy_link(int argc, char **argv) {
         return cli_fail(NM_ERR_NOMEM, "out of memory");
     }
     size_t n = 0;
+    char eqbuf[64];
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         const char **dst = NULL;
+        const char *eq = s[0] == '-' && s[1] == '-' ? strchr(s, '=') : NULL;
+        if (eq && (size_t)(eq - s) < sizeof eqbuf) {
+            /* --opt=value, as mpy_ld.py's argparse takes (dynruntime.mk passes
+             * "--source-name=X.mpy"): the option, with the value as next word */
+            memcpy(eqbuf, s, (size_t)(eq - s));
+            eqbuf[eq - s] = 0;
+            s = eqbuf;
+        }
+        if (eq && strcmp(s, "--arch") && strcmp(s, "--arch-flags") && strcmp(s, "--qstrs") && strcmp(s, "--output") &&
+            strcmp(s, "--source-name") && strcmp(s, "--firmware") && strcmp(s, "--externs") && strcmp(s, "--libs")) {
+            rc = cli_fail(NM_ERR_INVAL, "mpy link: option '%s' takes no value (see natmod mpy link --help)", s);
+            goto done;
+        }
         if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
             link_help();
             goto done;
@@ -207,7 +221,9 @@ static int cmd_mpy_link(int argc, char **argv) {
         } else {
             files[n++] = s;
         }
-        if (dst && !(*dst = cli_optarg(argc, argv, &i))) {
+        if (dst && eq) {
+            *dst = eq + 1;
+        } else if (dst && !(*dst = cli_optarg(argc, argv, &i))) {
             rc = cli_exit_code(NM_ERR_INVAL);
             goto done;
         }
