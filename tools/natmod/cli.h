@@ -38,6 +38,12 @@ const char *cli_optarg(int argc, char **argv, int *i);
 
 int cli_has_suffix(const char *s, const char *suffix);
 
+/* Run argv (NULL-terminated; printed first if verbose): 0 if it exits 0,
+ * else its exit status (127: exec failed, the program is missing), or -1 if
+ * it could not be started. With capture, the first line of its stdout (its
+ * stderr still goes to ours). */
+int cli_spawn(char *const *argv, int verbose, char *capture, size_t cap_len);
+
 /* ---- store images (cmd_store.c), shared with natmod run --store ---- */
 
 #include "natmod/loader.h"

@@ -71,51 +71,14 @@ static int push_list(struct argv_buf *a, const char *const *list) {
 
 /* Run argv; if capture is non-NULL, store the first line of its stdout. */
 static int run(const struct argv_buf *a, int verbose, char *capture, size_t cap_len) {
-    if (verbose) {
-        for (int i = 0; i < a->n; i++) {
-            fprintf(stderr, "%s%s", i ? " " : "", a->v[i]);
-        }
-        fputc('\n', stderr);
+    int st = cli_spawn((char *const *)a->v, verbose, capture, cap_len);
+    if (st < 0) {
+        return cli_fail(NM_ERR_IO, "build: cannot start %s: %s", a->v[0], strerror(errno));
     }
-    int pfd[2] = {-1, -1};
-    if (capture && pipe(pfd) != 0) {
-        return cli_fail(NM_ERR_IO, "build: pipe: %s", strerror(errno));
+    if (st == 127) {
+        return cli_fail(NM_ERR_IO, "build: %s not found: install it (see README) or pass --cc", a->v[0]);
     }
-    pid_t pid = fork();
-    if (pid < 0) {
-        return cli_fail(NM_ERR_IO, "build: fork: %s", strerror(errno));
-    }
-    if (pid == 0) {
-        if (capture) {
-            dup2(pfd[1], 1);
-            close(pfd[0]);
-            close(pfd[1]);
-        }
-        execvp(a->v[0], (char *const *)a->v);
-        fprintf(stderr, "natmod: build: cannot run %s: %s\n", a->v[0], strerror(errno));
-        _exit(127);
-    }
-    if (capture) {
-        close(pfd[1]);
-        size_t n = 0;
-        ssize_t r;
-        while (n + 1 < cap_len && (r = read(pfd[0], capture + n, cap_len - 1 - n)) > 0) {
-            n += (size_t)r;
-        }
-        capture[n] = 0;
-        capture[strcspn(capture, "\r\n")] = 0;
-        char sink[256];
-        while (read(pfd[0], sink, sizeof sink) > 0) {
-        }
-        close(pfd[0]);
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-            return cli_fail(NM_ERR_IO, "build: %s not found: install it (see README) or pass --cc", a->v[0]);
-        }
+    if (st != 0) {
         return cli_fail(NM_ERR_IO, "build: %s failed", a->v[0]);
     }
     return 0;

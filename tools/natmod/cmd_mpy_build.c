@@ -627,67 +627,9 @@ static int push_all(strlist_t *l, const char *const *v) {
     return 0;
 }
 
-static void print_cmd(const strlist_t *a) {
-    for (size_t i = 0; i < a->n; i++) {
-        fprintf(stderr, "%s%s", i ? " " : "", a->v[i]);
-    }
-    fputc('\n', stderr);
-}
-
-/* Run argv; 0 if it exits 0, else its exit status (127: exec failed, so the
- * program is missing), or -1 if it could not be started. With capture, the
- * first line of its stdout (its stderr still goes to ours). */
+/* Run argv: cli_spawn's result (0, the exit status, or -1). */
 static int run(const strlist_t *a, int verbose, char *capture, size_t cap_len) {
-    if (verbose) {
-        print_cmd(a);
-    }
-    fflush(stdout);
-    fflush(stderr);
-    int pfd[2] = {-1, -1};
-    if (capture && pipe(pfd) != 0) {
-        return -1;
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        if (capture) {
-            close(pfd[0]);
-            close(pfd[1]);
-        }
-        return -1;
-    }
-    if (pid == 0) {
-        if (capture) {
-            dup2(pfd[1], 1);
-            close(pfd[0]);
-            close(pfd[1]);
-        }
-        execvp(a->v[0], a->v);
-        _exit(127);
-    }
-    if (capture) {
-        close(pfd[1]);
-        size_t n = 0;
-        ssize_t r;
-        while (n + 1 < cap_len && (r = read(pfd[0], capture + n, cap_len - 1 - n)) > 0) {
-            n += (size_t)r;
-        }
-        capture[n] = 0;
-        capture[strcspn(capture, "\r\n")] = 0;
-        char sink[256];
-        while (read(pfd[0], sink, sizeof sink) > 0) {
-        }
-        close(pfd[0]);
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            return -1;
-        }
-    }
-    if (WIFEXITED(status)) {
-        return WEXITSTATUS(status);
-    }
-    return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    return cli_spawn(a->v, verbose, capture, cap_len);
 }
 
 static int is_archive(const char *path) {

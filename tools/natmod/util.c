@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "natmod/abi.h"
@@ -142,4 +144,60 @@ const char *cli_optarg(int argc, char **argv, int *i) {
 int cli_has_suffix(const char *s, const char *suffix) {
     size_t n = strlen(s), m = strlen(suffix);
     return n >= m && !strcmp(s + n - m, suffix);
+}
+
+int cli_spawn(char *const *argv, int verbose, char *capture, size_t cap_len) {
+    if (verbose) {
+        for (size_t i = 0; argv[i]; i++) {
+            fprintf(stderr, "%s%s", i ? " " : "", argv[i]);
+        }
+        fputc('\n', stderr);
+    }
+    fflush(stdout);
+    fflush(stderr);
+    int pfd[2] = {-1, -1};
+    if (capture && pipe(pfd) != 0) {
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        if (capture) {
+            close(pfd[0]);
+            close(pfd[1]);
+        }
+        return -1;
+    }
+    if (pid == 0) {
+        if (capture) {
+            dup2(pfd[1], 1);
+            close(pfd[0]);
+            close(pfd[1]);
+        }
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    if (capture) {
+        close(pfd[1]);
+        size_t n = 0;
+        ssize_t r;
+        while (n + 1 < cap_len && (r = read(pfd[0], capture + n, cap_len - 1 - n)) > 0) {
+            n += (size_t)r;
+        }
+        capture[n] = 0;
+        capture[strcspn(capture, "\r\n")] = 0;
+        char sink[256];
+        while (read(pfd[0], sink, sizeof sink) > 0) {
+        }
+        close(pfd[0]);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            return -1;
+        }
+    }
+    if (WIFEXITED(status)) {
+        return WEXITSTATUS(status);
+    }
+    return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
