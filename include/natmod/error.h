@@ -30,7 +30,9 @@ enum nm_error {
     NM_ERR_XIP = -20,       /* cannot run in place: not linked for this address, text needs
                                relocation, or the firmware moved a bound import */
     NM_ERR_NOSPC = -21,     /* no room left: store extents, metadata or RW slots */
-    NM_ERR_COUNT_ = 22,
+    NM_ERR_TIMEOUT = -22,   /* a peer did not answer in time (link handshake, transfer) */
+    NM_ERR_PROTO = -23,     /* a peer broke the link protocol (length, hold-off, framing) */
+    NM_ERR_COUNT_ = 24,
 };
 
 /* Short name of an error code ("bad CRC"); never NULL. */
@@ -41,7 +43,7 @@ static inline const char *nm_strerror(int err) {
         "bad CRC", "corrupt", "bad relocation", "undefined symbol",
         "out of memory", "module init failed", "not found", "malformed ELF",
         "malformed archive", "unsupported", "duplicate", "busy",
-        "cannot execute in place", "no space",
+        "cannot execute in place", "no space", "timed out", "protocol error",
     };
     return (err <= 0 && err > -NM_ERR_COUNT_) ? s[-err] : "unknown error";
 }
