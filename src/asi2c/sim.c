@@ -350,9 +350,11 @@ static int master_start(struct side *sd, int write, uint8_t addr, uint8_t *buf, 
         size_t moved = len;
         x->slave_done = 1;
         if (write && len > sl->alen) {
-            moved = sl->alen + 1; /* the slave NACKs the first byte it has no room for */
+            /* The slave NACKs the first byte it has no room for; it saw
+             * one byte more than it was armed for (an overrun). */
+            moved = sl->alen + 1;
             x->mres = NM_ERR_IO;
-            x->sres = (int)sl->alen;
+            x->sres = (int)sl->alen + 1;
         } else {
             x->mres = (int)len;
             x->sres = (int)len;
@@ -389,7 +391,9 @@ static void xfer_end(nm_sim_t *s) {
     struct side *sl = &s->side[NM_SIM_I];
     x->active = 0;
     if (x->slave_done && sl->armed) {
-        size_t n = x->write ? (size_t)x->sres : x->mlen;
+        size_t n = x->mlen;
+        if (x->write && n > sl->alen)
+            n = sl->alen;
         for (size_t i = 0; i < n; i++) {
             uint8_t b;
             if (x->write)

@@ -28,6 +28,7 @@ typedef struct link_board {
     uint64_t rng;
     uint8_t msg[LB_MAX];
     uint32_t msg_len, msg_off; /* message being written (write may take part) */
+    uint32_t last_len;    /* length of the last message fully written */
     /* receiver */
     uint32_t read_chunk;  /* bytes per read call (0: all) */
     uint32_t read_every_us; /* slow reader: read once per period (0: at every step) */
@@ -40,6 +41,8 @@ typedef struct link_board {
     uint32_t ev[8];
     uint32_t fail_dropped; /* sum of EV_FAIL args */
     int last_err;
+    nm_sim_t *sim;
+    uint64_t fail_ns, go_ns; /* simulated time of the last EV_FAIL / the first EV_GO */
 } link_board_t;
 
 static inline uint8_t lb_byte(int dir, uint32_t seq, uint32_t i) {
@@ -95,8 +98,12 @@ static inline void lb_event(void *app, nm_asi2c_t *ch, enum nm_asi2c_event ev, i
     link_board_t *b = app;
     (void)ch;
     b->ev[ev & 7]++;
-    if (ev == NM_ASI2C_EV_FAIL)
+    if (ev == NM_ASI2C_EV_FAIL) {
         b->fail_dropped += arg;
+        b->fail_ns = nm_sim_now_ns(b->sim);
+    }
+    if (ev == NM_ASI2C_EV_GO && b->ev[NM_ASI2C_EV_GO] == 1)
+        b->go_ns = nm_sim_now_ns(b->sim);
     if (err)
         b->last_err = err;
 }
@@ -126,6 +133,7 @@ static inline uint32_t lb_app(void *user, nm_sim_t *sim, int side) {
             break;
         b->msg_off += (uint32_t)n;
         if (b->msg_off == b->msg_len) {
+            b->last_len = b->msg_len;
             b->sent++;
             b->msg_len = 0;
         }
@@ -148,6 +156,7 @@ static inline int lb_init(link_board_t *b, nm_sim_t *sim, int side, uint32_t rxs
     b->read_every_us = keep_every;
     b->rng = keep_rng ? keep_rng : 0x9E3779B97F4A7C15ull + (uint64_t)side;
     b->side = side;
+    b->sim = sim;
     cfg.role = side == NM_SIM_I ? NM_ASI2C_INITIATOR : NM_ASI2C_RESPONDER;
     cfg.hal = nm_sim_hal(sim, side, with_reset);
     cfg.rxbuf = b->rxbuf;
