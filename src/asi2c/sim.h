@@ -62,7 +62,7 @@ typedef struct nm_sim_fault {
     uint64_t at_ns;      /* ... or at this time (when at_action and at_xfer are 0) */
     uint64_t at_xfer;    /* NACK/CORRUPT/STRETCH: the n-th transfer on the bus (1-based);
                             CRASH: the master crashes half-way through it */
-    uint32_t arg;
+    uint64_t arg;        /* HANG, GLITCH, STRETCH: ns; CORRUPT: byte index */
 } nm_sim_fault_t;
 
 typedef struct nm_sim_stats {

@@ -14,13 +14,29 @@
 typedef struct pair {
     nm_sim_t *sim;
     link_board_t i, r;
+    int renumber;
 } pair_t;
+
+static void pair_event(void *app, nm_asi2c_t *ch, enum nm_asi2c_event ev, int err, uint32_t arg);
 
 static void reboot_r(void *user, nm_sim_t *sim, int side) {
     pair_t *p = user;
     uint32_t keep = p->r.to_send;
     lb_init(&p->r, sim, side, (uint32_t)p->r.cfg.rxbufsize, (uint32_t)p->r.cfg.txbufsize, 0);
     p->r.to_send = keep;
+}
+
+/* The applications renumber in the Initiator's go callback after a
+ * failure: the Responder expects the Initiator's next message (the one in
+ * flight may be lost), and a rebooted Responder's sender starts at 0. */
+static void pair_event(void *app, nm_asi2c_t *ch, enum nm_asi2c_event ev, int err, uint32_t arg) {
+    pair_t *p = app;
+    lb_event(&p->i, ch, ev, err, arg);
+    if (ev == NM_ASI2C_EV_GO && p->i.ev[NM_ASI2C_EV_FAIL] && p->renumber) {
+        p->r.received = p->i.sent;
+        if (p->i.cfg.hal.set_reset)
+            p->i.received = 0;
+    }
 }
 
 static void pair_new(pair_t *p, const nm_sim_config_t *sc, uint32_t t_poll, int with_reset) {
@@ -206,8 +222,229 @@ static void responder_crash_at_every_step_is_detected_reset_and_resynced(void) {
     printf("  %d crash points\n", cases);
 }
 
+
+static int i_received_n(void *u) {
+    pair_t *p = u;
+    return p->i.received >= p->r.to_send;
+}
+
+/* A payload larger than the receiver's rxbufsize is reported (EV_ERROR,
+ * NM_ERR_PROTO, stats.oversize), discarded whole, and the link goes on:
+ * the sender's slot is released and later messages arrive intact. */
+static void oversize_payload_is_reported_and_discarded_both_ways(void) {
+    for (int dir = 0; dir < 2; dir++) {
+        nm_sim_config_t sc = {.seed = 3};
+        pair_t p;
+        memset(&p, 0, sizeof p);
+        p.sim = nm_sim_new(&sc);
+        p.i.cfg.t_poll_us = 1000;
+        link_board_t *big = dir ? &p.r : &p.i, *small = dir ? &p.i : &p.r;
+        CHECK_EQ(lb_init(&p.i, p.sim, NM_SIM_I, dir ? 200 : 600, dir ? 200 : 300, 1), 0);
+        CHECK_EQ(lb_init(&p.r, p.sim, NM_SIM_R, dir ? 600 : 200, dir ? 300 : 200, 0), 0);
+        CHECK_EQ(nm_sim_run(p.sim, 10 * SEC, both_ready, &p), 0);
+        uint8_t blob[300];
+        memset(blob, 0xA5, sizeof blob);
+        CHECK_EQ(nm_asi2c_write(&big->ch, blob, sizeof blob), 300);
+        nm_sim_run_until(p.sim, nm_sim_now_ns(p.sim) + 100 * MS);
+        CHECK_EQ(small->ch.stats.oversize, 1);
+        CHECK_EQ(small->ev[NM_ASI2C_EV_ERROR], 1);
+        CHECK_EQ(small->last_err, NM_ERR_PROTO);
+        CHECK_STR_CONTAINS(small->ch.detail.msg, "larger than rxbufsize");
+        CHECK_STR_CONTAINS(small->ch.detail.msg, "300");
+        CHECK_EQ(nm_asi2c_readable(&small->ch), 0);
+        CHECK_EQ(big->ev[NM_ASI2C_EV_TX_DONE], 1);
+        CHECK(nm_asi2c_writable(&big->ch));
+        CHECK_EQ(p.i.ch.stats.nboots, 0);
+        /* Messages of normal size still arrive. */
+        big->max_len = 200;
+        big->to_send = 20;
+        small->to_send = 0;
+        CHECK_EQ(nm_sim_run(p.sim, nm_sim_now_ns(p.sim) + 10 * SEC, dir ? i_received_n : both_done, &p), 0);
+        CHECK_EQ(small->received, 20);
+        CHECK_EQ(small->bad, 0);
+        nm_sim_free(p.sim);
+    }
+}
+
+/* A corrupted length in the Responder's header (T2) makes the Initiator
+ * arm a different byte count than the Responder writes; the byte counts
+ * differ, the Initiator treats it as a Responder failure (reset, resync)
+ * and delivers nothing from that transfer. */
+static void corrupted_header_length_is_detected_and_recovered(void) {
+    for (int flip = 0; flip < 2; flip++) {
+        shape_t sh = {.i_msg = 0, .r_msg = 1};
+        measure(&sh);
+        pair_t p;
+        pair_with_messages(&p, &sh);
+        /* Transfer 2 of the exchange is the Responder's header. */
+        nm_sim_fault_t f = {.kind = NM_SIM_CORRUPT, .at_xfer = sh.x0 + 2, .arg = 0,
+                            .mask = (uint8_t)(flip ? 0x01 : 0x40)};
+        nm_sim_add_fault(p.sim, &f);
+        run_to_second_go(&p, "corrupt header", (uint64_t)flip);
+        CHECK_EQ(p.i.last_err, NM_ERR_PROTO);
+        CHECK_EQ(p.i.ch.stats.short_xfers, 1);
+        CHECK_EQ(p.i.received, 0);
+        CHECK_EQ(p.i.ch.stats.rx_payloads, 0);
+        check_carries_on(&p);
+        nm_sim_free(p.sim);
+    }
+}
+
+/* A corrupted hold-off bit: the Responder holds off (its reader is slow)
+ * but the Initiator reads "free" and sends. The Responder discards the
+ * payload and reports it (holdoff_violations); nothing is overwritten. */
+static void ignored_holdoff_is_reported_and_nothing_is_overwritten(void) {
+    nm_sim_config_t sc = {.seed = 5};
+    if (getenv("HOLD_TRACE"))
+        sc.trace = stderr;
+    pair_t p;
+    pair_new(&p, &sc, 1000, 0);
+    nm_sim_set_app(p.sim, NM_SIM_R, NULL, NULL); /* the Responder's app never reads */
+    CHECK_EQ(nm_sim_run(p.sim, 10 * SEC, both_ready, &p), 0);
+    uint8_t a[10] = "first", b[10] = "second";
+    CHECK_EQ(nm_asi2c_write(&p.i.ch, a, 10), 10);
+    nm_sim_run_until(p.sim, nm_sim_now_ns(p.sim) + 50 * MS);
+    CHECK_EQ(nm_asi2c_readable(&p.r.ch), 10);
+    CHECK_EQ(nm_asi2c_write(&p.i.ch, b, 10), 10);
+    /* The next exchange's Responder header has the hold-off bit set: clear
+     * it on the wire. The exchange after that carries the payload. */
+    nm_sim_stats_t st;
+    nm_sim_stats(p.sim, &st);
+    nm_sim_fault_t f = {.kind = NM_SIM_CORRUPT, .at_xfer = st.transfers + 2, .arg = 1, .mask = 0x80};
+    nm_sim_add_fault(p.sim, &f);
+    nm_sim_run_until(p.sim, nm_sim_now_ns(p.sim) + 50 * MS);
+    CHECK_EQ(p.r.ch.stats.holdoff_violations, 1);
+    CHECK_EQ(p.r.last_err, NM_ERR_PROTO);
+    uint8_t got[20];
+    CHECK_EQ(nm_asi2c_read(&p.r.ch, got, sizeof got), 10);
+    CHECK(memcmp(got, "first", 6) == 0);
+    CHECK_EQ(p.i.ch.stats.nboots, 0);
+    nm_sim_free(p.sim);
+}
+
+/* A peer that never answers the start-up sync: each side reports it every
+ * sync_warn_us, never claims to be ready, and never spins (the sim's event
+ * count stays small). */
+static void silent_peer_at_startup_is_reported_without_hanging(void) {
+    for (int role = 0; role < 2; role++) {
+        nm_sim_config_t sc = {.seed = 9};
+        nm_sim_t *sim = nm_sim_new(&sc);
+        link_board_t b;
+        memset(&b, 0, sizeof b);
+        b.cfg.sync_warn_us = 5000000;
+        CHECK_EQ(lb_init(&b, sim, role ? NM_SIM_R : NM_SIM_I, 200, 200, 1), 0);
+        /* The other side is never attached: its wire stays high (pull-up). */
+        nm_sim_run_until(sim, 21 * SEC);
+        CHECK_EQ(b.ev[NM_ASI2C_EV_ERROR], 4);
+        CHECK_EQ(b.last_err, NM_ERR_TIMEOUT);
+        CHECK_STR_CONTAINS(b.ch.detail.msg, "did not answer the start-up sync");
+        CHECK(!nm_asi2c_ready(&b.ch));
+        CHECK_EQ(nm_asi2c_write(&b.ch, "x", 1), 0);
+        nm_sim_stats_t st;
+        nm_sim_stats(sim, &st);
+        CHECK(st.actions[role] < 300); /* polled every 100 ms, no busy loop */
+        nm_sim_free(sim);
+    }
+}
+
+/* Bus faults: a NACKed transfer, a clock stretch within and beyond the
+ * 5 s transfer limit, a Responder that hangs for 2 s with no reset wire,
+ * and a glitch on each handshake wire. Each is either absorbed or ends in
+ * failures and a resync; the link carries on with nothing delivered twice,
+ * out of order or corrupt. */
+static void bus_faults_end_in_recovery(void) {
+    shape_t sh = {.i_msg = 1, .r_msg = 1};
+    measure(&sh);
+    enum { ABSORBED, ONE_FAILURE, FAILURES, EITHER };
+    struct {
+        nm_sim_fault_t f;
+        int with_reset, expect;
+    } cases[] = {
+        {{.kind = NM_SIM_NACK, .at_xfer = 2}, 1, ONE_FAILURE},
+        {{.kind = NM_SIM_STRETCH, .at_xfer = 2, .arg = 2000000}, 1, ABSORBED},
+        {{.kind = NM_SIM_STRETCH, .at_xfer = 2, .arg = 6000000000ull}, 1, ONE_FAILURE},
+        /* No reset wire: the hung Responder resumes mid-exchange after the
+         * Initiator resynchronised, which can cost a second failure. */
+        {{.kind = NM_SIM_HANG, .side = NM_SIM_R, .at_action = 5, .arg = 2000000000u}, 0, FAILURES},
+        /* A hang shorter than the Initiator's limits is only a delay. */
+        {{.kind = NM_SIM_HANG, .side = NM_SIM_R, .at_action = 5, .arg = 300000000u}, 0, ABSORBED},
+        {{.kind = NM_SIM_GLITCH, .side = NM_SIM_R, .at_action = 5, .arg = 30000}, 1, ONE_FAILURE},
+        /* A sync glitch while idle: the Responder's read is NACKed, it
+         * recovers by itself and the Initiator never notices. */
+        {{.kind = NM_SIM_GLITCH, .side = NM_SIM_I, .at_ns = 1005 * MS, .arg = 30000}, 1, EITHER},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int failures_before = test_failures;
+        nm_sim_config_t sc = {.scl_hz = 100000, .latency_ns = 2000, .jitter_ns = 1000, .seed = 11};
+        if (getenv("SIM_TRACE") && (size_t)atoi(getenv("SIM_TRACE")) == c)
+            sc.trace = stderr;
+        pair_t p;
+        pair_new(&p, &sc, 10000, cases[c].with_reset);
+        p.renumber = 1;
+        p.i.ch.cfg.event_cb = pair_event;
+        p.i.ch.cfg.app = &p;
+        p.i.to_send = 1;
+        p.r.to_send = 1;
+        nm_sim_fault_t f = cases[c].f;
+        if (f.at_xfer)
+            f.at_xfer += sh.x0;
+        if (f.at_action)
+            f.at_action += sh.e0;
+        nm_sim_add_fault(p.sim, &f);
+        nm_sim_run_until(p.sim, 15 * SEC);
+        uint32_t nb = p.i.ch.stats.nboots;
+        switch (cases[c].expect) {
+        case ABSORBED: CHECK_EQ(nb, 0); break;
+        case ONE_FAILURE: CHECK_EQ(nb, 1); break;
+        case FAILURES: CHECK(nb >= 1); break;
+        default: break;
+        }
+        /* Five more messages each way. */
+        p.i.to_send = p.i.sent + 5;
+        p.r.to_send = p.r.sent + 5;
+        CHECK_EQ(nm_sim_run(p.sim, nm_sim_now_ns(p.sim) + 20 * SEC, both_done, &p), 0);
+        CHECK_EQ(p.i.bad + p.r.bad, 0);
+        CHECK_EQ(p.i.ch.stats.nboots, nb);
+        if (test_failures != failures_before)
+            fprintf(stderr, "  bus fault case %zu: nboots %u\n", c, nb);
+        nm_sim_free(p.sim);
+    }
+}
+
+/* Bad configurations are refused with a detail naming the field. */
+static void bad_config_is_refused_naming_the_field(void) {
+    nm_sim_t *sim = nm_sim_new(NULL);
+    uint8_t buf[16];
+    nm_asi2c_t ch;
+    nm_asi2c_config_t c;
+    memset(&c, 0, sizeof c);
+    c.hal = nm_sim_hal(sim, NM_SIM_I, 0);
+    c.rxbuf = c.txbuf = buf;
+    c.rxbufsize = c.txbufsize = sizeof buf;
+    CHECK_EQ(nm_asi2c_init(&ch, &c), 0);
+    c.rxbufsize = 0x8000;
+    CHECK_EQ(nm_asi2c_init(&ch, &c), NM_ERR_INVAL);
+    CHECK_STR_CONTAINS(ch.detail.msg, "rxbufsize");
+    c.rxbufsize = 16;
+    c.addr = 0x80;
+    CHECK_EQ(nm_asi2c_init(&ch, &c), NM_ERR_INVAL);
+    CHECK_STR_CONTAINS(ch.detail.msg, "addr");
+    c.addr = 0;
+    c.role = NM_ASI2C_RESPONDER; /* an Initiator's HAL: no master ops */
+    CHECK_EQ(nm_asi2c_init(&ch, &c), NM_ERR_INVAL);
+    CHECK_STR_CONTAINS(ch.detail.msg, "master_read");
+    CHECK_EQ(nm_asi2c_init(&ch, NULL), NM_ERR_INVAL);
+    nm_sim_free(sim);
+}
+
 int main(void) {
     RUN(ten_thousand_messages_each_way_with_a_slow_reader);
     RUN(responder_crash_at_every_step_is_detected_reset_and_resynced);
+    RUN(oversize_payload_is_reported_and_discarded_both_ways);
+    RUN(corrupted_header_length_is_detected_and_recovered);
+    RUN(ignored_holdoff_is_reported_and_nothing_is_overwritten);
+    RUN(silent_peer_at_startup_is_reported_without_hanging);
+    RUN(bus_faults_end_in_recovery);
+    RUN(bad_config_is_refused_naming_the_field);
     return TEST_DONE();
 }
