@@ -148,6 +148,8 @@ int nm_sim_add_fault(nm_sim_t *s, const nm_sim_fault_t *f) {
 
 static void crash(struct side *sd) {
     nm_sim_t *s = sd->sim;
+    if (sd->in_reset)
+        return; /* held in reset: nothing runs that could crash */
     trace(s, sd->id, "CRASH", (long)sd->actions, 0);
     sd->crashed = 1;
     sd->step_at = sd->app_at = NM_SIM_NEVER;

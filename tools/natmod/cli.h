@@ -17,6 +17,7 @@ int cmd_pack(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_store(int argc, char **argv);
+int cmd_send(int argc, char **argv);
 
 /* Print "natmod: <msg>" to stderr (one line) and return the exit status for err. */
 int cli_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -18,6 +18,7 @@ static const struct {
     {"info", cmd_info, "show what a module holds (each slice of a universal one)"},
     {"run", cmd_run, "load a module on the host board and call an export"},
     {"store", cmd_store, "make and manage a module store image (format, install, ls, ...)"},
+    {"send", cmd_send, "install a module on another board over the asi2c link"},
     {"mpy", cmd_mpy, "MicroPython .mpy native modules: build, link, qstrs, pack"},
 };
 
