@@ -18,3 +18,12 @@ for ex in hello state callbacks mathlib driver; do
 done
 echo "=== one universal module, five architectures:"
 "$natmod" info "$build/examples/mathlib/mathlib.nmod" | grep -E "universal|slice|crc32"
+echo
+echo "=== install over the asi2c link (simulated I2C bus; the host side crashes half-way, is reset, resumes):"
+img="$build/demo-link.img"
+rm -f "$img"
+"$natmod" store format "$img" --size 256K >/dev/null
+"$natmod" send --sim --store "$img" --t-poll-us 5000 --crash-responder-at-ms 1290 "$build/examples/mathlib/mathlib.nmod"
+echo "=== run it in place from the target's store:"
+# shellcheck disable=SC2046
+"$natmod" run --store "$img" mathlib $(cat "$top/examples/mathlib/calls.txt")
