@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench/run.sh: build natmod, then print five tables:
+# bench/run.sh: build natmod, then print six tables:
 #  1. natmod link: median wall time per example (one process per link, as a
 #     build system runs it; >= 10 runs), plus the instruction count of one
 #     link under callgrind (deterministic, unlike wall time on a shared box);
@@ -9,7 +9,9 @@
 #  4. bench/cortex-m-load.sh: instructions and RAM to load each example on
 #     the Cortex-M board under QEMU -icount, RAM mode vs XIP mode;
 #  5. bench_store: the module store on emulated flash (mount cost, write
-#     amplification, defragmentation, erase-count spread; device counts).
+#     amplification, defragmentation, erase-count spread; device counts);
+#  6. bench_asi2c: the asi2c link on the simulated bus (throughput vs the
+#     bus's limit, latency, efficiency; 100 and 400 kHz; virtual time).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/tools/deps.sh" --bench
@@ -92,3 +94,7 @@ fi
 echo
 echo "== module store on emulated flash (bench_store)"
 "$build/bench/bench_store"
+
+echo
+echo "== asi2c link on the simulated bus (bench_asi2c)"
+"$build/bench/bench_asi2c"

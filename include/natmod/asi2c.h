@@ -50,7 +50,8 @@
 #define NM_ASI2C_SYNC_POLL_US 100000u  /* start-up sync: re-read the peer wire */
 #define NM_ASI2C_RESET_US 200000u      /* reset pulse (asi2c example: active low 200 ms) */
 #define NM_ASI2C_R_HANDSHAKE_US 500000u /* Responder: one wire wait (see docs) */
-#define NM_ASI2C_GUARD_US 50u          /* Responder: ack low at least this long before T2 */
+#define NM_ASI2C_GUARD_US 50u          /* own wire low at least this long before raising it
+                                          again (Responder: before T2; Initiator: before T0) */
 
 /* t_poll_us value for back-to-back exchanges (0 means "default" in a zeroed config). */
 #define NM_ASI2C_BACK_TO_BACK UINT32_MAX
@@ -133,12 +134,14 @@ typedef struct nm_asi2c_config {
     size_t txbufsize;          /* the largest payload one write() takes (<= 0x7FFF);
                                   keep it <= the peer's rxbufsize */
     uint32_t t_poll_us;        /* Initiator: pause after each exchange [100 ms];
-                                  NM_ASI2C_BACK_TO_BACK for none */
+                                  NM_ASI2C_BACK_TO_BACK: only guard_us */
     uint32_t handshake_us;     /* wire wait limit [Initiator 1 s, Responder 500 ms] */
     uint32_t xfer_us;          /* Initiator: I2C transfer limit [5 s] */
     uint32_t settle_us;        /* Initiator: wait after start-up sync [1 s] */
     uint32_t reset_us;         /* Initiator: reset pulse length [200 ms] */
-    uint32_t guard_us;         /* Responder: ack low time before asking for T2 [50 us] */
+    uint32_t guard_us;         /* least low time of our wire before raising it again where
+                                  the protocol is not interlocked [50 us]; also the
+                                  shortest pause between exchanges */
     uint32_t sync_warn_us;     /* start-up sync unanswered this long: EV_ERROR
                                   NM_ERR_TIMEOUT, then again each period [10 s] */
     nm_asi2c_event_fn event_cb; /* optional */
@@ -148,8 +151,9 @@ typedef struct nm_asi2c_config {
 /* Statistics (the reference's plus what the C core also counts). */
 typedef struct nm_asi2c_stats {
     uint32_t nboots;        /* Initiator: Responder failures (each one resets/resyncs) */
-    uint32_t block_max_us;  /* Initiator: longest exchange */
-    uint64_t block_sum_us;  /* Initiator: total exchange time */
+    uint32_t block_max_us;  /* longest exchange (Initiator: the reference's blocking time;
+                               Responder: sync seen high to the end) */
+    uint64_t block_sum_us;  /* total exchange time */
     uint32_t block_cnt;     /* exchanges completed */
     uint32_t tx_payloads, rx_payloads;
     uint64_t tx_bytes, rx_bytes;

@@ -10,12 +10,14 @@
  *   Responder in  (T0, T1): sync==1, 20 us, master read, done, ack=1, sync==0, ack=0
  *   Responder out (T2, T3): ack=1, sync==1, 20 us, master write, done, ack=0, sync==0
  *
- * One step of the protocol is not interlocked: at the end of T0 or T1 the
+ * Two steps of the protocol are not interlocked. At the end of T0 or T1 the
  * Responder drops ack and then raises it again to ask for T2, and the
  * Initiator must have seen the low level in between (it waits for ack==0,
- * then for ack==1). The reference relies on Python being slow; we hold ack
- * low for guard_us (50 us) before T2, so an Initiator that notices an edge
- * within that time never misses it.
+ * then for ack==1). Likewise the Initiator drops sync at the end of an
+ * exchange and raises it for the next T0. The reference relies on Python
+ * being slow and t_poll being long; we hold the wire low for guard_us
+ * (50 us) in both places, so a peer that notices an edge within that time
+ * never misses it.
  *
  * The reference raises sync and then arms the slave, relying on the
  * Responder's 20 us delay; we arm first, which keeps the wire sequence and
@@ -486,7 +488,11 @@ uint32_t nm_asi2c_step(nm_asi2c_t *ch) {
                     progressed = 1;
                     break;
                 }
-                wait = remaining(ch, ch->cfg.t_poll_us);
+                /* sync stays low at least guard_us: the Responder must see
+                 * the end of the last transfer before T0 raises it again
+                 * (the other non-interlocked step; matters with t_poll 0). */
+                wait = remaining(ch, ch->cfg.t_poll_us > ch->cfg.guard_us ? ch->cfg.t_poll_us
+                                                                           : ch->cfg.guard_us);
                 if (wait)
                     break;
                 make_header(ch);
