@@ -411,6 +411,27 @@ static void bus_faults_end_in_recovery(void) {
     }
 }
 
+/* Back-to-back exchanges (t_poll 0): the Initiator still keeps sync low
+ * for the guard time, so the Responder sees every exchange end; no
+ * failure, no abort (this stalled before the guard existed). */
+static void back_to_back_exchanges_do_not_stall(void) {
+    for (uint32_t latency = 1000; latency <= 20000; latency *= 4) {
+        nm_sim_config_t sc = {.scl_hz = 400000, .latency_ns = latency, .jitter_ns = latency / 2, .seed = 21};
+        pair_t p;
+        memset(&p, 0, sizeof p);
+        p.sim = nm_sim_new(&sc);
+        p.i.to_send = p.r.to_send = 1000;
+        p.i.cfg.t_poll_us = NM_ASI2C_BACK_TO_BACK;
+        CHECK_EQ(lb_init(&p.i, p.sim, NM_SIM_I, 200, 200, 1), 0);
+        CHECK_EQ(lb_init(&p.r, p.sim, NM_SIM_R, 200, 200, 0), 0);
+        CHECK_EQ(nm_sim_run(p.sim, 60 * SEC, both_done, &p), 0);
+        CHECK_EQ(p.i.bad + p.r.bad, 0);
+        CHECK_EQ(p.i.ch.stats.nboots, 0);
+        CHECK_EQ(p.r.ch.stats.aborts, 0);
+        nm_sim_free(p.sim);
+    }
+}
+
 /* Bad configurations are refused with a detail naming the field. */
 static void bad_config_is_refused_naming_the_field(void) {
     nm_sim_t *sim = nm_sim_new(NULL);
@@ -445,6 +466,7 @@ int main(void) {
     RUN(ignored_holdoff_is_reported_and_nothing_is_overwritten);
     RUN(silent_peer_at_startup_is_reported_without_hanging);
     RUN(bus_faults_end_in_recovery);
+    RUN(back_to_back_exchanges_do_not_stall);
     RUN(bad_config_is_refused_naming_the_field);
     return TEST_DONE();
 }
