@@ -100,9 +100,9 @@ static inline void lb_event(void *app, nm_asi2c_t *ch, enum nm_asi2c_event ev, i
     b->ev[ev & 7]++;
     if (ev == NM_ASI2C_EV_FAIL) {
         b->fail_dropped += arg;
-        b->fail_ns = nm_sim_now_ns(b->sim);
+        b->fail_ns = b->sim ? nm_sim_now_ns(b->sim) : 0;
     }
-    if (ev == NM_ASI2C_EV_GO && b->ev[NM_ASI2C_EV_GO] == 1)
+    if (ev == NM_ASI2C_EV_GO && b->ev[NM_ASI2C_EV_GO] == 1 && b->sim)
         b->go_ns = nm_sim_now_ns(b->sim);
     if (err)
         b->last_err = err;
