@@ -132,6 +132,23 @@ static int io_recv(struct sim_io *s, uint64_t timeout_ns) {
     return 1;
 }
 
+/* Take messages from the host until *flag is set, for at most ns. A reset
+ * while waiting fails the wait when held_fails (the master vanished). */
+static int io_await(struct sim_io *s, const int *flag, uint64_t ns, int held_fails) {
+    uint64_t end = mono_ns() + ns;
+    while (!*flag) {
+        uint64_t now = mono_ns();
+        if (now >= end)
+            return NM_ERR_TIMEOUT;
+        int got = io_recv(s, end - now);
+        if (got < 0)
+            return got;
+        if (held_fails && s->held)
+            return NM_ERR_IO;
+    }
+    return NM_OK;
+}
+
 static int io_xfer(void *ctx, int write, uint8_t addr, uint8_t *buf, size_t len) {
     struct sim_io *s = ctx;
     if (s->lost || s->held)
@@ -157,19 +174,8 @@ static int io_xfer(void *ctx, int write, uint8_t addr, uint8_t *buf, size_t len)
     s->rbuf = write ? NULL : buf;
     s->rlen = len;
     int rc = io_send(s, m, n);
-    uint64_t end = mono_ns() + NM_SIMLINK_XFER_TIMEOUT_NS;
-    while (rc == NM_OK && !s->done) {
-        uint64_t now = mono_ns();
-        if (now >= end) {
-            rc = NM_ERR_TIMEOUT;
-            break;
-        }
-        int got = io_recv(s, end - now);
-        if (got < 0)
-            rc = got;
-        else if (s->held)
-            rc = NM_ERR_IO; /* reset mid-transfer: the master vanished */
-    }
+    if (rc == NM_OK)
+        rc = io_await(s, &s->done, NM_SIMLINK_XFER_TIMEOUT_NS, 1);
     s->waiting = 0;
     return rc == NM_OK ? s->result : rc;
 }
@@ -249,18 +255,9 @@ int nm_linux_io_open_sim(nm_linux_io_t *io, const char *path, nm_linux_err_t *er
         return NM_ERR_IO;
     }
     uint8_t q = NM_SIMLINK_QUERY;
-    uint64_t end = mono_ns() + 2000000000u;
     int rc = io_send(s, &q, 1);
-    while (rc == NM_OK && !s->have_peer) {
-        uint64_t now = mono_ns();
-        if (now >= end) {
-            rc = NM_ERR_TIMEOUT;
-            break;
-        }
-        int got = io_recv(s, end - now);
-        if (got < 0)
-            rc = got;
-    }
+    if (rc == NM_OK)
+        rc = io_await(s, &s->have_peer, 2000000000u, 0);
     if (rc < 0) {
         snprintf(err->msg, sizeof err->msg, "bus host at %s did not answer", path);
         io_close(s);
