@@ -34,7 +34,7 @@ struct nm_host_file {
     size_t map_len;
 };
 
-/* A slot of the XIP window, lowest address first in b->xips:
+/* A slot of the XIP window (vmap decides where; b->xips is in no order):
  *   [slot, slot + text_len)        flash pages of the slice, R+X, MAP_SHARED
  *   [slot + text_len, ... + rw_len) RW, mapped by claim_cb
  *   one guard page, never mapped
@@ -55,6 +55,10 @@ struct nm_host_xip {
 };
 
 static void xip_release(nm_host_board_t *b, struct nm_host_xip *x);
+
+/* What the board maps in the window: flash text read+execute, RAM read+write. */
+#define TEXT_CAPS (NM_VMAP_CAP_EXEC | NM_VMAP_CAP_READ | NM_VMAP_CAP_32BIT)
+#define RW_CAPS (NM_VMAP_CAP_READ | NM_VMAP_CAP_WRITE | NM_VMAP_CAP_32BIT | NM_VMAP_CAP_8BIT)
 
 static size_t round_up(size_t v, size_t a, int *overflow) {
     if (v > SIZE_MAX - (a - 1)) {
@@ -143,25 +147,28 @@ static void *board_alloc_cb(void *context, size_t size, size_t align, unsigned k
     mp->map_len = len;
     mp->size = size;
     mp->kind = kind;
+    mp->in_window = 0;
     mp->next = b->maps;
     b->maps = mp;
     stats_add(&b->stats, mp);
     return p;
 }
 
-/* Back to PROT_NONE, keeping the window's addresses reserved; the pages
- * themselves go back to the OS. */
-static void window_reserve(uint8_t *addr, size_t len) {
-    if (len && mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
-                    -1, 0) == MAP_FAILED) {
-        fprintf(stderr, "natmod-board: cannot return %p+%zu to the XIP window: %s\n",
-                (void *)addr, len, strerror(errno));
+/* Unmap a block of the XIP window through vmap (its pages go back to
+ * PROT_NONE, the addresses stay reserved). */
+static void window_unmap(nm_host_board_t *b, const uint8_t *addr) {
+    nm_detail_t d;
+    if (nm_vmap_unmap(&b->vm, (uintptr_t)addr, &d) != 0) {
+        fprintf(stderr, "natmod-board: %s\n", d.msg);
     }
 }
 
-static void map_release(struct nm_host_map *mp) {
+/* RW in the window: unmap it, then give its RAM back (the RAM file's page
+ * at the same offset as the window page: the board maps RAM 1:1). */
+static void map_release(nm_host_board_t *b, struct nm_host_map *mp) {
     if (mp->in_window) {
-        window_reserve(mp->ptr, mp->map_len);
+        window_unmap(b, mp->ptr);
+        nm_vmap_host_discard(&b->vh, (uint64_t)(mp->ptr - b->window), mp->map_len);
     } else {
         munmap(mp->ptr, mp->map_len);
     }
@@ -178,7 +185,7 @@ static void board_free_cb(void *context, void *ptr, unsigned kind) {
                 b->stats.n_bad_frees++;
             }
             *pp = mp->next;
-            map_release(mp);
+            map_release(b, mp);
             stats_sub(&b->stats, mp);
             free(mp);
             return;
@@ -249,26 +256,11 @@ static void board_flush_cb(void *context, void *addr, size_t len) {
     }
 }
 
-/* 1 if [a, a + len) overlaps a page of the window that is mapped: an XIP
- * module's flash pages or a claimed RW block. */
-static int window_busy(const nm_host_board_t *b, const uint8_t *a, size_t len) {
-    for (const struct nm_host_xip *x = b->xips; x; x = x->next) {
-        if (a < x->slot + x->text_len && x->slot < a + len) {
-            return 1;
-        }
-    }
-    for (const struct nm_host_map *mp = b->maps; mp; mp = mp->next) {
-        if (mp->in_window && a < mp->ptr + mp->map_len && mp->ptr < a + len) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* XIP: RW must be exactly at addr (text + rw_offset), so map anonymous
- * pages there, inside the slot of the module being loaded. Refused (non-
- * zero) if addr is not page-aligned, not in that slot's RW part, or
- * overlaps anything mapped; counted like an allocation. */
+/* XIP: RW must be exactly at addr (text + rw_offset), so map RAM pages
+ * there with nm_vmap_map_at, inside the slot of the module being loaded.
+ * Refused (non-zero) if addr is not page-aligned, not in that slot's RW
+ * part, or overlaps anything mapped (vmap says NOT_FOUND); counted like an
+ * allocation. */
 static int board_claim_cb(void *context, void *addr, size_t size, unsigned kind) {
     nm_host_board_t *b = context;
     const struct nm_host_xip *x = b->xip_loading;
@@ -283,7 +275,7 @@ static int board_claim_cb(void *context, void *addr, size_t size, unsigned kind)
         return -1;
     }
     uint8_t *rw_lo = x->slot + x->text_len, *rw_hi = x->slot + x->slot_len - b->page_size;
-    if (a < rw_lo || a > rw_hi || len > (size_t)(rw_hi - a) || window_busy(b, a, len)) {
+    if (a < rw_lo || a > rw_hi || len > (size_t)(rw_hi - a)) {
         return -1;
     }
     if (b->opts.mem_limit &&
@@ -294,8 +286,9 @@ static int board_claim_cb(void *context, void *addr, size_t size, unsigned kind)
     if (!mp) {
         return -1;
     }
-    if (mmap(a, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != a) {
-        window_reserve(a, len);
+    uintptr_t got;
+    if (nm_vmap_map_at(&b->vm, (uintptr_t)a, (uint64_t)(a - b->window), len,
+                       NM_VMAP_TARGET_PSRAM0, RW_CAPS, 0, &got, NULL) != 0) {
         free(mp);
         return -1;
     }
@@ -368,12 +361,12 @@ void nm_host_board_deinit(nm_host_board_t *b) {
     while (b->maps) {
         struct nm_host_map *mp = b->maps;
         b->maps = mp->next;
-        map_release(mp);
+        map_release(b, mp);
         stats_sub(&b->stats, mp);
         free(mp);
     }
     if (b->window) {
-        munmap(b->window, NM_HOST_WINDOW_SIZE);
+        nm_vmap_host_fini(&b->vh);
         b->window = NULL;
     }
     if (b->flash_fd >= 0) {
@@ -515,19 +508,38 @@ static int map_file(const char *path, void **map, size_t *len, nm_detail_t *d) {
 
 /* ---- XIP mode ---- */
 
-/* The address window, once per board: every XIP slot is carved from it. */
+/* The address window, once per board: a vmap region on the host back-end
+ * (reserved PROT_NONE); every XIP slot is carved from it. */
 static int window_setup(nm_host_board_t *b, nm_detail_t *d) {
     if (b->window) {
         return NM_OK;
     }
-    void *w = mmap(NULL, NM_HOST_WINDOW_SIZE, PROT_NONE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (w == MAP_FAILED) {
-        return board_fail(d, NM_ERR_NOMEM, "cannot reserve the XIP window (%zu MB): %s",
-                          NM_HOST_WINDOW_SIZE >> 20, strerror(errno));
+    int err = nm_vmap_host_init(&b->vh, NM_HOST_WINDOW_SIZE, d);
+    if (err) {
+        return err;
     }
-    b->window = w;
+    nm_vmap_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    nm_vmap_host_config(&cfg, &b->vh, &b->vregion, b->vpool, NM_HOST_VMAP_BLOCKS);
+    err = nm_vmap_init(&b->vm, &cfg, d);
+    if (err) {
+        nm_vmap_host_fini(&b->vh);
+        return err;
+    }
+    b->window = b->vh.window;
     return NM_OK;
+}
+
+static void dump_line(void *ctx, const char *line) {
+    fprintf(ctx, "%s\n", line);
+}
+
+void nm_host_vmap_dump(nm_host_board_t *b, FILE *f) {
+    if (!b->window) {
+        fprintf(f, "(no XIP window)\n");
+        return;
+    }
+    nm_vmap_dump(&b->vm, dump_line, f);
 }
 
 /* The board's own flash image, once per board (nm_host_load_xip only: a
@@ -604,21 +616,6 @@ static int xip_check(const nm_host_board_t *b, const nm_image_t *img, nm_detail_
     return NM_OK;
 }
 
-/* First free stretch of len bytes in the window; *at receives where in
- * the (address-sorted) list a slot there goes. NULL if none. */
-static uint8_t *xip_slot_find(nm_host_board_t *b, size_t len, struct nm_host_xip ***at) {
-    uint8_t *p = b->window;
-    struct nm_host_xip **pp = &b->xips;
-    for (; *pp && (size_t)((*pp)->slot - p) < len; pp = &(*pp)->next) {
-        p = (*pp)->slot + (*pp)->slot_len;
-    }
-    if ((size_t)(b->window + NM_HOST_WINDOW_SIZE - p) < len) {
-        return NULL;
-    }
-    *at = pp;
-    return p;
-}
-
 /* The one mapping path of both XIP sources (the board's flash image, a
  * store image): take a free slot of the window and map the flash pages of
  * img, which lies at byte off of fd with avail bytes of flash reserved for
@@ -656,9 +653,15 @@ static int xip_map(nm_host_board_t *b, const nm_image_t *img, int fd, uint64_t o
                           "module '%s': flash file ends before offset 0x%llx + %zu bytes", n,
                           (unsigned long long)off, map_len);
     }
-    struct nm_host_xip **at;
-    uint8_t *slot = ovf ? NULL : xip_slot_find(b, slot_len, &at);
-    if (!slot) {
+    uint64_t base;
+    int err = nm_vmap_host_add_file(&b->vh, fd, &base, d);
+    if (err) {
+        return err;
+    }
+    /* The whole slot must be free (text, RW, guard); the text is mapped
+     * now, RW by claim_cb during the load. */
+    uintptr_t v;
+    if (ovf || nm_vmap_find_free(&b->vm, slot_len, NM_VMAP_TARGET_FLASH0, TEXT_CAPS, &v) != 0) {
         return board_fail(d, NM_ERR_NOMEM, "module '%s': no room for %zu bytes in the XIP window",
                           n, slot_len);
     }
@@ -666,20 +669,28 @@ static int xip_map(nm_host_board_t *b, const nm_image_t *img, int fd, uint64_t o
     if (!x) {
         return board_fail(d, NM_ERR_NOMEM, "host board: out of memory");
     }
-    if (mmap(slot, map_len, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, fd, (off_t)off) != slot) {
-        int e = errno;
-        window_reserve(slot, map_len);
+    uintptr_t got;
+    nm_detail_t vd;
+    err = nm_vmap_map_at(&b->vm, v, base + off, map_len, NM_VMAP_TARGET_FLASH0, TEXT_CAPS, 0, &got,
+                         &vd);
+    if (err) {
         free(x);
+        if (err == NM_VMAP_ERR_INVALID_STATE) {
+            return board_fail(d, NM_ERR_BUSY,
+                              "module '%s': its flash pages are mapped already at %p (is it running?)",
+                              n, (void *)got);
+        }
         return board_fail(d, NM_ERR_IO, "module '%s': cannot map flash read+execute: %s", n,
-                          strerror(e));
+                          vd.msg);
     }
+    uint8_t *slot = (uint8_t *)v;
     x->slot = slot;
     x->slot_len = slot_len;
     x->text_len = text_len;
     x->map_len = map_len;
     x->flash_off = off;
-    x->next = *at;
-    *at = x;
+    x->next = b->xips;
+    b->xips = x;
     *out = x;
     return NM_OK;
 }
@@ -735,7 +746,7 @@ static void xip_release(nm_host_board_t *b, struct nm_host_xip *x) {
             break;
         }
     }
-    window_reserve(x->slot, x->map_len);
+    window_unmap(b, x->slot);
     if (x->own_flash && x->flash_off + x->text_len == b->flash_used) {
         b->flash_used = (size_t)x->flash_off;
     }

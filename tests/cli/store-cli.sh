@@ -124,6 +124,20 @@ t "install swap (hello)" 0 "$natmod" store install "$img" "$exdir/hello/hello.x8
 lacks "install swap (hello)" "$tmp/out" "universal"
 t "run swap (hello)" 0 "$natmod" run --store "$img" swap hello:1
 has "run swap (hello)" "$tmp/out" "hello(1) = 3"
+# --map: the board's vmap after the load: the window region, the module's
+# flash pages (FLASH0, read+execute, from the image) and its RAM right after.
+t "run --map swap (hello)" 0 "$natmod" run --store "$img" --map swap hello:1
+has "run --map swap (hello)" "$tmp/out" "region 0x0 host"
+has "run --map swap (hello)" "$tmp/out" "-> flash 0x"
+has "run --map swap (hello)" "$tmp/out" "caps XR-32-"
+has "run --map swap (hello)" "$tmp/out" "-> psram 0x"
+has "run --map swap (hello)" "$tmp/out" "caps -RW328"
+has "run --map swap (hello)" "$tmp/out" "hello(1) = 3"
+# The RAM block starts where the flash block ends (MMU adjacency).
+flash_end=$(sed -n 's/^  0x[0-9a-f]*-\(0x[0-9a-f]*\) -> flash.*/\1/p' "$tmp/out")
+ram_start=$(sed -n 's/^  \(0x[0-9a-f]*\)-0x[0-9a-f]* -> psram.*/\1/p' "$tmp/out")
+if [ -n "$flash_end" ]; then ok; else bad "run --map: no flash block line"; fi
+eq "run --map: RAM right after flash" "$ram_start" "$flash_end"
 t "replace swap (state)" 0 "$natmod" store install "$img" "$exdir/state/state.x86_64.nmod" --name swap
 has "replace swap (state)" "$tmp/out" "replaces the swap at"
 t "run swap (state)" 0 "$natmod" run --store "$img" swap state_bump:5

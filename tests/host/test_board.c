@@ -614,12 +614,26 @@ static void xip_runs_text_from_flash_and_takes_ram_only_for_rw(void) {
     CHECK_EQ(nm_host_call(&m, "pc_here", 0, NULL, &pc, &d), 0);
     CHECK_EQ(pc, (long)(intptr_t)fn); /* the PC inside the module is in flash */
     CHECK(m.image == m.text - NM_HEADER_SIZE);
-    /* RW right after text, anonymous, read-write, on a page. */
+    /* RW right after text, read-write, on a page: vmap's PSRAM0, the host
+     * back-end's RAM file, mapped shared like any physical page. */
     CHECK(m.rw == m.text + XIP_RW_OFFSET);
     CHECK_EQ((uintptr_t)m.rw % b.page_size, 0);
     char p[5];
     perms_of(m.rw, p);
-    CHECK(!strcmp(p, "rw-p"));
+    CHECK(!strcmp(p, "rw-s"));
+    maps_line_of(m.rw, line, sizeof line);
+    CHECK_STR_CONTAINS(line, "natmod-ram");
+    /* Both are vmap blocks: text FLASH0 from the flash file, RW PSRAM0 at
+     * the window offset, and vaddr_to_paddr says so. */
+    uint64_t pa = 0;
+    unsigned tg = 0;
+    CHECK_EQ(nm_vmap_vaddr_to_paddr(&b.vm, (uintptr_t)m.text, &pa, &tg), 0);
+    CHECK_EQ(tg, NM_VMAP_TARGET_FLASH0);
+    CHECK_EQ(pa % NM_VMAP_HOST_FILE_SPAN, NM_HEADER_SIZE); /* installed at offset 0 */
+    CHECK_EQ(nm_vmap_vaddr_to_paddr(&b.vm, (uintptr_t)m.rw, &pa, &tg), 0);
+    CHECK_EQ(tg, NM_VMAP_TARGET_PSRAM0);
+    CHECK_EQ(pa, (uint64_t)(m.rw - b.window));
+    CHECK_EQ(nm_vmap_blocks(&b.vm, NULL, 0), 2);
     long r = 0;
     CHECK_EQ(nm_host_call(&m, "counter_inc", 0, NULL, &r, &d), 0);
     CHECK_EQ((int)r, 42);
@@ -681,6 +695,56 @@ static void xip_runs_text_from_flash_and_takes_ram_only_for_rw(void) {
     CHECK_EQ(b.stats.cur_bytes, 0);
     CHECK_EQ(b.stats.live_allocs, 0);
     CHECK(b.window == NULL);
+    free(img);
+}
+
+/* Running in place from someone else's flash (nm_host_load_xip_fd, what a
+ * store load does): the pages are mapped through vmap from that file. A
+ * second load of the same extent while the first runs would map the same
+ * physical pages again: vmap says INVALID_STATE, the board NM_ERR_BUSY
+ * naming where they are, and nothing of the second load stays. */
+static void xip_from_fd_maps_that_file_and_refuses_a_second_mapping(void) {
+    size_t len;
+    uint8_t *img = build_xip(XIP_RW_OFFSET, 4, NULL, &len);
+    static uint8_t page[4096]; /* a whole page of flash: the board maps no page past the file */
+    CHECK(len <= sizeof page);
+    memcpy(page, img, len);
+    write_tmp("extent.img", page, sizeof page);
+    char path[512];
+    snprintf(path, sizeof path, "%s/extent.img", tmp);
+    int fd = open(path, O_RDONLY);
+    CHECK(fd >= 0);
+    nm_host_board_t b;
+    CHECK_EQ(nm_host_board_init(&b, NULL), 0);
+    nm_module_t m1, m2;
+    nm_detail_t d = {{0}};
+    CHECK_EQ(nm_host_load_xip_fd(&b, fd, 0, (uint32_t)len, 4096, NULL, NULL, NULL, &m1, &d), 0);
+    char line[1024];
+    maps_line_of(m1.text, line, sizeof line);
+    CHECK_STR_CONTAINS(line, "extent.img");
+    long r = 0;
+    CHECK_EQ(nm_host_call(&m1, "counter_inc", 0, NULL, &r, &d), 0);
+    CHECK_EQ((int)r, 42);
+    CHECK_EQ(nm_host_load_xip_fd(&b, fd, 0, (uint32_t)len, 4096, NULL, NULL, NULL, &m2, &d),
+             NM_ERR_BUSY);
+    CHECK_STR_CONTAINS(d.msg, "mapped already");
+    CHECK_EQ(nm_vmap_blocks(&b.vm, NULL, 0), 2); /* m1's text and RW only */
+    CHECK_EQ(b.stats.live_allocs, 1);
+    /* The same file through another descriptor is the same flash. */
+    int fd2 = open(path, O_RDONLY);
+    CHECK_EQ(nm_host_load_xip_fd(&b, fd2, 0, (uint32_t)len, 4096, NULL, NULL, NULL, &m2, &d),
+             NM_ERR_BUSY);
+    uint8_t *text1 = m1.text;
+    CHECK_EQ(nm_host_unload(&b, &m1), 0);
+    CHECK_EQ(nm_vmap_blocks(&b.vm, NULL, 0), 0);
+    /* Once it is unloaded the extent maps again, at the address it had. */
+    CHECK_EQ(nm_host_load_xip_fd(&b, fd2, 0, (uint32_t)len, 4096, NULL, NULL, NULL, &m2, &d), 0);
+    CHECK(m2.text == text1);
+    CHECK_EQ(nm_host_call(&m2, "counter_inc", 0, NULL, &r, &d), 0);
+    CHECK_EQ((int)r, 42); /* fresh RAM: the discarded page reads zero again */
+    close(fd);
+    close(fd2);
+    nm_host_board_deinit(&b);
     free(img);
 }
 
@@ -1019,6 +1083,7 @@ int main(int argc, char **argv) {
     RUN(rw_pcrel_image_gets_exec_text_and_writable_data);
     RUN(load_file_maps_read_only_and_unmaps_on_unload);
     RUN(xip_runs_text_from_flash_and_takes_ram_only_for_rw);
+    RUN(xip_from_fd_maps_that_file_and_refuses_a_second_mapping);
     RUN(xip_refuses_what_cannot_run_in_place);
     RUN(module_timer_calls_back_and_stops_with_its_module);
     RUN(natmod_board_prints_results_and_exits_with_the_error);

@@ -12,8 +12,8 @@
 #define MAX_FN 128
 
 static void run_help(void) {
-    puts("usage: natmod run [--xip] [--periph] [--stats] MODULE [FN[:ARG,ARG...]]...\n"
-         "       natmod run --store IMAGE [--periph] [--stats] NAME [FN[:ARG,ARG...]]...\n"
+    puts("usage: natmod run [--xip] [--map] [--periph] [--stats] MODULE [FN[:ARG,ARG...]]...\n"
+         "       natmod run --store IMAGE [--map] [--periph] [--stats] NAME [FN[:ARG,ARG...]]...\n"
          "\n"
          "Load MODULE (a slice or a universal module: the x86_64 slice is used) on the\n"
          "host board, which runs its nm_init; call each FN in turn with up to 6 integer\n"
@@ -27,6 +27,9 @@ static void run_help(void) {
          "             image read+execute, RW right after them (implies --xip); the\n"
          "             store checks its CRC first. With --block-size/--prog-size/--align\n"
          "             for an image not made with the defaults\n"
+         "  --map      print the board's virtual address map once the module is loaded:\n"
+         "             the window region, then one line per block (its flash pages\n"
+         "             read+execute, its RAM pages right after them) (implies --xip)\n"
          "  --periph   print the simulated peripherals before and after unload\n"
          "  --stats    print the loader's memory use (to stderr)");
 }
@@ -131,7 +134,7 @@ static int check_store_exports(const char *what, const cli_store_t *cs, const ch
 }
 
 int cmd_run(int argc, char **argv) {
-    int periph = 0, stats = 0, xip = 0, ncalls = 0;
+    int periph = 0, stats = 0, xip = 0, show_map = 0, ncalls = 0;
     const char *path = NULL, *image = NULL;
     cli_geometry_t geom = {0, 0, 0};
     int geom_given = 0;
@@ -153,6 +156,9 @@ int cmd_run(int argc, char **argv) {
             continue;
         } else if (!strcmp(a, "--xip")) {
             xip = 1;
+            continue;
+        } else if (!strcmp(a, "--map")) {
+            show_map = xip = 1;
             continue;
         } else if (!strcmp(a, "--store")) {
             if ((image = cli_optarg(argc, argv, &i))) {
@@ -230,6 +236,11 @@ int cmd_run(int argc, char **argv) {
         cli_store_close(cs);
         free(calls);
         return rc;
+    }
+    if (show_map) {
+        printf("vmap of the host board (module text at %p, RW at %p):\n", (void *)mod.text,
+               (void *)mod.rw);
+        nm_host_vmap_dump(&board, stdout);
     }
     fflush(stdout);
     for (int i = 0; i < ncalls && !rc; i++) {
