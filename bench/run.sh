@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench/run.sh: build natmod, then print six tables:
+# bench/run.sh: build natmod, then print seven tables:
 #  1. natmod link: median wall time per example (one process per link, as a
 #     build system runs it; >= 10 runs), plus the instruction count of one
 #     link under callgrind (deterministic, unlike wall time on a shared box);
@@ -12,6 +12,8 @@
 #     amplification, defragmentation, erase-count spread; device counts);
 #  6. bench_asi2c: the asi2c link on the simulated bus (throughput vs the
 #     bus's limit, latency, efficiency; 100 and 400 kHz; virtual time).
+#  7. bench_vmap: the virtual address map (map + unmap per second vs live
+#     blocks on the ESP32 models; host map_at + first touch per 4 KB page).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/tools/deps.sh" --bench
@@ -98,3 +100,6 @@ echo "== module store on emulated flash (bench_store)"
 echo
 echo "== asi2c link on the simulated bus (bench_asi2c)"
 "$build/bench/bench_asi2c"
+echo
+echo "== virtual address map (bench_vmap)"
+"$build/bench/bench_vmap"

@@ -24,6 +24,6 @@ img="$build/demo-link.img"
 rm -f "$img"
 "$natmod" store format "$img" --size 256K >/dev/null
 "$natmod" send --sim --store "$img" --t-poll-us 5000 --crash-responder-at-ms 1290 "$build/examples/mathlib/mathlib.nmod"
-echo "=== run it in place from the target's store:"
+echo "=== run it in place from the target's store (--map: its flash pages, then its RAM right after, via vmap):"
 # shellcheck disable=SC2046
-"$natmod" run --store "$img" mathlib $(cat "$top/examples/mathlib/calls.txt")
+"$natmod" run --store "$img" --map mathlib $(cat "$top/examples/mathlib/calls.txt")

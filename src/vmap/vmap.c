@@ -444,7 +444,10 @@ static int commit(nm_vmap_t *vm, unsigned ri, uintptr_t laddr, size_t size, uint
     const nm_vmap_region_t *r = &vm->region[ri];
     int err = vm->cfg.backend->map(vm->cfg.backend_ctx, r, laddr, paddr, size, target, caps);
     if (err) {
-        return fail(d, NM_VMAP_ERR_FAIL, "back-end could not map laddr", laddr, "");
+        unsigned bus = caps_bus(caps);
+        return fail(d, NM_VMAP_ERR_FAIL, "back-end could not map vaddr",
+                    bus_base(r, (r->buses & bus) ? bus : r->buses) + laddr,
+                    " (no such physical memory, or the OS refused)");
     }
     vm->free = b->next;
     b->laddr = laddr;
