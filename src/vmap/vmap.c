@@ -47,6 +47,21 @@ static void put_hex(line_t *l, uint64_t v, unsigned min_digits) {
     put_s(l, out);
 }
 
+static void put_dec(line_t *l, unsigned v) {
+    char tmp[11];
+    unsigned n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v && n < 10);
+    char out[11];
+    for (unsigned i = 0; i < n; i++) {
+        out[i] = tmp[n - 1 - i];
+    }
+    out[n] = 0;
+    put_s(l, out);
+}
+
 static void put_caps(line_t *l, unsigned caps) {
     char s[7] = "------";
     if (caps & NM_VMAP_CAP_EXEC) s[0] = 'X';
@@ -196,7 +211,7 @@ static int region_fail(nm_detail_t *d, const nm_vmap_region_t *r, unsigned i, co
     if (d) {
         line_t l = {d->msg, sizeof d->msg, 0};
         put_s(&l, "vmap: region ");
-        put_hex(&l, i, 1);
+        put_dec(&l, i);
         put_s(&l, " (");
         put_s(&l, r->name ? r->name : "unnamed");
         put_s(&l, "): ");
@@ -739,7 +754,7 @@ void nm_vmap_dump(nm_vmap_t *vm, void (*emit)(void *ctx, const char *line), void
         const nm_vmap_region_t *r = &vm->region[ri];
         line_t l = {buf, sizeof buf, 0};
         put_s(&l, "region ");
-        put_hex(&l, ri, 1);
+        put_dec(&l, ri);
         put_s(&l, " ");
         put_s(&l, r->name ? r->name : "unnamed");
         put_s(&l, " laddr ");

@@ -127,7 +127,7 @@ has "run swap (hello)" "$tmp/out" "hello(1) = 3"
 # --map: the board's vmap after the load: the window region, the module's
 # flash pages (FLASH0, read+execute, from the image) and its RAM right after.
 t "run --map swap (hello)" 0 "$natmod" run --store "$img" --map swap hello:1
-has "run --map swap (hello)" "$tmp/out" "region 0x0 host"
+has "run --map swap (hello)" "$tmp/out" "region 0 host"
 has "run --map swap (hello)" "$tmp/out" "-> flash 0x"
 has "run --map swap (hello)" "$tmp/out" "caps XR-32-"
 has "run --map swap (hello)" "$tmp/out" "-> psram 0x"
