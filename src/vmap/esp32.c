@@ -1,12 +1,12 @@
 /*
  * Page-table models of the ESP32 and ESP32-S3 MMUs (src/vmap/esp32.h).
  *
- * A back-end call gets a region and a linear range. The model turns each
- * page into the virtual address the region shows it at, and that into a
- * table entry with the same function a test uses to read the table back
- * (nm_vmap_esp32_entry / nm_vmap_esp32s3_entry), so the test checks the
- * tables against the chip's address map, not against the model's own
- * arithmetic.
+ * A back-end call gets a region and a linear range. The ESP32 model turns
+ * each page into the virtual address the region shows it at and that into
+ * a table entry (nm_vmap_esp32_entry), because its entry numbering follows
+ * the chip's address windows, not the linear address. The S3 table is
+ * indexed by linear page directly. The models never refuse a range vmap
+ * hands them; they check anyway and write nothing if a page has no entry.
  */
 #include "esp32.h"
 

@@ -346,7 +346,7 @@ int nm_vmap_init(nm_vmap_t *vm, const nm_vmap_config_t *cfg, nm_detail_t *d) {
         b->target = (uint8_t)rv->target;
         b->caps = (uint8_t)(bus == NM_VMAP_BUS_INSTR
                                 ? r->caps & (NM_VMAP_CAP_EXEC | NM_VMAP_CAP_READ | NM_VMAP_CAP_32BIT)
-                                : r->caps & ~(unsigned)NM_VMAP_CAP_EXEC);
+                                : r->caps & (NM_VMAP_CAP_READ | NM_VMAP_CAP_32BIT | NM_VMAP_CAP_8BIT));
         if (bus == NM_VMAP_BUS_DATA && (r->caps & NM_VMAP_CAP_EXEC) &&
             !(b->caps & (NM_VMAP_CAP_READ | NM_VMAP_CAP_WRITE))) {
             b->caps = (uint8_t)r->caps; /* an EXEC-only region seen on the data bus */
