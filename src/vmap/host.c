@@ -23,9 +23,10 @@
 
 #define HOST_DEFAULT_WINDOW ((size_t)256 << 20)
 
-static int detail(nm_detail_t *d, int err, const char *fmt, const char *what, int e) {
+/* "vmap host: <what>: <strerror(e)>" */
+static int detail(nm_detail_t *d, int err, const char *what, int e) {
     if (d) {
-        snprintf(d->msg, sizeof d->msg, fmt, what, strerror(e));
+        snprintf(d->msg, sizeof d->msg, "vmap host: %s: %s", what, strerror(e));
     }
     return err;
 }
@@ -38,20 +39,20 @@ int nm_vmap_host_init(nm_vmap_host_t *h, size_t window_size, nm_detail_t *d) {
     }
     long ps = sysconf(_SC_PAGESIZE);
     if (ps <= 0 || (ps & (ps - 1))) {
-        return detail(d, NM_ERR_IO, "vmap host: %s: %s", "sysconf(_SC_PAGESIZE)", EINVAL);
+        return detail(d, NM_ERR_IO, "sysconf(_SC_PAGESIZE)", EINVAL);
     }
     h->page_size = (size_t)ps;
     if (window_size == 0) {
         window_size = HOST_DEFAULT_WINDOW;
     }
     if (window_size > SIZE_MAX - (h->page_size - 1)) {
-        return detail(d, NM_ERR_NOMEM, "vmap host: %s: %s", "window size", EOVERFLOW);
+        return detail(d, NM_ERR_NOMEM, "window size", EOVERFLOW);
     }
     window_size = (window_size + h->page_size - 1) & ~(h->page_size - 1);
     /* NORESERVE: a reservation of address space only, no commit charge. */
     void *w = mmap(NULL, window_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (w == MAP_FAILED) {
-        return detail(d, NM_ERR_NOMEM, "vmap host: %s: %s", "cannot reserve the window", errno);
+        return detail(d, NM_ERR_NOMEM, "cannot reserve the window", errno);
     }
     h->window = w;
     h->window_size = window_size;
@@ -59,13 +60,13 @@ int nm_vmap_host_init(nm_vmap_host_t *h, size_t window_size, nm_detail_t *d) {
     if (h->ram_fd < 0) {
         int e = errno;
         nm_vmap_host_fini(h);
-        return detail(d, NM_ERR_IO, "vmap host: %s: %s", "memfd_create", e);
+        return detail(d, NM_ERR_IO, "memfd_create", e);
     }
     /* Sparse: ftruncate allocates nothing, a page takes RAM on first touch. */
     if (ftruncate(h->ram_fd, (off_t)window_size) != 0) {
         int e = errno;
         nm_vmap_host_fini(h);
-        return detail(d, NM_ERR_IO, "vmap host: %s: %s", "ftruncate of the RAM file", e);
+        return detail(d, NM_ERR_IO, "ftruncate of the RAM file", e);
     }
     return NM_OK;
 }
@@ -217,10 +218,10 @@ void nm_vmap_host_config(nm_vmap_config_t *cfg, nm_vmap_host_t *h, nm_vmap_regio
 int nm_vmap_host_add_file(nm_vmap_host_t *h, int fd, uint64_t *base, nm_detail_t *d) {
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        return detail(d, NM_ERR_IO, "vmap host: %s: %s", "fstat of the flash file", errno);
+        return detail(d, NM_ERR_IO, "fstat of the flash file", errno);
     }
     if (!S_ISREG(st.st_mode)) {
-        return detail(d, NM_ERR_IO, "vmap host: %s: %s", "flash file is not a regular file", EINVAL);
+        return detail(d, NM_ERR_IO, "flash file is not a regular file", EINVAL);
     }
     int k_free = -1;
     for (unsigned k = 0; k < NM_VMAP_HOST_MAX_FILES; k++) {
@@ -242,7 +243,7 @@ int nm_vmap_host_add_file(nm_vmap_host_t *h, int fd, uint64_t *base, nm_detail_t
     }
     int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (own < 0) {
-        return detail(d, NM_ERR_IO, "vmap host: %s: %s", "dup of the flash file", errno);
+        return detail(d, NM_ERR_IO, "dup of the flash file", errno);
     }
     h->file_fd[k_free] = own;
     h->file_dev[k_free] = (uint64_t)st.st_dev;
