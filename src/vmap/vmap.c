@@ -145,14 +145,19 @@ static int view_region(const nm_vmap_t *vm, unsigned bus, uintptr_t vaddr, uintp
     return -1;
 }
 
-/* A block's address on the bus its caps imply (the one map returned). */
-static uintptr_t block_vaddr(const nm_vmap_t *vm, const nm_vmap_block_t *b) {
-    const nm_vmap_region_t *r = &vm->region[b->region];
-    unsigned bus = caps_bus(b->caps);
+/* The address of laddr in region r on the bus caps imply, or on the
+ * region's one bus if it lacks that one. */
+static uintptr_t laddr_vaddr(const nm_vmap_region_t *r, unsigned caps, uintptr_t laddr) {
+    unsigned bus = caps_bus(caps);
     if (!(r->buses & bus)) {
         bus = r->buses & NM_VMAP_BUS_DATA ? NM_VMAP_BUS_DATA : NM_VMAP_BUS_INSTR;
     }
-    return bus_base(r, bus) + b->laddr;
+    return bus_base(r, bus) + laddr;
+}
+
+/* A block's address on the bus its caps imply (the one map returned). */
+static uintptr_t block_vaddr(const nm_vmap_t *vm, const nm_vmap_block_t *b) {
+    return laddr_vaddr(&vm->region[b->region], b->caps, b->laddr);
 }
 
 static int region_covers(const nm_vmap_region_t *r, unsigned caps, unsigned target) {
@@ -362,8 +367,12 @@ int nm_vmap_init(nm_vmap_t *vm, const nm_vmap_config_t *cfg, nm_detail_t *d) {
 /* ---- the checks map, map_at and find_free share ---- */
 
 /* Argument checks in ESP-IDF's order; *aligned receives the rounded size. */
-static int check_request(const nm_vmap_t *vm, int with_paddr, uint64_t paddr, size_t size,
-                         unsigned target, unsigned caps, size_t *aligned, nm_detail_t *d) {
+static int check_request(const nm_vmap_t *vm, const uintptr_t *out, int with_paddr, uint64_t paddr,
+                         size_t size, unsigned target, unsigned caps, size_t *aligned,
+                         nm_detail_t *d) {
+    if (!vm || !out) {
+        return fail(d, NM_VMAP_ERR_INVALID_ARG, "null pointer", UINT64_MAX, "");
+    }
     size_t ps = vm->cfg.page_size;
     if (!one_bit(target) || (target & ~(unsigned)NM_VMAP_TARGET_ALL_)) {
         return fail(d, NM_VMAP_ERR_INVALID_ARG, "target", target, " is not one of FLASH0, PSRAM0");
@@ -391,6 +400,17 @@ static int check_request(const nm_vmap_t *vm, int with_paddr, uint64_t paddr, si
         return fail(d, NM_VMAP_ERR_INVALID_ARG, "paddr", paddr, " + size runs past the target");
     }
     return NM_OK;
+}
+
+/* The first region (in cfg order) that covers (caps, target) and has a
+ * free stretch of size bytes, or -1. */
+static int region_with_room(const nm_vmap_t *vm, unsigned caps, unsigned target, size_t size) {
+    for (unsigned i = 0; i < vm->cfg.n_regions; i++) {
+        if (region_covers(&vm->region[i], caps, target) && vm->max_free[i] >= size) {
+            return (int)i;
+        }
+    }
+    return -1;
 }
 
 /* First fit in region ri: the lowest free laddr with room, or 0 (the
@@ -436,10 +456,8 @@ static int check_paddr(const nm_vmap_t *vm, unsigned ri, uint64_t paddr, size_t 
         }
     }
     if (enclosing) {
-        const nm_vmap_region_t *r = &vm->region[ri];
-        unsigned bus = caps_bus(caps);
-        uintptr_t v = (r->buses & bus) ? bus_base(r, bus) + enclosing->laddr : block_vaddr(vm, enclosing);
-        *out = v + (uintptr_t)(paddr - enclosing->paddr);
+        *out = laddr_vaddr(&vm->region[ri], caps, enclosing->laddr) +
+               (uintptr_t)(paddr - enclosing->paddr);
         return fail(d, NM_VMAP_ERR_INVALID_STATE, "paddr", paddr, " is mapped already (out = its address)");
     }
     if (overlapping && !(flags & NM_VMAP_FLAG_PADDR_SHARED)) {
@@ -459,9 +477,7 @@ static int commit(nm_vmap_t *vm, unsigned ri, uintptr_t laddr, size_t size, uint
     const nm_vmap_region_t *r = &vm->region[ri];
     int err = vm->cfg.backend->map(vm->cfg.backend_ctx, r, laddr, paddr, size, target, caps);
     if (err) {
-        unsigned bus = caps_bus(caps);
-        return fail(d, NM_VMAP_ERR_FAIL, "back-end could not map vaddr",
-                    bus_base(r, (r->buses & bus) ? bus : r->buses) + laddr,
+        return fail(d, NM_VMAP_ERR_FAIL, "back-end could not map vaddr", laddr_vaddr(r, caps, laddr),
                     " (no such physical memory, or the OS refused)");
     }
     vm->free = b->next;
@@ -487,21 +503,12 @@ static int commit(nm_vmap_t *vm, unsigned ri, uintptr_t laddr, size_t size, uint
 int nm_vmap_map(nm_vmap_t *vm, uint64_t paddr, size_t size, unsigned target, unsigned caps,
                 unsigned flags, uintptr_t *out, nm_detail_t *d) {
     size_t aligned;
-    if (!vm || !out) {
-        return fail(d, NM_VMAP_ERR_INVALID_ARG, "null pointer", UINT64_MAX, "");
-    }
-    int err = check_request(vm, 1, paddr, size, target, caps, &aligned, d);
+    int err = check_request(vm, out, 1, paddr, size, target, caps, &aligned, d);
     if (err) {
         return err;
     }
     lock(vm);
-    int ri = -1;
-    for (unsigned i = 0; i < vm->cfg.n_regions; i++) {
-        if (region_covers(&vm->region[i], caps, target) && vm->max_free[i] >= aligned) {
-            ri = (int)i;
-            break;
-        }
-    }
+    int ri = region_with_room(vm, caps, target, aligned);
     if (ri < 0) {
         return unlock(vm, fail(d, NM_VMAP_ERR_NOT_FOUND, "no region with caps", caps,
                                " and this target has a free stretch that large"));
@@ -520,10 +527,7 @@ int nm_vmap_map(nm_vmap_t *vm, uint64_t paddr, size_t size, unsigned target, uns
 int nm_vmap_map_at(nm_vmap_t *vm, uintptr_t vaddr, uint64_t paddr, size_t size, unsigned target,
                    unsigned caps, unsigned flags, uintptr_t *out, nm_detail_t *d) {
     size_t aligned;
-    if (!vm || !out) {
-        return fail(d, NM_VMAP_ERR_INVALID_ARG, "null pointer", UINT64_MAX, "");
-    }
-    int err = check_request(vm, 1, paddr, size, target, caps, &aligned, d);
+    int err = check_request(vm, out, 1, paddr, size, target, caps, &aligned, d);
     if (err) {
         return err;
     }
@@ -695,26 +699,18 @@ int nm_vmap_largest_free(nm_vmap_t *vm, unsigned caps, unsigned target, size_t *
 
 int nm_vmap_find_free(nm_vmap_t *vm, size_t size, unsigned target, unsigned caps, uintptr_t *out) {
     size_t aligned;
-    if (!vm || !out) {
-        return NM_VMAP_ERR_INVALID_ARG;
-    }
-    int err = check_request(vm, 0, 0, size, target, caps, &aligned, NULL);
+    int err = check_request(vm, out, 0, 0, size, target, caps, &aligned, NULL);
     if (err) {
         return err;
     }
     lock(vm);
-    for (unsigned i = 0; i < vm->cfg.n_regions; i++) {
-        int ok;
-        if (region_covers(&vm->region[i], caps, target) && vm->max_free[i] >= aligned) {
-            uintptr_t laddr = first_fit(vm, i, aligned, &ok);
-            if (ok) {
-                unsigned bus = caps_bus(caps);
-                *out = bus_base(&vm->region[i], (vm->region[i].buses & bus) ? bus : vm->region[i].buses) + laddr;
-                return unlock(vm, NM_OK);
-            }
-        }
+    int ri = region_with_room(vm, caps, target, aligned), ok = 0;
+    uintptr_t laddr = ri < 0 ? 0 : first_fit(vm, (unsigned)ri, aligned, &ok);
+    if (!ok) {
+        return unlock(vm, NM_VMAP_ERR_NOT_FOUND);
     }
-    return unlock(vm, NM_VMAP_ERR_NOT_FOUND);
+    *out = laddr_vaddr(&vm->region[ri], caps, laddr);
+    return unlock(vm, NM_OK);
 }
 
 static void info_of(const nm_vmap_t *vm, const nm_vmap_block_t *b, nm_vmap_info_t *o) {
