@@ -189,7 +189,11 @@ int nm_vmap_init(nm_vmap_t *vm, const nm_vmap_config_t *cfg, nm_detail_t *d);
  *                  paddr + size overflowing or past target_size
  *   NOT_FOUND      no matching region with room
  *   INVALID_STATE  a block of that region and target already maps the
- *                  whole range: *out = its virtual address + the offset
+ *                  whole range (the lowest such block, whatever its caps):
+ *                  *out = its address + the offset, on the bus the
+ *                  request's caps imply where the region has that bus
+ *                  (ESP-IDF gives the block's own bus; they differ only
+ *                  on a two-bus region like the ESP32-S3's)
  *   INVALID_ARG    the range partly overlaps a mapped one (unless
  *                  NM_VMAP_FLAG_PADDR_SHARED)
  *   NO_MEM         the pool is empty
@@ -231,7 +235,9 @@ int nm_vmap_paddr_to_vaddr(nm_vmap_t *vm, uint64_t paddr, unsigned target, unsig
                            uintptr_t *vaddr);
 
 /* The caps of the first block (region order, then address) mapping paddr
- * of target. NOT_FOUND if none. (ESP-IDF's esp_mmu_paddr_find_caps takes
+ * of target. NOT_FOUND if none; INVALID_ARG for a bad target. A
+ * reservation's caps: the region's caps within EXEC|READ|32BIT on the
+ * instruction bus, within READ|32BIT|8BIT on the data bus. (ESP-IDF's esp_mmu_paddr_find_caps takes
  * no target, so a PSRAM address could answer for flash; this one does.) */
 int nm_vmap_paddr_caps(nm_vmap_t *vm, uint64_t paddr, unsigned target, unsigned *caps);
 

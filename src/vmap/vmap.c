@@ -666,7 +666,7 @@ int nm_vmap_paddr_to_vaddr(nm_vmap_t *vm, uint64_t paddr, unsigned target, unsig
 }
 
 int nm_vmap_paddr_caps(nm_vmap_t *vm, uint64_t paddr, unsigned target, unsigned *caps) {
-    if (!vm || !caps || !one_bit(target)) {
+    if (!vm || !caps || !one_bit(target) || (target & ~(unsigned)NM_VMAP_TARGET_ALL_)) {
         return NM_VMAP_ERR_INVALID_ARG;
     }
     lock(vm);
