@@ -195,16 +195,23 @@ int nm_vmap_esp_err(int err) {
     }
 }
 
+/* Do region a's view on bus abus and region b's view on bbus share an
+ * address? (No if either region lacks its bus.) */
+static int view_overlap(const nm_vmap_region_t *a, unsigned abus, const nm_vmap_region_t *b,
+                        unsigned bbus) {
+    if (!(a->buses & abus) || !(b->buses & bbus)) {
+        return 0;
+    }
+    uintptr_t a0 = bus_base(a, abus) + a->laddr_start, a1 = bus_base(a, abus) + a->laddr_end;
+    uintptr_t b0 = bus_base(b, bbus) + b->laddr_start, b1 = bus_base(b, bbus) + b->laddr_end;
+    return a0 < b1 && b0 < a1;
+}
+
 static int views_overlap(const nm_vmap_region_t *a, const nm_vmap_region_t *b) {
     static const unsigned bus[2] = {NM_VMAP_BUS_DATA, NM_VMAP_BUS_INSTR};
     for (unsigned i = 0; i < 2; i++) {
         for (unsigned j = 0; j < 2; j++) {
-            if (!(a->buses & bus[i]) || !(b->buses & bus[j])) {
-                continue;
-            }
-            uintptr_t a0 = bus_base(a, bus[i]) + a->laddr_start, a1 = bus_base(a, bus[i]) + a->laddr_end;
-            uintptr_t b0 = bus_base(b, bus[j]) + b->laddr_start, b1 = bus_base(b, bus[j]) + b->laddr_end;
-            if (a0 < b1 && b0 < a1) {
+            if (view_overlap(a, bus[i], b, bus[j])) {
                 return 1;
             }
         }
@@ -289,14 +296,10 @@ int nm_vmap_init(nm_vmap_t *vm, const nm_vmap_config_t *cfg, nm_detail_t *d) {
         if (r->ibus_base % ps || r->dbus_base % ps) {
             return region_fail(d, r, i, "bus base not on a page");
         }
-        if ((r->buses & NM_VMAP_BUS_INSTR) && r->buses & NM_VMAP_BUS_DATA &&
-            r->ibus_base != r->dbus_base) {
-            /* fine: two views; they must not collide with each other */
-            uintptr_t i0 = r->ibus_base + r->laddr_start, i1 = r->ibus_base + r->laddr_end;
-            uintptr_t d0 = r->dbus_base + r->laddr_start, d1 = r->dbus_base + r->laddr_end;
-            if (i0 < d1 && d0 < i1) {
-                return region_fail(d, r, i, "its instruction and data views overlap");
-            }
+        /* Two views of one region are either one address (the host) or apart. */
+        if (r->ibus_base != r->dbus_base &&
+            view_overlap(r, NM_VMAP_BUS_INSTR, r, NM_VMAP_BUS_DATA)) {
+            return region_fail(d, r, i, "its instruction and data views overlap");
         }
         for (unsigned j = 0; j < i; j++) {
             if (views_overlap(r, &cfg->regions[j])) {
