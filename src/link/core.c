@@ -1244,6 +1244,48 @@ static int add_export(ctx_t *c, expbuf_t *e, nml_gsym_t *g) {
     return NM_OK;
 }
 
+/* A module with no export and no nm_init can never be reached: nothing of it
+ * would ever run. That is almost always C compiled with -fvisibility=hidden
+ * (natmod build does) whose public functions lack NM_EXPORT, so refuse it and
+ * name the global functions that were dropped. */
+static int no_exports(ctx_t *c) {
+    char names[200];
+    size_t len = 0, shown = 0, more = 0;
+    names[0] = 0;
+    for (nml_obj_t *o = c->first; o; o = o->next) {
+        for (uint32_t i = 1; i < o->nsyms && !o->from_archive; i++) {
+            const nml_sym_t *s = &o->syms[i];
+            if (s->bind != NML_STB_GLOBAL || s->type != NML_STT_FUNC || s->shndx == NML_SHN_UNDEF ||
+                s->shndx == NML_SHN_ABS) {
+                continue;
+            }
+            int n = snprintf(names + len, sizeof names - len, "%s'%s'", shown ? ", " : "", s->name);
+            if (shown < 6 && n > 0 && (size_t)n < sizeof names - len) {
+                len += (size_t)n;
+                shown++;
+            } else {
+                names[len] = 0;
+                more++;
+            }
+        }
+    }
+    const char *mod = c->opt->name ? c->opt->name : "";
+    if (!shown) {
+        return nml_fail(&c->err, NM_ERR_NOSYM,
+                        "module '%s' exports nothing and has no nm_init, and its objects define no global function: "
+                        "nothing of it could ever run",
+                        mod);
+    }
+    char tail[48] = "";
+    if (more) {
+        snprintf(tail, sizeof tail, " and %zu more", more);
+    }
+    return nml_fail(&c->err, NM_ERR_NOSYM,
+                    "module '%s' exports nothing and has no nm_init: global function%s %s%s %s not marked "
+                    "NM_EXPORT (mark them NM_EXPORT, or pass --export NAME)",
+                    mod, shown + more > 1 ? "s" : "", names, tail, shown + more > 1 ? "are" : "is");
+}
+
 static int exports(ctx_t *c, nml_result_t *res) {
     expbuf_t e = {0};
     if (c->entry && add_export(c, &e, c->entry)) {
@@ -1270,6 +1312,9 @@ static int exports(ctx_t *c, nml_result_t *res) {
         if (add_export(c, &e, g)) {
             return c->err.code;
         }
+    }
+    if (!e.n && !c->entry) {
+        return no_exports(c);
     }
     res->mod.init_idx = res->mod.deinit_idx = NM_NO_INDEX;
     for (size_t i = 0; i < e.n; i++) {

@@ -39,6 +39,10 @@ const char *cli_optarg(int argc, char **argv, int *i);
 
 int cli_has_suffix(const char *s, const char *suffix);
 
+/* mkdir -p: make dir and its missing parents. 0, or -1 with errno set
+ * (ENOTDIR if dir exists but is not a directory). */
+int cli_mkdir_p(const char *dir);
+
 /* Run argv (NULL-terminated; printed first if verbose): 0 if it exits 0,
  * else its exit status (127: exec failed, the program is missing), or -1 if
  * it could not be started. With capture, the first line of its stdout (its

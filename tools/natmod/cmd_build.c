@@ -116,7 +116,7 @@ static void build_help(void) {
          "  --cc COMPILER     compiler to run (default gcc / arm-none-eabi-gcc)\n"
          "  --cflag FLAG      one more compiler flag (repeatable)\n"
          "  --no-libc         do not offer libm.a/libc.a to the linker\n"
-         "  --keep DIR        keep the object files in DIR\n"
+         "  --keep DIR        keep the object files in DIR (made, with its parents, if missing)\n"
          "  --no-gc           keep sections no export reaches\n"
          "  -v                print the commands; -q print nothing on success");
 }
@@ -133,7 +133,7 @@ int cmd_build(int argc, char **argv) {
     nml_input_t *inputs = calloc((size_t)argc + 4, sizeof *inputs);
     char **owned = calloc((size_t)argc + 4, sizeof *owned);
     size_t n_srcs = 0, n_user = 0, n_exports = 0, n_owned = 0;
-    char tmpdir[64] = "";
+    char tmpdir[4096] = "";
     if (!srcs || !user || !exports || !inputs || !owned) {
         rc = cli_fail(NM_ERR_NOMEM, "out of memory");
         goto done;
@@ -230,7 +230,14 @@ int cmd_build(int argc, char **argv) {
         goto done;
     }
     if (keep) {
-        snprintf(tmpdir, sizeof tmpdir, "%s", keep);
+        if (snprintf(tmpdir, sizeof tmpdir, "%s", keep) >= (int)sizeof tmpdir) {
+            rc = cli_fail(NM_ERR_INVAL, "build: --keep %s: path too long", keep);
+            goto done;
+        }
+        if (cli_mkdir_p(tmpdir) != 0) {
+            rc = cli_fail(NM_ERR_IO, "build: --keep %s: cannot make the directory: %s", keep, strerror(errno));
+            goto done;
+        }
     } else {
         strcpy(tmpdir, "/tmp/natmod-build-XXXXXX");
         if (!mkdtemp(tmpdir)) {

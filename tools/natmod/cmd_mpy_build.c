@@ -723,24 +723,6 @@ static int push_lib(strlist_t *inputs, const strlist_t *cc_arch, const char *que
     return rc;
 }
 
-static int mkdir_p(const char *dir) {
-    char p[PATH_MAX];
-    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    for (char *s = p + 1; *s; s++) {
-        if (*s == '/') {
-            *s = 0;
-            if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-                return -1;
-            }
-            *s = '/';
-        }
-    }
-    return mkdir(p, 0777) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
     (void)st;
     (void)flag;
@@ -936,7 +918,7 @@ int cmd_mpy_build(int argc, char **argv) {
 
     /* The build directory: the user's (kept), or a temporary one. */
     if (build_dir) {
-        if (mkdir_p(build_dir) != 0) {
+        if (cli_mkdir_p(build_dir) != 0) {
             rc = cli_fail(NM_ERR_IO, "mpy build: cannot make %s: %s", build_dir, strerror(errno));
             goto done;
         }

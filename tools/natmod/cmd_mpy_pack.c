@@ -225,10 +225,10 @@ static int copy_file(const char *from, const char *to) {
     return rc;
 }
 
-/* mkdir -p of dir's parent. */
-static int make_parent(const char *dir) {
+/* mkdir -p of path's parent. */
+static int make_parent(const char *path) {
     char p[PATH_MAX];
-    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) {
+    if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p) {
         errno = ENAMETOOLONG;
         return -1;
     }
@@ -237,16 +237,7 @@ static int make_parent(const char *dir) {
         return 0;
     }
     *last = 0;
-    for (char *s = p + 1; *s; s++) {
-        if (*s == '/') {
-            *s = 0;
-            if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-                return -1;
-            }
-            *s = '/';
-        }
-    }
-    return mkdir(p, 0777) != 0 && errno != EEXIST ? -1 : 0;
+    return cli_mkdir_p(p);
 }
 
 static int is_identifier(const char *s) {

@@ -6,6 +6,11 @@
 
 #include "cli.h"
 #include "cli_mpy.h"
+#include "natmod/format.h"
+#include "natmod/mpy.h"
+#include "natmod/store.h"
+#include "natmod/version.h"
+#include "natmod/xfer.h"
 
 static const struct {
     const char *name;
@@ -22,8 +27,18 @@ static const struct {
     {"mpy", cmd_mpy, "MicroPython .mpy native modules: build, link, qstrs, pack"},
 };
 
+/* What this natmod reads and writes: enough for a bug report, and for a
+ * script to check that a .mpy it writes suits a given MicroPython. */
+static void version(void) {
+    printf("natmod %s\n", NM_VERSION_STRING);
+    printf("module format: .nmod version %u\n", NM_FORMAT_VERSION);
+    printf("MicroPython: writes .mpy version %u.%u\n", NM_MPY_VERSION, NM_MPY_SUB_VERSION);
+    printf("module store: version %u; install over the link: version %u\n", NM_STORE_VERSION, NM_XFER_VERSION);
+}
+
 static void usage(FILE *f) {
-    fprintf(f, "usage: natmod COMMAND [ARGS...]   (natmod COMMAND --help for details)\n\ncommands:\n");
+    fprintf(f, "usage: natmod COMMAND [ARGS...]   (natmod COMMAND --help for details)\n"
+               "       natmod --version\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         fprintf(f, "  %-6s  %s\n", commands[i].name, commands[i].summary);
     }
@@ -36,6 +51,10 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V") || !strcmp(argv[1], "version")) {
+        version();
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {

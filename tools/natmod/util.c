@@ -1,9 +1,12 @@
 /* Shared CLI helpers: messages, files, arch names. */
+#define _POSIX_C_SOURCE 200809L /* PATH_MAX, mkdir */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -139,6 +142,32 @@ const char *cli_optarg(int argc, char **argv, int *i) {
         return NULL;
     }
     return argv[++*i];
+}
+
+int cli_mkdir_p(const char *dir) {
+    char p[PATH_MAX];
+    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *s = p + 1; *s; s++) {
+        if (*s == '/') {
+            *s = 0;
+            if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+                return -1;
+            }
+            *s = '/';
+        }
+    }
+    if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+        return -1;
+    }
+    struct stat st;
+    if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
 }
 
 int cli_has_suffix(const char *s, const char *suffix) {
