@@ -272,7 +272,7 @@ static int run_scenario(unsigned gi, unsigned si, long cut, int var, long *ops_o
         } else if (same_model(f, &after)) {
             m = after;
         } else {
-            char w1[120], w2[120];
+            char w1[200], w2[200];
             sf_check(f, &before, w1, sizeof w1);
             sf_check(f, &after, w2, sizeof w2);
             snprintf(why, wn, "after the cut in op %u the store is neither before (%s) nor after (%s)", i, w1, w2);
