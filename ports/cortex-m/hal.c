@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "natmod/hal.h"
-#include "nm_export.h"
+#include "natmod/export.h"
 
 static hal_periph_regs_t periph[HAL_NPERIPH];
 static volatile uint32_t clock_reg;

@@ -5,7 +5,7 @@
  *
  * Reads preprocessed C sources (`cc -E` output, line markers kept), collects
  * every name marked with NM_FW_EXPORT (the token `nm_fw_export__<name>`, see
- * nm_export.h), hashes each with nm_hash, sorts by hash and writes:
+ * natmod/export.h), hashes each with nm_hash, sorts by hash and writes:
  *   - EXPORTS.c: `const nm_export_t nm_fw_exports[]` sorted by ascending hash
  *     and `const size_t nm_fw_n_exports`;
  *   - BOARD.syms: one `name 0xHASH` per line after a `#` header, for the linker.

@@ -24,7 +24,7 @@
 
 #include "board.h"
 #include "natmod/hal.h"
-#include "nm_export.h"
+#include "natmod/export.h"
 
 /* ---- console ---------------------------------------------------------- */
 

@@ -3,7 +3,7 @@
  * subset modules may import. Every board includes this once, in the source
  * that defines the API, so the boards export exactly the same names and a
  * module linked against one board's symbol list loads on any of them.
- * Needs natmod/hal.h, <string.h> and nm_export.h included first.
+ * Needs natmod/hal.h, <string.h> and natmod/export.h included first.
  */
 #ifndef NATMOD_HAL_EXPORTS_H
 #define NATMOD_HAL_EXPORTS_H

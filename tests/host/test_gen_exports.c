@@ -1,11 +1,11 @@
 /*
  * The firmware export build step (nm-gen-exports), run as the build runs it.
  *
- *   test_gen_exports GEN CC INCLUDE_DIR PORT_DIR
+ *   test_gen_exports GEN CC INCLUDE_DIR
  *
  * GEN is the nm-gen-exports program, CC the C compiler (to preprocess marker
  * sources and to compile the generated table with -Werror), INCLUDE_DIR the
- * natmod include folder and PORT_DIR the folder of nm_export.h.
+ * natmod include folder (natmod/export.h is there).
  */
 #define _DEFAULT_SOURCE
 #include <stdarg.h>
@@ -22,7 +22,7 @@
 #include "natmod/error.h"
 #include "test.h"
 
-static const char *gen, *cc, *inc_dir, *port_dir;
+static const char *gen, *cc, *inc_dir;
 static char tmp[256];
 
 static void write_file(const char *name, const char *text) {
@@ -249,7 +249,7 @@ static void gen_exports_hash_bits_option_forces_collisions(void) {
  * are compiler builtins (memcpy, printf, malloc), and links. */
 static void gen_exports_pipeline_respects_if_and_compiles_clean(void) {
     write_file("fw.c", "#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n"
-                       "#include \"nm_export.h\"\n"
+                       "#include \"natmod/export.h\"\n"
                        "int board_thing(int x) { return x + 1; }\n"
                        "int board_data[4];\n"
                        "NM_FW_EXPORT(board_thing);\nNM_FW_EXPORT(board_data);\n"
@@ -257,8 +257,8 @@ static void gen_exports_pipeline_respects_if_and_compiles_clean(void) {
                        "#if 0\nNM_FW_EXPORT(not_exported);\n#endif\n"
                        "#ifdef NOPE\nNM_FW_EXPORT(nor_this);\n#endif\n");
     CHECK_EQ(run("'%s' -std=c11 -I'%s' -Wall -Wextra -Werror -c fw.c -o fw.o 2>err.txt", cc,
-                 port_dir), 0);
-    CHECK_EQ(run("'%s' -std=c11 -I'%s' -E fw.c -o fw.i", cc, port_dir), 0);
+                 inc_dir), 0);
+    CHECK_EQ(run("'%s' -std=c11 -I'%s' -E fw.c -o fw.i", cc, inc_dir), 0);
     CHECK_EQ(run("'%s' -o tab.c -s tab.syms fw.i 2>err.txt", gen), 0);
     char *syms = read_file("tab.syms");
     CHECK_STR_CONTAINS(syms, "board_thing 0x");
@@ -291,8 +291,8 @@ static void gen_exports_pipeline_respects_if_and_compiles_clean(void) {
 }
 
 static void gen_exports_marker_of_undeclared_symbol_does_not_compile(void) {
-    write_file("typo.c", "#include \"nm_export.h\"\nNM_FW_EXPORT(hal_prnit);\n");
-    CHECK(run("'%s' -std=c11 -I'%s' -c typo.c -o typo.o 2>/dev/null", cc, port_dir) != 0);
+    write_file("typo.c", "#include \"natmod/export.h\"\nNM_FW_EXPORT(hal_prnit);\n");
+    CHECK(run("'%s' -std=c11 -I'%s' -c typo.c -o typo.o 2>/dev/null", cc, inc_dir) != 0);
 }
 
 static void gen_exports_reports_missing_input(void) {
@@ -304,8 +304,8 @@ static void gen_exports_reports_missing_input(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 5) {
-        fprintf(stderr, "usage: %s GEN CC INCLUDE_DIR PORT_DIR\n", argv[0]);
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s GEN CC INCLUDE_DIR\n", argv[0]);
         return 2;
     }
     static char gen_abs[4096];
@@ -316,7 +316,6 @@ int main(int argc, char **argv) {
     gen = gen_abs;
     cc = argv[2];
     inc_dir = argv[3];
-    port_dir = argv[4];
     snprintf(tmp, sizeof tmp, "/tmp/nm_gen_exports.XXXXXX");
     if (!mkdtemp(tmp)) {
         perror("mkdtemp");

@@ -43,6 +43,11 @@ int cli_has_suffix(const char *s, const char *suffix);
  * (ENOTDIR if dir exists but is not a directory). */
 int cli_mkdir_p(const char *dir);
 
+/* The directory holding natmod/module.h for modules' compiles: $NATMOD_INCLUDE,
+ * else ../include beside the running natmod (an installed natmod), else
+ * the source tree it was built from. */
+const char *cli_include_dir(void);
+
 /* Run argv (NULL-terminated; printed first if verbose): 0 if it exits 0,
  * else its exit status (127: exec failed, the program is missing), or -1 if
  * it could not be started. With capture, the first line of its stdout (its

@@ -14,10 +14,6 @@
 #include "cli_link.h"
 #include "natmod/abi.h"
 
-#ifndef NATMOD_INCLUDE_DIR
-#define NATMOD_INCLUDE_DIR "include"
-#endif
-
 #define MAX_ARGS 256
 
 /* Compiler and flags per arch. The flags make code the linker can place
@@ -216,8 +212,7 @@ int cmd_build(int argc, char **argv) {
         cc = getenv(opt.arch == NM_ARCH_X64 ? "NATMOD_CC_X64" : "NATMOD_CC_ARM");
         cc = cc ? cc : tool->cc;
     }
-    const char *incdir = getenv("NATMOD_INCLUDE");
-    incdir = incdir ? incdir : NATMOD_INCLUDE_DIR;
+    const char *incdir = cli_include_dir();
     static char incflag[4200];
     snprintf(incflag, sizeof incflag, "-I%s", incdir);
 

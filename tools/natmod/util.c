@@ -170,6 +170,31 @@ int cli_mkdir_p(const char *dir) {
     return 0;
 }
 
+#ifndef NATMOD_INCLUDE_DIR
+#define NATMOD_INCLUDE_DIR "include"
+#endif
+
+const char *cli_include_dir(void) {
+    const char *env = getenv("NATMOD_INCLUDE");
+    if (env && *env) {
+        return env;
+    }
+    static char dir[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
+    if (n > 0) {
+        dir[n] = 0;
+        char *slash = strrchr(dir, '/');
+        if (slash && (size_t)(slash - dir) + sizeof "/../include/natmod/module.h" <= sizeof dir) {
+            strcpy(slash, "/../include/natmod/module.h");
+            if (access(dir, R_OK) == 0) {
+                slash[sizeof "/../include" - 1] = 0;
+                return dir;
+            }
+        }
+    }
+    return NATMOD_INCLUDE_DIR;
+}
+
 int cli_has_suffix(const char *s, const char *suffix) {
     size_t n = strlen(s), m = strlen(suffix);
     return n >= m && !strcmp(s + n - m, suffix);

@@ -1,10 +1,9 @@
 /*
- * Firmware export marker, for every board (board-neutral; lives in
- * ports/host until a shared home exists).
+ * Firmware export marker, for every board.
  *
  * A firmware source writes, at file scope, after the symbol is declared:
  *
- *     #include "nm_export.h"
+ *     #include "natmod/export.h"
  *     NM_FW_EXPORT(hal_print);
  *     NM_FW_EXPORT(memcpy);        // libc's own, declared by <string.h>
  *
@@ -20,11 +19,11 @@
  * error here rather than a link error in the generated table. The marker
  * token is `nm_fw_export__<sym>`; do not spell that token anywhere else.
  */
-#ifndef NATMOD_NM_EXPORT_H
-#define NATMOD_NM_EXPORT_H
+#ifndef NATMOD_EXPORT_H
+#define NATMOD_EXPORT_H
 
 #define NM_FW_EXPORT_PREFIX "nm_fw_export__"
 
 #define NM_FW_EXPORT(sym) extern const char nm_fw_export__##sym[sizeof(&(sym)) ? 1 : 1]
 
-#endif /* NATMOD_NM_EXPORT_H */
+#endif /* NATMOD_EXPORT_H */

@@ -1,5 +1,5 @@
-# Firmware export build step, for any board (board-neutral; lives in
-# ports/host until a shared cmake/ folder exists).
+# Firmware export build step, for any board. Installed with natmod's CMake
+# package (find_package(natmod) includes it).
 #
 #   natmod_firmware_exports(
 #     TARGET   <firmware target>      # its include dirs/defines/options are used to preprocess
@@ -13,8 +13,8 @@
 # markers, sorts by nm_hash and fails the build on a hash collision.
 #
 # The generator is the host program nm-gen-exports. In a cross build, point
-# NATMOD_GEN_EXPORTS at a host-built copy; otherwise the target of that name
-# from this build is used.
+# NATMOD_GEN_EXPORTS at a host-built copy (natmodConfig.cmake sets it to the
+# installed one); otherwise the target of that name from this build is used.
 function(natmod_firmware_exports)
   cmake_parse_arguments(A "" "TARGET;OUT_C;OUT_SYMS" "SOURCES" ${ARGN})
   if(NOT A_TARGET OR NOT A_OUT_C OR NOT A_OUT_SYMS OR NOT A_SOURCES)
