@@ -11,17 +11,19 @@
  * following bytes: page size, 1..4 regions, 0..2 reservations, which init
  * may refuse), bits 2-5 the pool length (0..15 blocks beyond the
  * reservations). Then a stream of operations (map, map_at, unmap,
- * queries, dump), each an opcode byte and its arguments; a short input
- * reads as zeros.
+ * queries, dump, map_virt), each an opcode byte and its arguments; a short
+ * input reads as zeros.
  *
  * After init and after every operation the map's own state must hold:
  * each region's list sorted, blocks apart, on pages, inside the region;
  * max_free equal to the largest gap; largest_free equal to the largest gap
- * of the covering regions; pool blocks = free list + listed blocks;
+ * of the regions that cover the caps and target and have the bus the caps
+ * imply; pool blocks = free list + listed blocks;
  * n_live = listed blocks that are not reservations; nm_vmap_blocks agrees.
  * The back-end keeps a shadow table and aborts on a map over a mapped page
  * or an unmap of a page it never mapped; a successful map must be
- * findable by vaddr_to_paddr. Every detail string must be terminated.
+ * findable by vaddr_to_paddr (map_virt with out NULL: by paddr_to_vaddr on
+ * the bus its caps imply). Every detail string must be terminated.
  * Any violation aborts (a finding).
  */
 #include <stdint.h>
@@ -248,9 +250,13 @@ static void check_map(nm_vmap_t *vm, const shadow_t *s, unsigned pool_len) {
         for (unsigned t = FL; t <= PS; t++) {
             size_t got = 1, want = 0;
             REQUIRE(nm_vmap_largest_free(vm, qcaps[c], t, &got) == NM_OK);
+            /* the regions map could use: caps and target covered, and the
+             * bus the caps imply */
+            unsigned bus = (qcaps[c] & X) ? IB : DB;
             for (unsigned ri = 0; ri < vm->cfg.n_regions; ri++) {
                 const nm_vmap_region_t *r = &vm->region[ri];
-                if ((r->caps & qcaps[c]) == qcaps[c] && (r->targets & t) == t && gap_of(vm, ri) > want) {
+                if ((r->caps & qcaps[c]) == qcaps[c] && (r->targets & t) == t && (r->buses & bus) &&
+                    gap_of(vm, ri) > want) {
                     want = gap_of(vm, ri);
                 }
             }
@@ -387,26 +393,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         uintptr_t out = 0, v = 0;
         unsigned live0 = vm.n_live;
         memset(&d, 0x55, sizeof d);
-        switch (op % 5) {
+        switch (op % 6) {
         case 0:
         case 1:
-            if (op % 5 == 0) {
+        case 5: {
+            int null_out = 0;
+            if (op % 6 == 0) {
                 rc = nm_vmap_map(&vm, paddr, sz, target, caps, flags, &out, &d);
-            } else {
+            } else if (op % 6 == 1) {
                 v = pick_vaddr(&in, &vm);
                 rc = nm_vmap_map_at(&vm, v, paddr, sz, target, caps, flags, &out, &d);
                 REQUIRE(rc != NM_OK || out == v);
+            } else {
+                /* map_virt: vaddr 0 (choose) or an address; out NULL or not */
+                uint8_t how = u8(&in);
+                v = (how & 1) ? 0 : pick_vaddr(&in, &vm);
+                null_out = (how & 2) != 0;
+                rc = nm_vmap_map_virt(&vm, v, paddr, sz, target, caps, flags, null_out ? NULL : &out, &d);
+                REQUIRE(rc != NM_OK || null_out || v == 0 || out == v);
             }
             REQUIRE(known_rc(rc));
             REQUIRE(vm.n_live == live0 + (rc == NM_OK));
             if (rc == NM_OK) {
                 uint64_t p = 0;
                 unsigned t = 0;
+                if (null_out) {
+                    REQUIRE(nm_vmap_paddr_to_vaddr(&vm, paddr, target, (caps & X) ? IB : DB, &out) == NM_OK);
+                }
                 REQUIRE(nm_vmap_vaddr_to_paddr(&vm, out, &p, &t) == NM_OK && p == paddr && t == target);
             } else {
                 check_detail(&d);
             }
             break;
+        }
         case 2:
             v = live_vaddr(&in, &vm);
             rc = nm_vmap_unmap(&vm, v, &d);

@@ -1,10 +1,12 @@
 /*
  * vmap: which virtual address shows which physical page, on targets with an
  * MMU. The semantics of ESP-IDF's esp_mmu_map (regions with capabilities,
- * first-fit placement, the same error codes in the same order), plus
- * nm_vmap_map_at: mapping at a virtual address the caller chooses, which is
- * what lets a loader put a module's RAM pages right after its flash pages
- * (MMU adjacency, docs/xip.md).
+ * first-fit placement, the same error codes in the same order) and of
+ * ESP-IDF 6.1's esp_mmu_map_virt (nm_vmap_map_virt), plus nm_vmap_map_at:
+ * mapping at a virtual address the caller chooses, which is what lets a
+ * loader put a module's RAM pages right after its flash pages (MMU
+ * adjacency, docs/xip.md). docs/vmap.md lists where they differ from
+ * ESP-IDF.
  *
  * Freestanding: no malloc (blocks come from a pool the caller hands in), no
  * recursion, every operation O(blocks in the region it touches). The
@@ -24,7 +26,8 @@
  * Thread safety: every call that reads or changes the map takes the lock
  * the caller supplied (cfg.lock/cfg.unlock), and releases it before
  * returning; the back-end runs under it. Without a lock the map is for one
- * thread. ISR safety: nm_vmap_map, nm_vmap_map_at and nm_vmap_unmap change
+ * thread. ISR safety: nm_vmap_map, nm_vmap_map_at, nm_vmap_map_virt and
+ * nm_vmap_unmap change
  * page tables through the back-end and must not be called from an ISR. The
  * queries (nm_vmap_vaddr_to_paddr, nm_vmap_paddr_to_vaddr,
  * nm_vmap_paddr_caps, nm_vmap_largest_free, nm_vmap_find_free,
@@ -179,8 +182,10 @@ int nm_vmap_init(nm_vmap_t *vm, const nm_vmap_config_t *cfg, nm_detail_t *d);
 
 /* Map [paddr, paddr + size) of target with caps; *out receives the
  * virtual address. The first region (in cfg order) whose caps and targets
- * cover the request and has a free stretch of the rounded size takes it,
- * at the lowest such address. Checks, in this order (ESP-IDF's, with
+ * cover the request, that has the bus the caps imply (instruction for
+ * EXEC, data otherwise: an instruction-only region never takes a request
+ * without EXEC) and has a free stretch of the rounded size takes it, at
+ * the lowest such address. Checks, in this order (ESP-IDF's, with
  * natmod's additions marked +):
  *   INVALID_ARG    out NULL; + target 0, not one bit, or unknown
  *   NOT_SUPPORTED  target not in supported_targets
@@ -219,6 +224,32 @@ int nm_vmap_map(nm_vmap_t *vm, uint64_t paddr, size_t size, unsigned target, uns
 int nm_vmap_map_at(nm_vmap_t *vm, uintptr_t vaddr, uint64_t paddr, size_t size, unsigned target,
                    unsigned caps, unsigned flags, uintptr_t *out, nm_detail_t *d);
 
+/* ESP-IDF 6.1's esp_mmu_map_virt, same arguments in the same order, so
+ * code written for it ports by renaming. out may be NULL. vaddr 0 means
+ * "choose": exactly nm_vmap_map (an address 0 inside a region cannot be
+ * asked for here; use map_at). Otherwise the map goes at vaddr, checked in
+ * ESP-IDF's order (natmod's additions marked +):
+ *   INVALID_ARG    + vm NULL; + target 0, not one bit, or unknown
+ *   NOT_SUPPORTED  target not in supported_targets
+ *   INVALID_ARG    paddr not on a page; vaddr not on a page; EXEC with
+ *                  WRITE or 8BIT; + caps 0 or unknown; + size 0, overflow
+ *                  or past target_size
+ *   NOT_FOUND      no region (in order) whose caps and targets cover the
+ *                  request, with a free stretch of the rounded size, holds
+ *                  [vaddr, vaddr + size) on either of its buses; or a page
+ *                  of it is mapped (reservations do not count here)
+ *   INVALID_STATE  the physical range is already mapped whole, as in map
+ *                  (*out, if out is not NULL, = that block's address)
+ *   INVALID_ARG    partial physical overlap, as in map
+ *   NO_MEM         the pool is empty
+ *   INVALID_ARG    vaddr on the other bus (a data address for EXEC, an
+ *                  instruction one otherwise)
+ *   INVALID_ARG    a page of it reserved
+ *   FAIL           the back-end refused (nothing changed)
+ * On success *out (if out is not NULL) = vaddr. */
+int nm_vmap_map_virt(nm_vmap_t *vm, uintptr_t vaddr, uint64_t paddr, size_t size, unsigned target,
+                     unsigned caps, unsigned flags, uintptr_t *out, nm_detail_t *d);
+
 /* Unmap the block that starts at vaddr (either bus's address of it).
  * INVALID_ARG for 0; NOT_FOUND for an address that is not the start of a
  * block: an interior pointer, a reservation, a second unmap. The range is
@@ -226,24 +257,34 @@ int nm_vmap_map_at(nm_vmap_t *vm, uintptr_t vaddr, uint64_t paddr, size_t size, 
 int nm_vmap_unmap(nm_vmap_t *vm, uintptr_t vaddr, nm_detail_t *d);
 
 /* Which physical page a virtual address shows. INVALID_ARG if vaddr lies
- * in no region's bus view (or an out is NULL), NOT_FOUND if unmapped. */
+ * in no region's bus view (or an out is NULL), NOT_FOUND if unmapped,
+ * also in a region no block can use (ESP32's PSRAM window, where ESP-IDF
+ * asserts). */
 int nm_vmap_vaddr_to_paddr(nm_vmap_t *vm, uintptr_t vaddr, uint64_t *paddr, unsigned *target);
 
 /* The lowest virtual address on bus (one NM_VMAP_BUS_*) that shows
- * paddr of target. NOT_FOUND if none; INVALID_ARG for a bad bus/target. */
+ * paddr of target, from the blocks: NOT_FOUND if none, also for a paddr
+ * no block could show; INVALID_ARG for a bad bus/target. (ESP-IDF scans
+ * the page table and converts the first matching entry, so on ESP32 it
+ * says NOT_FOUND for the instruction bus when DROM0 shows the page too,
+ * and asserts for a paddr past the MMU's range.) */
 int nm_vmap_paddr_to_vaddr(nm_vmap_t *vm, uint64_t paddr, unsigned target, unsigned bus,
                            uintptr_t *vaddr);
 
-/* The caps of the first block (region order, then address) mapping paddr
- * of target. NOT_FOUND if none; INVALID_ARG for a bad target. A
+/* The caps of a block mapping paddr of target: of the last region (cfg
+ * order) that has one, its lowest such block, as ESP-IDF answers (on
+ * ESP32 a page shown by IRAM0 and DROM0 answers with DROM0's block).
+ * NOT_FOUND if none; INVALID_ARG for a bad target. A
  * reservation's caps: the region's caps within EXEC|READ|32BIT on the
  * instruction bus, within READ|32BIT|8BIT on the data bus. (ESP-IDF's esp_mmu_paddr_find_caps takes
  * no target, so a PSRAM address could answer for flash; this one does.) */
 int nm_vmap_paddr_caps(nm_vmap_t *vm, uint64_t paddr, unsigned target, unsigned *caps);
 
-/* The largest free stretch, in bytes, of any region whose caps and targets
- * cover (caps, target); exact after every operation. INVALID_ARG for EXEC
- * with WRITE or 8BIT, or out NULL. */
+/* The largest free stretch, in bytes, of any region map could use for
+ * (caps, target): caps and targets covered, and the bus caps imply (caps 0
+ * imply data); exact after every operation. INVALID_ARG for EXEC with
+ * WRITE or 8BIT, or out NULL. (ESP-IDF also counts regions without that
+ * bus, whose space its map cannot use.) */
 int nm_vmap_largest_free(nm_vmap_t *vm, unsigned caps, unsigned target, size_t *out);
 
 /* Where nm_vmap_map would put size bytes (first fit), without mapping:

@@ -146,7 +146,8 @@ static int view_region(const nm_vmap_t *vm, unsigned bus, uintptr_t vaddr, uintp
 }
 
 /* The address of laddr in region r on the bus caps imply, or on the
- * region's one bus if it lacks that one. */
+ * region's one bus if it lacks that one (a reservation, or map_virt's
+ * INVALID_STATE for a request at the other bus's address). */
 static uintptr_t laddr_vaddr(const nm_vmap_region_t *r, unsigned caps, uintptr_t laddr) {
     unsigned bus = caps_bus(caps);
     if (!(r->buses & bus)) {
@@ -162,6 +163,15 @@ static uintptr_t block_vaddr(const nm_vmap_t *vm, const nm_vmap_block_t *b) {
 
 static int region_covers(const nm_vmap_region_t *r, unsigned caps, unsigned target) {
     return (r->caps & caps) == caps && (r->targets & target) == target;
+}
+
+/* Can map place a block with these caps in r? It must cover them and have
+ * the bus they imply: a block without EXEC is seen at its data address, so
+ * an instruction-only region (ESP32's IRAM0) cannot take a 32BIT-only
+ * request, although its caps cover it. ESP-IDF picks that region and then
+ * aborts in its HAL. */
+static int region_serves(const nm_vmap_region_t *r, unsigned caps, unsigned target) {
+    return region_covers(r, caps, target) && (r->buses & caps_bus(caps));
 }
 
 /* Largest gap of region ri: the list is sorted, so one pass. */
@@ -242,16 +252,19 @@ static void link_block(nm_vmap_t *vm, unsigned ri, nm_vmap_block_t *b) {
     *pp = b;
 }
 
-/* Is [laddr, laddr + size) free in region ri? */
-static int range_free(const nm_vmap_t *vm, unsigned ri, uintptr_t laddr, size_t size,
-                      const nm_vmap_block_t **hit) {
+enum { ANY_BLOCK, LIVE_BLOCK, RESERVED_BLOCK };
+
+/* Does a block of region ri of this kind overlap [laddr, laddr + size)?
+ * (map_at and map_virt ask for reservations and mappings apart, because
+ * they check the two at different points.) */
+static int range_has(const nm_vmap_t *vm, unsigned ri, uintptr_t laddr, size_t size, int kind) {
     for (const nm_vmap_block_t *b = vm->head[ri]; b && b->laddr < laddr + size; b = b->next) {
-        if (b->laddr + b->size > laddr) {
-            *hit = b;
-            return 0;
+        int reserved = (b->flags & F_RESERVED) != 0;
+        if (b->laddr + b->size > laddr && (kind == ANY_BLOCK || reserved == (kind == RESERVED_BLOCK))) {
+            return 1;
         }
     }
-    return 1;
+    return 0;
 }
 
 int nm_vmap_init(nm_vmap_t *vm, const nm_vmap_config_t *cfg, nm_detail_t *d) {
@@ -339,8 +352,7 @@ int nm_vmap_init(nm_vmap_t *vm, const nm_vmap_config_t *cfg, nm_detail_t *d) {
             return fail(d, NM_ERR_INVAL, "reservation at", rv->vaddr,
                         ": bad target, or paddr and vaddr differ within the page");
         }
-        const nm_vmap_block_t *hit;
-        if (!range_free(vm, (unsigned)ri, laddr, size, &hit)) {
+        if (range_has(vm, (unsigned)ri, laddr, size, ANY_BLOCK)) {
             return fail(d, NM_ERR_INVAL, "reservation at", rv->vaddr, " overlaps another");
         }
         nm_vmap_block_t *b = vm->free;
@@ -367,12 +379,16 @@ int nm_vmap_init(nm_vmap_t *vm, const nm_vmap_config_t *cfg, nm_detail_t *d) {
     return NM_OK;
 }
 
-/* ---- the checks map, map_at and find_free share ---- */
+/* ---- the checks map, map_at, map_virt and find_free share ---- */
 
-/* Argument checks in ESP-IDF's order; *aligned receives the rounded size. */
-static int check_request(const nm_vmap_t *vm, const uintptr_t *out, int with_paddr, uint64_t paddr,
-                         size_t size, unsigned target, unsigned caps, size_t *aligned,
-                         nm_detail_t *d) {
+/* Argument checks in ESP-IDF's order; *aligned receives the rounded size.
+ * paddr is NULL for find_free; vaddr is map_virt's (NULL for the others:
+ * map_at checks its address after these). */
+static int check_request(const nm_vmap_t *vm, const uintptr_t *out, const uint64_t *paddr_in,
+                         const uintptr_t *vaddr, size_t size, unsigned target, unsigned caps,
+                         size_t *aligned, nm_detail_t *d) {
+    int with_paddr = paddr_in != NULL;
+    uint64_t paddr = with_paddr ? *paddr_in : 0;
     if (!vm || !out) {
         return fail(d, NM_VMAP_ERR_INVALID_ARG, "null pointer", UINT64_MAX, "");
     }
@@ -387,6 +403,9 @@ static int check_request(const nm_vmap_t *vm, const uintptr_t *out, int with_pad
     }
     if (with_paddr && paddr % ps) {
         return fail(d, NM_VMAP_ERR_INVALID_ARG, "paddr", paddr, " is not on a page");
+    }
+    if (vaddr && *vaddr % ps) {
+        return fail(d, NM_VMAP_ERR_INVALID_ARG, "vaddr", *vaddr, " is not on a page");
     }
     if ((caps & NM_VMAP_CAP_EXEC) && (caps & (NM_VMAP_CAP_WRITE | NM_VMAP_CAP_8BIT))) {
         return fail(d, NM_VMAP_ERR_INVALID_ARG, "caps", caps, ": EXEC with WRITE or 8BIT");
@@ -405,11 +424,11 @@ static int check_request(const nm_vmap_t *vm, const uintptr_t *out, int with_pad
     return NM_OK;
 }
 
-/* The first region (in cfg order) that covers (caps, target) and has a
+/* The first region (in cfg order) that serves (caps, target) and has a
  * free stretch of size bytes, or -1. */
 static int region_with_room(const nm_vmap_t *vm, unsigned caps, unsigned target, size_t size) {
     for (unsigned i = 0; i < vm->cfg.n_regions; i++) {
-        if (region_covers(&vm->region[i], caps, target) && vm->max_free[i] >= size) {
+        if (region_serves(&vm->region[i], caps, target) && vm->max_free[i] >= size) {
             return (int)i;
         }
     }
@@ -470,12 +489,16 @@ static int check_paddr(const nm_vmap_t *vm, unsigned ri, uint64_t paddr, size_t 
     return NM_OK;
 }
 
+static int pool_empty(const nm_vmap_t *vm, nm_detail_t *d) {
+    return fail(d, NM_VMAP_ERR_NO_MEM, "block pool exhausted", vm->cfg.pool_len, " blocks");
+}
+
 /* Take a pool block, map it through the back-end, link it. */
 static int commit(nm_vmap_t *vm, unsigned ri, uintptr_t laddr, size_t size, uint64_t paddr,
                   unsigned target, unsigned caps, uintptr_t *out, nm_detail_t *d) {
     nm_vmap_block_t *b = vm->free;
     if (!b) {
-        return fail(d, NM_VMAP_ERR_NO_MEM, "block pool exhausted", vm->cfg.pool_len, " blocks");
+        return pool_empty(vm, d);
     }
     const nm_vmap_region_t *r = &vm->region[ri];
     int err = vm->cfg.backend->map(vm->cfg.backend_ctx, r, laddr, paddr, size, target, caps);
@@ -501,36 +524,53 @@ static int commit(nm_vmap_t *vm, unsigned ri, uintptr_t laddr, size_t size, uint
     return NM_OK;
 }
 
-/* ---- map, map_at, unmap ---- */
+/* ---- map, map_at, map_virt, unmap ---- */
 
-int nm_vmap_map(nm_vmap_t *vm, uint64_t paddr, size_t size, unsigned target, unsigned caps,
-                unsigned flags, uintptr_t *out, nm_detail_t *d) {
-    size_t aligned;
-    int err = check_request(vm, out, 1, paddr, size, target, caps, &aligned, d);
-    if (err) {
-        return err;
-    }
-    lock(vm);
+/* map after the argument checks, under the lock: first fit in the first
+ * region that serves the request. */
+static int map_first_fit(nm_vmap_t *vm, uint64_t paddr, size_t aligned, unsigned target,
+                         unsigned caps, unsigned flags, uintptr_t *out, nm_detail_t *d) {
     int ri = region_with_room(vm, caps, target, aligned);
     if (ri < 0) {
-        return unlock(vm, fail(d, NM_VMAP_ERR_NOT_FOUND, "no region with caps", caps,
-                               " and this target has a free stretch that large"));
+        return fail(d, NM_VMAP_ERR_NOT_FOUND, "no region with caps", caps,
+                    " and this target has a free stretch that large");
     }
-    err = check_paddr(vm, (unsigned)ri, paddr, aligned, target, caps, flags, out, d);
+    int err = check_paddr(vm, (unsigned)ri, paddr, aligned, target, caps, flags, out, d);
     if (err) {
-        return unlock(vm, err);
+        return err;
     }
     int ok;
     uintptr_t laddr = first_fit(vm, (unsigned)ri, aligned, &ok);
     /* max_free said there is room, so ok holds */
-    return unlock(vm, ok ? commit(vm, (unsigned)ri, laddr, aligned, paddr, target, caps, out, d)
-                         : fail(d, NM_VMAP_ERR_NOT_FOUND, "no free stretch", aligned, ""));
+    return ok ? commit(vm, (unsigned)ri, laddr, aligned, paddr, target, caps, out, d)
+              : fail(d, NM_VMAP_ERR_NOT_FOUND, "no free stretch", aligned, "");
+}
+
+int nm_vmap_map(nm_vmap_t *vm, uint64_t paddr, size_t size, unsigned target, unsigned caps,
+                unsigned flags, uintptr_t *out, nm_detail_t *d) {
+    size_t aligned;
+    int err = check_request(vm, out, &paddr, NULL, size, target, caps, &aligned, d);
+    if (err) {
+        return err;
+    }
+    lock(vm);
+    return unlock(vm, map_first_fit(vm, paddr, aligned, target, caps, flags, out, d));
+}
+
+static int wrong_bus(nm_detail_t *d, uintptr_t vaddr, unsigned bus) {
+    return fail(d, NM_VMAP_ERR_INVALID_ARG, "vaddr", vaddr,
+                bus == NM_VMAP_BUS_INSTR ? " is a data-bus address (EXEC wants instruction)"
+                                         : " is an instruction-bus address (no EXEC wants data)");
+}
+
+static int reserved_vaddr(nm_detail_t *d, uintptr_t vaddr) {
+    return fail(d, NM_VMAP_ERR_INVALID_ARG, "vaddr", vaddr, " reaches into a startup reservation");
 }
 
 int nm_vmap_map_at(nm_vmap_t *vm, uintptr_t vaddr, uint64_t paddr, size_t size, unsigned target,
                    unsigned caps, unsigned flags, uintptr_t *out, nm_detail_t *d) {
     size_t aligned;
-    int err = check_request(vm, out, 1, paddr, size, target, caps, &aligned, d);
+    int err = check_request(vm, out, &paddr, NULL, size, target, caps, &aligned, d);
     if (err) {
         return err;
     }
@@ -543,9 +583,7 @@ int nm_vmap_map_at(nm_vmap_t *vm, uintptr_t vaddr, uint64_t paddr, size_t size, 
     int ri = view_region(vm, bus, vaddr, &laddr);
     if (ri < 0) {
         if (view_region(vm, bus ^ (NM_VMAP_BUS_DATA | NM_VMAP_BUS_INSTR), vaddr, &laddr) >= 0) {
-            return unlock(vm, fail(d, NM_VMAP_ERR_INVALID_ARG, "vaddr", vaddr,
-                                   bus == NM_VMAP_BUS_INSTR ? " is a data-bus address (EXEC wants instruction)"
-                                                            : " is an instruction-bus address (no EXEC wants data)"));
+            return unlock(vm, wrong_bus(d, vaddr, bus));
         }
         return unlock(vm, fail(d, NM_VMAP_ERR_NOT_FOUND, "vaddr", vaddr, " is in no region"));
     }
@@ -557,22 +595,79 @@ int nm_vmap_map_at(nm_vmap_t *vm, uintptr_t vaddr, uint64_t paddr, size_t size, 
     if (aligned > r->laddr_end - laddr) {
         return unlock(vm, fail(d, NM_VMAP_ERR_NOT_FOUND, "vaddr", vaddr, " + size runs past its region"));
     }
-    for (const nm_vmap_block_t *b = vm->head[ri]; b && b->laddr < laddr + aligned; b = b->next) {
-        if ((b->flags & F_RESERVED) && b->laddr + b->size > laddr) {
-            return unlock(vm, fail(d, NM_VMAP_ERR_INVALID_ARG, "vaddr", vaddr,
-                                   " reaches into a startup reservation"));
-        }
+    if (range_has(vm, (unsigned)ri, laddr, aligned, RESERVED_BLOCK)) {
+        return unlock(vm, reserved_vaddr(d, vaddr));
     }
     err = check_paddr(vm, (unsigned)ri, paddr, aligned, target, caps, flags, out, d);
     if (err) {
         return unlock(vm, err);
     }
-    const nm_vmap_block_t *hit;
-    if (!range_free(vm, (unsigned)ri, laddr, aligned, &hit)) {
+    if (range_has(vm, (unsigned)ri, laddr, aligned, LIVE_BLOCK)) {
         return unlock(vm, fail(d, NM_VMAP_ERR_NOT_FOUND, "vaddr", vaddr,
                                " + size overlaps a mapped block"));
     }
     return unlock(vm, commit(vm, (unsigned)ri, laddr, aligned, paddr, target, caps, out, d));
+}
+
+/* map_virt's region (ESP-IDF's search): the first region, in order, that
+ * covers (caps, target), has a free stretch of size bytes, and holds
+ * [vaddr, vaddr + size) on one of its buses. Which bus is checked later,
+ * after the physical range, as ESP-IDF does. -1 if none. */
+static int region_holding(const nm_vmap_t *vm, uintptr_t vaddr, size_t size, unsigned caps,
+                          unsigned target, uintptr_t *laddr) {
+    for (unsigned i = 0; i < vm->cfg.n_regions; i++) {
+        const nm_vmap_region_t *r = &vm->region[i];
+        if (!region_covers(r, caps, target) || vm->max_free[i] < size) {
+            continue;
+        }
+        if ((in_view(r, NM_VMAP_BUS_DATA, vaddr, laddr) || in_view(r, NM_VMAP_BUS_INSTR, vaddr, laddr)) &&
+            size <= r->laddr_end - *laddr) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+int nm_vmap_map_virt(nm_vmap_t *vm, uintptr_t vaddr, uint64_t paddr, size_t size, unsigned target,
+                     unsigned caps, unsigned flags, uintptr_t *out, nm_detail_t *d) {
+    uintptr_t unused;
+    uintptr_t *o = out ? out : &unused; /* ESP-IDF lets out be NULL here */
+    size_t aligned;
+    int err = check_request(vm, o, &paddr, &vaddr, size, target, caps, &aligned, d);
+    if (err) {
+        return err;
+    }
+    lock(vm);
+    if (vaddr == 0) {
+        return unlock(vm, map_first_fit(vm, paddr, aligned, target, caps, flags, o, d));
+    }
+    uintptr_t laddr;
+    int ri = region_holding(vm, vaddr, aligned, caps, target, &laddr);
+    if (ri < 0) {
+        return unlock(vm, fail(d, NM_VMAP_ERR_NOT_FOUND, "vaddr", vaddr,
+                               " + size is in no region with these caps, this target and that much room"));
+    }
+    /* ESP-IDF's order from here: taken, physical, pool, bus, reservation.
+     * A reservation is not "taken": ESP-IDF keeps it out of its block list. */
+    if (range_has(vm, (unsigned)ri, laddr, aligned, LIVE_BLOCK)) {
+        return unlock(vm, fail(d, NM_VMAP_ERR_NOT_FOUND, "vaddr", vaddr,
+                               " + size overlaps a mapped block"));
+    }
+    err = check_paddr(vm, (unsigned)ri, paddr, aligned, target, caps, flags, o, d);
+    if (err) {
+        return unlock(vm, err);
+    }
+    if (!vm->free) {
+        return unlock(vm, pool_empty(vm, d));
+    }
+    uintptr_t same;
+    if (!in_view(&vm->region[ri], caps_bus(caps), vaddr, &same)) {
+        return unlock(vm, wrong_bus(d, vaddr, caps_bus(caps)));
+    }
+    if (range_has(vm, (unsigned)ri, laddr, aligned, RESERVED_BLOCK)) {
+        return unlock(vm, reserved_vaddr(d, vaddr));
+    }
+    return unlock(vm, commit(vm, (unsigned)ri, laddr, aligned, paddr, target, caps, o, d));
 }
 
 int nm_vmap_unmap(nm_vmap_t *vm, uintptr_t vaddr, nm_detail_t *d) {
@@ -673,15 +768,24 @@ int nm_vmap_paddr_caps(nm_vmap_t *vm, uint64_t paddr, unsigned target, unsigned 
         return NM_VMAP_ERR_INVALID_ARG;
     }
     lock(vm);
+    /* ESP-IDF's esp_mmu_paddr_find_caps stops at a region's first match
+     * but goes on to the next region, so the last region answers. */
+    int found = 0;
+    unsigned answer = 0;
     for (unsigned ri = 0; ri < vm->cfg.n_regions; ri++) {
         for (const nm_vmap_block_t *b = vm->head[ri]; b; b = b->next) {
             if (b->target == target && paddr >= b->paddr && paddr - b->paddr < b->size) {
-                *caps = b->caps;
-                return unlock(vm, NM_OK);
+                answer = b->caps;
+                found = 1;
+                break;
             }
         }
     }
-    return unlock(vm, NM_VMAP_ERR_NOT_FOUND);
+    if (!found) {
+        return unlock(vm, NM_VMAP_ERR_NOT_FOUND);
+    }
+    *caps = answer;
+    return unlock(vm, NM_OK);
 }
 
 int nm_vmap_largest_free(nm_vmap_t *vm, unsigned caps, unsigned target, size_t *out) {
@@ -692,7 +796,7 @@ int nm_vmap_largest_free(nm_vmap_t *vm, unsigned caps, unsigned target, size_t *
     lock(vm);
     size_t best = 0;
     for (unsigned i = 0; i < vm->cfg.n_regions; i++) {
-        if (region_covers(&vm->region[i], caps, target) && vm->max_free[i] > best) {
+        if (region_serves(&vm->region[i], caps, target) && vm->max_free[i] > best) {
             best = vm->max_free[i];
         }
     }
@@ -702,7 +806,7 @@ int nm_vmap_largest_free(nm_vmap_t *vm, unsigned caps, unsigned target, size_t *
 
 int nm_vmap_find_free(nm_vmap_t *vm, size_t size, unsigned target, unsigned caps, uintptr_t *out) {
     size_t aligned;
-    int err = check_request(vm, out, 0, 0, size, target, caps, &aligned, NULL);
+    int err = check_request(vm, out, NULL, NULL, size, target, caps, &aligned, NULL);
     if (err) {
         return err;
     }

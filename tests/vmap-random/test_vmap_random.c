@@ -1,6 +1,6 @@
 /*
- * vmap against a reference model, op by op: >= 100,000 random map, map_at
- * and unmap calls (plus queries) on four layouts (ESP32-like: EXEC-only
+ * vmap against a reference model, op by op: >= 100,000 random map, map_at,
+ * map_virt and unmap calls (plus queries) on four layouts (ESP32-like: EXEC-only
  * instruction region, READ data region, PSRAM data region, with and
  * without PSRAM support; ESP32-S3-like: one region on both buses at
  * different bases; host-like: one region, one base, 4 KB pages, a tiny
@@ -243,6 +243,11 @@ static int covers(const nm_vmap_region_t *r, unsigned caps, unsigned target) {
     return (r->caps & caps) == caps && (r->targets & target) == target;
 }
 
+/* map, find_free and largest_free also want the bus the caps imply. */
+static int serves(const nm_vmap_region_t *r, unsigned caps, unsigned target) {
+    return covers(r, caps, target) && (r->buses & caps_bus(caps));
+}
+
 static size_t max_run(const ref_t *m, unsigned ri) {
     size_t best = 0, run = 0, n = reg_pages(m->L, ri);
     for (size_t p = 0; p < n; p++) {
@@ -304,9 +309,9 @@ static void ref_init(ref_t *m, const layout_t *L) {
     }
 }
 
-/* map's argument checks (with_paddr 0: find_free's). */
-static int ref_args(const ref_t *m, int with_paddr, uint64_t paddr, size_t size, unsigned target,
-                    unsigned caps, size_t *aligned) {
+/* map's argument checks (with_paddr 0: find_free's; vaddr: map_virt's). */
+static int ref_args(const ref_t *m, int with_paddr, uint64_t paddr, const uintptr_t *vaddr, size_t size,
+                    unsigned target, unsigned caps, size_t *aligned) {
     const layout_t *L = m->L;
     unsigned supported = L->supported;
     if (!supported) {
@@ -321,6 +326,9 @@ static int ref_args(const ref_t *m, int with_paddr, uint64_t paddr, size_t size,
         return NM_VMAP_ERR_NOT_SUPPORTED;
     }
     if (with_paddr && paddr % L->ps) {
+        return NM_VMAP_ERR_INVALID_ARG;
+    }
+    if (vaddr && *vaddr % L->ps) {
         return NM_VMAP_ERR_INVALID_ARG;
     }
     if ((caps & X) && (caps & (W | B8))) {
@@ -393,13 +401,13 @@ static int ref_commit(ref_t *m, unsigned ri, size_t page, size_t aligned, uint64
 static int ref_map(ref_t *m, uint64_t paddr, size_t size, unsigned target, unsigned caps, unsigned flags,
                    uintptr_t *out) {
     size_t aligned;
-    int err = ref_args(m, 1, paddr, size, target, caps, &aligned);
+    int err = ref_args(m, 1, paddr, NULL, size, target, caps, &aligned);
     if (err) {
         return err;
     }
     unsigned ri;
     for (ri = 0; ri < m->L->n_reg; ri++) {
-        if (covers(&m->L->reg[ri], caps, target) && max_run(m, ri) * m->L->ps >= aligned) {
+        if (serves(&m->L->reg[ri], caps, target) && max_run(m, ri) * m->L->ps >= aligned) {
             break;
         }
     }
@@ -417,7 +425,7 @@ static int ref_map_at(ref_t *m, uintptr_t vaddr, uint64_t paddr, size_t size, un
                       unsigned caps, unsigned flags, uintptr_t *out) {
     const layout_t *L = m->L;
     size_t aligned;
-    int err = ref_args(m, 1, paddr, size, target, caps, &aligned);
+    int err = ref_args(m, 1, paddr, NULL, size, target, caps, &aligned);
     if (err) {
         return err;
     }
@@ -453,6 +461,59 @@ static int ref_map_at(ref_t *m, uintptr_t vaddr, uint64_t paddr, size_t size, un
     for (size_t p = page; p < page + n; p++) {
         if (m->owner[ri][p] >= 0) {
             return NM_VMAP_ERR_NOT_FOUND;
+        }
+    }
+    return ref_commit(m, ri, page, aligned, paddr, target, caps, out);
+}
+
+/* ESP-IDF 6.1's order: region (caps, target, room, holds the range on a
+ * bus), taken (reservations aside), physical, pool, bus, reservation. */
+static int ref_map_virt(ref_t *m, uintptr_t vaddr, uint64_t paddr, size_t size, unsigned target,
+                        unsigned caps, unsigned flags, uintptr_t *out) {
+    const layout_t *L = m->L;
+    size_t aligned;
+    int err = ref_args(m, 1, paddr, &vaddr, size, target, caps, &aligned);
+    if (err) {
+        return err;
+    }
+    if (vaddr == 0) {
+        return ref_map(m, paddr, size, target, caps, flags, out);
+    }
+    unsigned ri;
+    uintptr_t laddr = 0;
+    for (ri = 0; ri < L->n_reg; ri++) {
+        const nm_vmap_region_t *r = &L->reg[ri];
+        if (!covers(r, caps, target) || max_run(m, ri) * L->ps < aligned) {
+            continue;
+        }
+        if ((view_has(L, ri, DB, vaddr, &laddr) || view_has(L, ri, IB, vaddr, &laddr)) &&
+            aligned <= r->laddr_end - laddr) {
+            break;
+        }
+    }
+    if (ri == L->n_reg) {
+        return NM_VMAP_ERR_NOT_FOUND;
+    }
+    size_t page = (laddr - L->reg[ri].laddr_start) / L->ps, n = aligned / L->ps;
+    for (size_t p = page; p < page + n; p++) {
+        if (m->owner[ri][p] >= 0 && !m->b[m->owner[ri][p]].reserved) {
+            return NM_VMAP_ERR_NOT_FOUND;
+        }
+    }
+    err = ref_phys(m, ri, paddr, aligned, target, caps, flags, out);
+    if (err) {
+        return err;
+    }
+    if (!m->pool_free) {
+        return NM_VMAP_ERR_NO_MEM;
+    }
+    uintptr_t same;
+    if (!view_has(L, ri, caps_bus(caps), vaddr, &same)) {
+        return NM_VMAP_ERR_INVALID_ARG;
+    }
+    for (size_t p = page; p < page + n; p++) {
+        if (m->owner[ri][p] >= 0) {
+            return NM_VMAP_ERR_INVALID_ARG; /* a reservation: live blocks were refused above */
         }
     }
     return ref_commit(m, ri, page, aligned, paddr, target, caps, out);
@@ -532,7 +593,10 @@ static int ref_p2v(const ref_t *m, uint64_t paddr, unsigned target, unsigned bus
     return found ? NM_OK : NM_VMAP_ERR_NOT_FOUND;
 }
 
+/* ESP-IDF's order: the last region with a block showing paddr, the lowest
+ * such block in it. */
 static int ref_paddr_caps(const ref_t *m, uint64_t paddr, unsigned target, unsigned *caps) {
+    int found = 0;
     for (unsigned ri = 0; ri < m->L->n_reg; ri++) {
         for (size_t p = 0; p < reg_pages(m->L, ri); p++) {
             int i = m->owner[ri][p];
@@ -543,11 +607,12 @@ static int ref_paddr_caps(const ref_t *m, uint64_t paddr, unsigned target, unsig
             if (b->target == target && paddr >= b->paddr && paddr - b->paddr < b->npages * m->L->ps) {
                 /* reservations' caps are vmap's choice: report a marker */
                 *caps = b->reserved ? ~0u : b->caps;
-                return NM_OK;
+                found = 1;
+                break;
             }
         }
     }
-    return NM_VMAP_ERR_NOT_FOUND;
+    return found ? NM_OK : NM_VMAP_ERR_NOT_FOUND;
 }
 
 static int ref_largest(const ref_t *m, unsigned caps, unsigned target, size_t *out) {
@@ -556,7 +621,7 @@ static int ref_largest(const ref_t *m, unsigned caps, unsigned target, size_t *o
     }
     size_t best = 0;
     for (unsigned ri = 0; ri < m->L->n_reg; ri++) {
-        if (covers(&m->L->reg[ri], caps, target) && max_run(m, ri) * m->L->ps > best) {
+        if (serves(&m->L->reg[ri], caps, target) && max_run(m, ri) * m->L->ps > best) {
             best = max_run(m, ri) * m->L->ps;
         }
     }
@@ -566,12 +631,12 @@ static int ref_largest(const ref_t *m, unsigned caps, unsigned target, size_t *o
 
 static int ref_find_free(const ref_t *m, size_t size, unsigned target, unsigned caps, uintptr_t *out) {
     size_t aligned;
-    int err = ref_args(m, 0, 0, size, target, caps, &aligned);
+    int err = ref_args(m, 0, 0, NULL, size, target, caps, &aligned);
     if (err) {
         return err;
     }
     for (unsigned ri = 0; ri < m->L->n_reg; ri++) {
-        long p = covers(&m->L->reg[ri], caps, target) ? first_fit(m, ri, aligned / m->L->ps) : -1;
+        long p = serves(&m->L->reg[ri], caps, target) ? first_fit(m, ri, aligned / m->L->ps) : -1;
         if (p >= 0) {
             *out = vaddr_on(m->L, ri, caps, (size_t)p);
             return NM_OK;
@@ -713,8 +778,9 @@ static unsigned pick_target(const layout_t *L) {
 }
 
 static unsigned pick_caps(void) {
+    /* B32 alone: an instruction-only region covers it, but it wants the data bus */
     static const unsigned common[] = {X, X | B32, X | R, X | R | B32, R, R | B8, R | B32, R | B8 | B32,
-                                      R | W, R | W | B8 | B32, W, B8 | B32};
+                                      R | W, R | W | B8 | B32, W, B8 | B32, B32};
     if (pct(4)) {
         return below(64); /* EXEC+WRITE, 0, unknown bits */
     }
@@ -847,34 +913,37 @@ static int compare_queries(run_t *t) {
     return 1;
 }
 
-static unsigned long tally[3][NM_ERR_COUNT_]; /* map, map_at, unmap x -rc */
+static unsigned long tally[4][NM_ERR_COUNT_]; /* map, map_at, unmap, map_virt x -rc */
 
 /* One random operation; 1 if vmap and the model agree. */
 static int step(run_t *t, int map_heavy) {
     ref_t *m = &t->ref;
     const layout_t *L = t->L;
     unsigned r = below(100);
-    unsigned map_pct = map_heavy ? 40 : 25, at_pct = map_heavy ? 35 : 20;
+    unsigned map_pct = map_heavy ? 30 : 20, at_pct = map_heavy ? 25 : 15, virt_pct = map_heavy ? 20 : 10;
     const uintptr_t SENT = (uintptr_t)0x5a5a5a5au;
     uintptr_t og = SENT, ow = SENT;
     unsigned n_map0 = t->rec.n_map, n_unmap0 = t->rec.n_unmap, n_inval0 = t->rec.n_inval;
     int rg, rw, which = -1;
     size_t aligned = 0;
-    int is_map = r < map_pct + at_pct;
+    int is_map = r < map_pct + at_pct + virt_pct;
     t->rec.fail_next = m->fail_next = is_map && pct(2);
-    if (r < map_pct + at_pct) {
+    if (is_map) {
         unsigned target = pick_target(L), caps = pick_caps(), flags = pct(30) ? NM_VMAP_FLAG_PADDR_SHARED : 0;
         if (pct(1)) flags |= 2; /* an unknown flag: ignored */
         size_t size = pick_size(L);
         uint64_t paddr = pick_paddr(m, target, size);
         aligned = size && size <= SIZE_MAX - (L->ps - 1) ? (size + L->ps - 1) / L->ps * L->ps : 0;
-        int null_out = pct(1);
+        int null_out = pct(1), kind;
+        uintptr_t model_out = SENT; /* map_virt with out NULL: where the model put it */
         if (r < map_pct) {
+            kind = 0;
             snprintf(t->what, sizeof t->what, "map(paddr 0x%" PRIx64 ", size 0x%zx, target %u, caps 0x%x, flags %u%s)",
                      paddr, size, target, caps, flags, null_out ? ", out NULL" : "");
             rg = nm_vmap_map(&t->vm, paddr, size, target, caps, flags, null_out ? NULL : &og, NULL);
             rw = null_out ? NM_VMAP_ERR_INVALID_ARG : ref_map(m, paddr, size, target, caps, flags, &ow);
-        } else {
+        } else if (r < map_pct + at_pct) {
+            kind = 1;
             uintptr_t vaddr = pick_vaddr(m, caps);
             snprintf(t->what, sizeof t->what,
                      "map_at(vaddr 0x%" PRIxPTR ", paddr 0x%" PRIx64 ", size 0x%zx, target %u, caps 0x%x, flags %u%s)",
@@ -882,11 +951,21 @@ static int step(run_t *t, int map_heavy) {
             rg = nm_vmap_map_at(&t->vm, vaddr, paddr, size, target, caps, flags, null_out ? NULL : &og, NULL);
             rw = null_out ? NM_VMAP_ERR_INVALID_ARG
                           : ref_map_at(m, vaddr, paddr, size, target, caps, flags, &ow);
+        } else {
+            /* ESP-IDF lets out be NULL here: the call goes ahead */
+            kind = 3;
+            null_out = pct(5);
+            uintptr_t vaddr = pct(25) ? 0 : pick_vaddr(m, caps);
+            snprintf(t->what, sizeof t->what,
+                     "map_virt(vaddr 0x%" PRIxPTR ", paddr 0x%" PRIx64 ", size 0x%zx, target %u, caps 0x%x, flags %u%s)",
+                     vaddr, paddr, size, target, caps, flags, null_out ? ", out NULL" : "");
+            rg = nm_vmap_map_virt(&t->vm, vaddr, paddr, size, target, caps, flags, null_out ? NULL : &og, NULL);
+            rw = ref_map_virt(m, vaddr, paddr, size, target, caps, flags, null_out ? &model_out : &ow);
         }
         if (!same_rc(t, "return code", rg, rw)) {
             return 0;
         }
-        tally[r < map_pct ? 0 : 1][-rg]++;
+        tally[kind][-rg]++;
         if (og != ow) {
             return diverge(t, "*out: vmap 0x%" PRIxPTR ", model 0x%" PRIxPTR " (rc %d)", og, ow, rg);
         }
@@ -896,7 +975,8 @@ static int step(run_t *t, int map_heavy) {
             return diverge(t, "back-end calls: map %u unmap %u invalidate %u (rc %d)", t->rec.n_map - n_map0,
                            t->rec.n_unmap - n_unmap0, t->rec.n_inval - n_inval0, rg);
         }
-        if (rg == NM_OK && (t->rec.inval_vaddr != og || t->rec.inval_size != aligned)) {
+        uintptr_t placed = kind == 3 && null_out ? model_out : og;
+        if (rg == NM_OK && (t->rec.inval_vaddr != placed || t->rec.inval_size != aligned)) {
             return diverge(t, "invalidate(0x%" PRIxPTR ", 0x%zx) after map", t->rec.inval_vaddr, t->rec.inval_size);
         }
     } else {
@@ -984,11 +1064,11 @@ static int run_layout(run_t *t, const layout_t *L, uint64_t seed, unsigned long 
 }
 
 static void print_tally(void) {
-    static const char *const op[3] = {"map", "map_at", "unmap"};
+    static const char *const op[4] = {"map", "map_at", "unmap", "map_virt"};
     static const int codes[] = {NM_OK, NM_VMAP_ERR_INVALID_ARG, NM_VMAP_ERR_NOT_SUPPORTED, NM_VMAP_ERR_NOT_FOUND,
                                 NM_VMAP_ERR_INVALID_STATE, NM_VMAP_ERR_NO_MEM, NM_VMAP_ERR_FAIL};
-    for (unsigned o = 0; o < 3; o++) {
-        printf("  %-7s", op[o]);
+    for (unsigned o = 0; o < 4; o++) {
+        printf("  %-8s", op[o]);
         for (unsigned c = 0; c < sizeof codes / sizeof codes[0]; c++) {
             printf(" %s %lu,", nm_strerror(codes[c]), tally[o][-codes[c]]);
         }

@@ -179,8 +179,12 @@ static uintptr_t bus_vaddr(const nm_vmap_region_t *r, unsigned caps, uintptr_t l
     return (bus == IBUS ? r->ibus_base : r->dbus_base) + laddr;
 }
 
+/* A region serves a request when its caps and targets cover it and it has
+ * the bus the request's caps imply (vmap.h: an EXEC block is seen at its
+ * instruction address, any other at its data address). */
 static int covers(const nm_vmap_region_t *r, unsigned caps, unsigned target) {
-    return (r->caps & caps) == caps && (r->targets & target) == target;
+    unsigned bus = (caps & X) ? IBUS : DBUS;
+    return (r->caps & caps) == caps && (r->targets & target) == target && (r->buses & bus);
 }
 
 static size_t round_page(fixture_t *f, size_t n) {
@@ -198,7 +202,7 @@ static unsigned ref_sorted(fixture_t *f, unsigned ri, ref_t *out, uintptr_t *la)
         if (f->ref[k].region != ri) {
             continue;
         }
-        uintptr_t l;
+        uintptr_t l = 0;
         locate(f, f->ref[k].vaddr, &l);
         unsigned j = n++;
         while (j > 0 && la[j - 1] > l) {
@@ -449,11 +453,35 @@ static int do_map_at(fixture_t *f, uintptr_t v, uint64_t paddr, size_t size, uns
     return err;
 }
 
+/* The detail of the last do_map_virt. */
+static nm_detail_t g_detail;
+
+/* nm_vmap_map_virt; out may be NULL. A success lands at vaddr, or, for
+ * vaddr 0, where map's first fit puts it. */
+static int do_map_virt(fixture_t *f, uintptr_t v, uint64_t paddr, size_t size, unsigned target,
+                       unsigned caps, unsigned flags, uintptr_t *out) {
+    uintptr_t want = v ? v : ref_first_fit(f, size, caps, target);
+    uintptr_t before = out ? *out : 0;
+    memset(&g_detail, 0, sizeof g_detail);
+    int err = nm_vmap_map_virt(&f->vm, v, paddr, size, target, caps, flags, out, &g_detail);
+    if (err == 0) {
+        if (out) {
+            CHECK_EQ(*out, want);
+        }
+        ref_add(f, want, size, paddr, target, caps);
+    } else if (err != E_STATE && out) {
+        CHECK_EQ(*out, before);
+    }
+    check_sync(f, err == 0);
+    check_state(f);
+    return err;
+}
+
 static int do_unmap(fixture_t *f, uintptr_t v) {
     nm_detail_t d;
     int err = nm_vmap_unmap(&f->vm, v, &d);
     if (err == 0) {
-        uintptr_t l, lk;
+        uintptr_t l = 0, lk = 0;
         int ri = locate(f, v, &l);
         unsigned k;
         for (k = 0; k < f->n_ref; k++) {
@@ -845,10 +873,11 @@ static void physical_overlap_rules(void) {
         CHECK_EQ(xv, f->two_buses ? v - 0x3c000000u + 0x42000000u : v);
     } else {
         CHECK_EQ(err, 0); /* ESP32: IRAM0 and DROM0 can both show a flash page */
-        /* natmod: paddr_caps answers with the first region's block (IRAM0) */
+        /* ESP-IDF: paddr_caps answers with the last region's block (DROM0);
+         * paddr_caps_answers_from_the_last_region says more */
         unsigned caps;
         CHECK_EQ(nm_vmap_paddr_caps(&f->vm, fl(f, 8), FLASH, &caps), 0);
-        CHECK_EQ(caps, f->exec_caps);
+        CHECK_EQ(caps, f->data_caps);
     }
     teardown(f);
 }
@@ -1057,6 +1086,294 @@ static void address_queries(void) {
     teardown(f);
 }
 
+/* ESP-IDF's rule, as vmap.h states it: a block without EXEC is seen at its
+ * data-bus address. A request that an instruction-only region covers too
+ * (32BIT alone: ESP32's IRAM0 is EXEC|32BIT) goes to the first region with
+ * a data bus, DROM0; ESP-IDF picks IRAM0 and aborts in its HAL. map,
+ * find_free, largest_free and map_at agree: map_at refuses the instruction
+ * address for these caps, so map must not hand it out. Issue 15 item 8. */
+static void exec_less_request_lands_on_the_data_bus(void) {
+    fixture_t *f = setup();
+    if (!f) return;
+    size_t ps = f->page;
+    uintptr_t v, w = 0, o;
+    CHECK_EQ(nm_vmap_find_free(&f->vm, ps, FLASH, C32, &w), 0);
+    CHECK_EQ(w, f->data_first);
+    CHECK_EQ(do_map(f, fl(f, 8), ps, FLASH, C32, 0, &v), 0);
+    CHECK_EQ(v, f->data_first);
+    if (f->kind == K_ESP32) {
+        CHECK(v >= 0x3f400000u && v < 0x3f800000u); /* DROM0, not 0x400d0000 up */
+    }
+    uintptr_t q;
+    CHECK_EQ(nm_vmap_paddr_to_vaddr(&f->vm, fl(f, 8), FLASH, DBUS, &q), 0);
+    CHECK_EQ(q, v);
+    /* map_at takes the data address next to it with the same caps ... */
+    CHECK_EQ(do_map_at(f, v + ps, fl(f, 9), ps, FLASH, C32, 0, &o), 0);
+    if (f->two_buses) {
+        /* ... and refuses an instruction address */
+        CHECK_EQ(do_map_at(f, f->exec_first + 4 * ps, fl(f, 10), ps, FLASH, C32, 0, &o), E_ARG);
+    }
+    /* with the data-bus regions full, nothing is left for these caps,
+     * whatever room an instruction-only region has */
+    size_t rest = ref_largest(f, f->data_caps, FLASH);
+    CHECK_EQ(do_map(f, fl(f, 16), rest, FLASH, f->data_caps, 0, &o), 0);
+    size_t lf = 1;
+    CHECK_EQ(nm_vmap_largest_free(&f->vm, C32, FLASH, &lf), 0);
+    CHECK_EQ(lf, 0);
+    CHECK_EQ(nm_vmap_find_free(&f->vm, ps, FLASH, C32, &w), E_NOTFOUND);
+    o = 0x77;
+    CHECK_EQ(do_map(f, fl(f, 100), ps, FLASH, C32, 0, &o), E_NOTFOUND);
+    CHECK_EQ(o, 0x77);
+    if (f->kind == K_ESP32) {
+        /* IRAM0 still has room for what it can show: EXEC */
+        CHECK(exec_room(f) > 0);
+        CHECK_EQ(do_map(f, fl(f, 100), ps, FLASH, f->exec_caps, 0, &o), 0);
+        CHECK_EQ(o, f->exec_first);
+    }
+    teardown(f);
+}
+
+/* ESP-IDF: esp_mmu_paddr_find_caps walks the regions in order and the
+ * last region with a block showing the address answers; within a region
+ * the lowest block does. On ESP32 a flash page mapped for code (IRAM0)
+ * and for data (DROM0) answers with DROM0's caps. Issue 15 item 8. */
+static void paddr_caps_answers_from_the_last_region(void) {
+    fixture_t *f = setup();
+    if (!f) return;
+    size_t ps = f->page;
+    uintptr_t x, r, a;
+    unsigned caps = 0;
+    CHECK_EQ(do_map(f, fl(f, 8), 2 * ps, FLASH, f->exec_caps, 0, &x), 0);
+    int err = do_map(f, fl(f, 8), 2 * ps, FLASH, f->data_caps, 0, &r);
+    CHECK_EQ(nm_vmap_paddr_caps(&f->vm, fl(f, 9) + 3, FLASH, &caps), 0);
+    if (f->exec_data_one_region) {
+        CHECK_EQ(err, E_STATE); /* one region: the code block is the only one */
+        CHECK_EQ(caps, f->exec_caps);
+    } else {
+        CHECK_EQ(err, 0);
+        CHECK_EQ(caps, f->data_caps); /* DROM0 comes after IRAM0 */
+        /* and with the DROM0 block gone, IRAM0's answers */
+        CHECK_EQ(do_unmap(f, r), 0);
+        CHECK_EQ(nm_vmap_paddr_caps(&f->vm, fl(f, 9), FLASH, &caps), 0);
+        CHECK_EQ(caps, f->exec_caps);
+    }
+    /* within one region: the lowest block */
+    CHECK_EQ(do_map(f, fl(f, 20), 2 * ps, FLASH, f->data_caps, 0, &r), 0);
+    CHECK_EQ(do_map(f, fl(f, 21), 2 * ps, FLASH, R, SHARED, &a), 0);
+    CHECK(r < a);
+    CHECK_EQ(nm_vmap_paddr_caps(&f->vm, fl(f, 21), FLASH, &caps), 0);
+    CHECK_EQ(caps, f->data_caps);
+    CHECK_EQ(nm_vmap_paddr_caps(&f->vm, fl(f, 22), FLASH, &caps), 0);
+    CHECK_EQ(caps, R);
+    teardown(f);
+}
+
+/* natmod, kept on purpose (docs/vmap.md lists them): where ESP-IDF
+ * asserts, or answers from the first matching page-table entry, the
+ * queries answer from the blocks. These pin behaviour vmap already had. */
+static void queries_answer_where_esp_idf_asserts(void) {
+    fixture_t *f = setup();
+    if (!f) return;
+    size_t ps = f->page;
+    uintptr_t x, r, q = 0x55;
+    uint64_t p;
+    unsigned t;
+    /* a physical address past what the MMU can show: NOT_FOUND (ESP-IDF
+     * asserts in mmu_hal_paddr_to_vaddr) */
+    uint64_t past = f->cfg.target_size[0] ? f->cfg.target_size[0] : (uint64_t)1 << 62;
+    CHECK_EQ(nm_vmap_paddr_to_vaddr(&f->vm, past, FLASH, DBUS, &q), E_NOTFOUND);
+    CHECK_EQ(nm_vmap_paddr_to_vaddr(&f->vm, UINT64_MAX, FLASH, IBUS, &q), E_NOTFOUND);
+    CHECK_EQ(q, 0x55);
+    if (f->kind != K_ESP32) {
+        teardown(f);
+        return;
+    }
+    /* ESP32's PSRAM window (DRAM1, 0x3f800000): NOT_FOUND (ESP-IDF
+     * asserts in its HAL) */
+    CHECK_EQ(nm_vmap_vaddr_to_paddr(&f->vm, 0x3f800000u, &p, &t), E_NOTFOUND);
+    CHECK_EQ(nm_vmap_vaddr_to_paddr(&f->vm, 0x3fbffffcu, &p, &t), E_NOTFOUND);
+    /* a page IRAM0 and DROM0 both show: each bus answers with its own
+     * address (ESP-IDF finds DROM0's entry first, as the table puts
+     * DROM0 before IRAM0, and says NOT_FOUND for the instruction bus) */
+    CHECK_EQ(do_map(f, fl(f, 8), 2 * ps, FLASH, f->exec_caps, 0, &x), 0);
+    CHECK_EQ(do_map(f, fl(f, 8), 2 * ps, FLASH, f->data_caps, 0, &r), 0);
+    CHECK(esp32_index(r) < esp32_index(x));
+    CHECK_EQ(nm_vmap_paddr_to_vaddr(&f->vm, fl(f, 9) + 4, FLASH, IBUS, &q), 0);
+    CHECK_EQ(q, x + ps + 4);
+    CHECK_EQ(nm_vmap_paddr_to_vaddr(&f->vm, fl(f, 9) + 4, FLASH, DBUS, &q), 0);
+    CHECK_EQ(q, r + ps + 4);
+    teardown(f);
+}
+
+/* ESP-IDF 6.1: esp_mmu_map_virt with vaddr 0 chooses the address, as
+ * esp_mmu_map does, and takes a NULL out. Issue 15 item 8. */
+static void map_virt_with_vaddr_0_maps_like_map(void) {
+    fixture_t *f = setup();
+    if (!f) return;
+    size_t ps = f->page;
+    uintptr_t v, w = 0x66;
+    CHECK_EQ(do_map_virt(f, 0, fl(f, 8), ps, FLASH, f->data_caps, 0, NULL), 0);
+    CHECK_EQ(f->ref[f->n_ref - 1].vaddr, f->data_first);
+    CHECK_EQ(do_map_virt(f, 0, fl(f, 9), 2 * ps - 1, FLASH, f->data_caps, 0, &v), 0);
+    CHECK_EQ(v, f->data_first + ps);
+    CHECK_EQ(do_map_virt(f, 0, fl(f, 12), 3 * ps, FLASH, f->exec_caps, 0, &v), 0);
+    /* the same answers as map: enclosed -> INVALID_STATE with the address
+     * (+ offset), with or without out; partial overlap -> INVALID_ARG */
+    CHECK_EQ(do_map_virt(f, 0, fl(f, 10), ps, FLASH, f->data_caps, 0, &w), E_STATE);
+    CHECK_EQ(w, f->data_first + 2 * ps);
+    CHECK_EQ(do_map_virt(f, 0, fl(f, 10), ps, FLASH, f->data_caps, 0, NULL), E_STATE);
+    w = 0x66;
+    CHECK_EQ(do_map_virt(f, 0, fl(f, 7), 2 * ps, FLASH, f->data_caps, 0, &w), E_ARG);
+    CHECK_EQ(do_map_virt(f, 0, fl(f, 7), 2 * ps, FLASH, f->data_caps, SHARED, &w), 0);
+    /* no EXEC: the data bus, as map (exec_less_request_lands_on_the_data_bus) */
+    uintptr_t want = ref_first_fit(f, ps, f->data_caps, FLASH);
+    CHECK_EQ(do_map_virt(f, 0, fl(f, 30), ps, FLASH, C32, 0, &w), 0);
+    CHECK_EQ(w, want);
+    CHECK_EQ(do_map_virt(f, 0, fl(f, 31), exec_room(f) + ps, FLASH, f->exec_caps, 0, &w), E_NOTFOUND);
+    /* argument checks as map's */
+    CHECK_EQ(do_map_virt(f, 0, fl(f, 40), 0, FLASH, f->data_caps, 0, &w), E_ARG);
+    CHECK_EQ(do_map_virt(f, 0, fl(f, 40), ps, 0, f->data_caps, 0, &w), E_ARG);
+    CHECK_EQ(do_map_virt(f, 0, fl(f, 40), ps, PSRAM, f->ram_caps, 0, &w), f->psram ? 0 : E_UNSUP);
+    CHECK_EQ(nm_vmap_map_virt(NULL, 0, fl(f, 40), ps, FLASH, f->data_caps, 0, &w, NULL), E_ARG);
+    teardown(f);
+}
+
+/* The other bus's free address and the caps that land there: on ESP32
+ * 32BIT alone (IRAM0 covers it but has no data bus), elsewhere a data
+ * request at an instruction address. */
+static unsigned wrong_bus_caps(fixture_t *f) {
+    return f->kind == K_ESP32 ? C32 : f->data_caps;
+}
+
+/* ESP-IDF 6.1: esp_mmu_map_virt at a given address checks, after the
+ * argument checks (vaddr alignment between paddr alignment and caps):
+ * the range taken (NOT_FOUND), the physical range (INVALID_STATE /
+ * INVALID_ARG), the pool (NO_MEM), the bus, the reservation (both
+ * INVALID_ARG). nm_vmap_map_at keeps its own order: bus, reservation,
+ * physical, taken. Issue 15 item 8. */
+static void map_virt_checks_in_esp_idf_order(void) {
+    fixture_t *f = setup();
+    if (!f) return;
+    size_t ps = f->page;
+    uintptr_t o = 0, a, b, e;
+    uintptr_t rd = f->res[1].vaddr & ~(uintptr_t)(ps - 1); /* the data reservation */
+    CHECK_EQ(rd + ps, f->data_first);
+    /* success at vaddr, with and without out */
+    uintptr_t at = f->data_first + 4 * ps;
+    CHECK_EQ(do_map_virt(f, at, fl(f, 20), 2 * ps, FLASH, f->data_caps, 0, &a), 0); /* 20, 21 */
+    CHECK_EQ(a, at);
+    CHECK_EQ(do_map_virt(f, f->data_first, fl(f, 30), ps, FLASH, f->data_caps, 0, NULL), 0);
+    b = f->data_first;
+    /* argument order: paddr, then vaddr, then caps alignment */
+    CHECK_EQ(do_map_virt(f, at + 8, fl(f, 60) + 1, ps, FLASH, X | W, 0, &o), E_ARG);
+    CHECK_STR_CONTAINS(g_detail.msg, "paddr");
+    CHECK_EQ(do_map_virt(f, at + 8, fl(f, 60), ps, FLASH, X | W, 0, &o), E_ARG);
+    CHECK_STR_CONTAINS(g_detail.msg, "vaddr");
+    CHECK_EQ(nm_vmap_map_at(&f->vm, at + 8, fl(f, 60), ps, FLASH, X | W, 0, &o, &g_detail), E_ARG);
+    CHECK_STR_CONTAINS(g_detail.msg, "EXEC with WRITE");
+    if (!f->psram) {
+        CHECK_EQ(do_map_virt(f, at + 8, fl(f, 60) + 1, ps, PSRAM, f->ram_caps, 0, &o), E_UNSUP);
+    }
+    /* taken wins over the physical range (map_at: the other way round) */
+    CHECK_EQ(do_map_virt(f, at, fl(f, 20), ps, FLASH, f->data_caps, 0, &o), E_NOTFOUND);
+    CHECK_EQ(do_map_virt(f, at + ps, fl(f, 21), ps, FLASH, f->data_caps, 0, &o), E_NOTFOUND);
+    CHECK_EQ(o, 0);
+    CHECK_EQ(do_map_at(f, at, fl(f, 20), ps, FLASH, f->data_caps, 0, &o), E_STATE);
+    CHECK_EQ(o, a);
+    /* the physical range wins over the reservation (map_at: reservation
+     * first); INVALID_STATE's *out is the existing block's, whatever vaddr */
+    o = 0;
+    CHECK_EQ(do_map_virt(f, rd, fl(f, 21), ps, FLASH, f->data_caps, 0, &o), E_STATE);
+    CHECK_EQ(o, a + ps);
+    CHECK_EQ(do_map_virt(f, rd, fl(f, 21), ps, FLASH, f->data_caps, 0, NULL), E_STATE);
+    CHECK_EQ(do_map_at(f, rd, fl(f, 21), ps, FLASH, f->data_caps, 0, &o), E_ARG);
+    /* taken wins over the reservation: [rd, b] holds both */
+    CHECK_EQ(do_map_virt(f, rd, fl(f, 60), 2 * ps, FLASH, f->data_caps, 0, &o), E_NOTFOUND);
+    CHECK_EQ(do_map_at(f, rd, fl(f, 60), 2 * ps, FLASH, f->data_caps, 0, &o), E_ARG);
+    /* with b gone, a partial physical overlap wins over the reservation */
+    CHECK_EQ(do_unmap(f, b), 0);
+    CHECK_EQ(do_map_virt(f, rd, fl(f, 19), 2 * ps, FLASH, f->data_caps, 0, &o), E_ARG);
+    CHECK_STR_CONTAINS(g_detail.msg, "partly overlaps");
+    /* the reservation alone: INVALID_ARG */
+    CHECK_EQ(do_map_virt(f, rd, fl(f, 60), ps, FLASH, f->data_caps, 0, &o), E_ARG);
+    CHECK_STR_CONTAINS(g_detail.msg, "reservation");
+    /* the region: past its end or outside every region -> NOT_FOUND; up to
+     * its end, over the reserved last page -> INVALID_ARG */
+    uintptr_t l;
+    const nm_vmap_region_t *dr = region(f, (unsigned)locate(f, at, &l));
+    uintptr_t dend = dr->dbus_base + dr->laddr_end;
+    CHECK_EQ(do_map_virt(f, dend - 2 * ps, fl(f, 60), 3 * ps, FLASH, f->data_caps, 0, &o), E_NOTFOUND);
+    CHECK_EQ(do_map_virt(f, dend - 2 * ps, fl(f, 60), 2 * ps, FLASH, f->data_caps, 0, &o), E_ARG);
+    CHECK_STR_CONTAINS(g_detail.msg, "reservation");
+    CHECK_EQ(do_map_virt(f, f->outside, fl(f, 60), ps, FLASH, f->data_caps, 0, &o), E_NOTFOUND);
+    /* partial physical overlap; with PADDR_SHARED an alias at vaddr */
+    uintptr_t fr = ref_first_fit(f, 2 * ps, f->data_caps, FLASH);
+    CHECK_EQ(do_map_virt(f, fr, fl(f, 21), 2 * ps, FLASH, f->data_caps, 0, &o), E_ARG);
+    CHECK_EQ(do_map_virt(f, fr, fl(f, 21), 2 * ps, FLASH, f->data_caps, SHARED, &o), 0);
+    CHECK_EQ(do_unmap(f, fr), 0);
+    if (f->two_buses) {
+        unsigned wc = wrong_bus_caps(f);
+        /* a code block E, then requests at instruction addresses with caps
+         * that want the data bus */
+        CHECK_EQ(do_map(f, fl(f, 40), ps, FLASH, f->exec_caps, 0, &e), 0);
+        uintptr_t ifree = ref_first_fit(f, ps, f->exec_caps, FLASH);
+        /* taken wins over the bus (map_at: bus first) */
+        CHECK_EQ(do_map_virt(f, e, fl(f, 60), ps, FLASH, wc, 0, &o), E_NOTFOUND);
+        CHECK_EQ(do_map_at(f, e, fl(f, 60), ps, FLASH, wc, 0, &o), E_ARG);
+        /* the physical range wins over the bus; *out on the caller's bus
+         * where the region has it (S3), else the block's (ESP32 IRAM0) */
+        o = 0;
+        CHECK_EQ(do_map_virt(f, ifree, fl(f, 40), ps, FLASH, wc, 0, &o), E_STATE);
+        CHECK_EQ(o, f->kind == K_ESP32 ? e : e - 0x42000000u + 0x3c000000u);
+        CHECK_EQ(do_map_at(f, ifree, fl(f, 40), ps, FLASH, wc, 0, &o), E_ARG);
+        /* the bus alone */
+        CHECK_EQ(do_map_virt(f, ifree, fl(f, 60), ps, FLASH, wc, 0, &o), E_ARG);
+        CHECK_STR_CONTAINS(g_detail.msg, "instruction-bus address");
+        /* the bus wins over the reservation (the firmware's text) */
+        uintptr_t rt = f->res[0].vaddr & ~(uintptr_t)(ps - 1);
+        CHECK_EQ(do_map_virt(f, rt, fl(f, 60), ps, FLASH, wc, 0, &o), E_ARG);
+        CHECK_STR_CONTAINS(g_detail.msg, "instruction-bus address");
+        /* EXEC at a free data address: S3's region holds it (then the
+         * bus refuses it); ESP32's IRAM0 does not (NOT_FOUND) */
+        uintptr_t dfree = ref_first_fit(f, ps, f->data_caps, FLASH);
+        CHECK_EQ(do_map_virt(f, dfree, fl(f, 60), ps, FLASH, f->exec_caps, 0, &o),
+                 f->kind == K_ESP32 ? E_NOTFOUND : E_ARG);
+        CHECK_EQ(do_map_at(f, dfree, fl(f, 60), ps, FLASH, f->exec_caps, 0, &o), E_ARG);
+        /* and on the right bus it maps */
+        CHECK_EQ(do_map_virt(f, ifree, fl(f, 60), ps, FLASH, f->exec_caps, 0, &o), 0);
+    }
+    if (f->kind == K_ESP32) {
+        /* a region whose targets do not cover the request: NOT_FOUND */
+        CHECK_EQ(do_map_virt(f, 0x3f800000u, fl(f, 70), ps, FLASH, R | C32, 0, &o), E_NOTFOUND);
+    }
+    teardown(f);
+}
+
+/* ESP-IDF 6.1 allocates the new block after the physical checks and
+ * before the bus and reservation checks, so an empty pool is NO_MEM there,
+ * but a taken range is still NOT_FOUND and an enclosed one INVALID_STATE. */
+static void map_virt_no_mem_comes_before_bus_and_reservation(void) {
+    fixture_t *f = &g_f;
+    if (setup_pool(g_kind, 3 + 1) != 0) return;
+    size_t ps = f->page;
+    uintptr_t b, o = 0x77;
+    uintptr_t rd = f->res[1].vaddr & ~(uintptr_t)(ps - 1);
+    CHECK_EQ(do_map_virt(f, 0, fl(f, 8), ps, FLASH, f->data_caps, 0, &b), 0); /* the one block */
+    CHECK_EQ(do_map_virt(f, 0, fl(f, 20), ps, FLASH, f->data_caps, 0, &o), E_NOMEM);
+    CHECK_EQ(do_map_virt(f, rd, fl(f, 20), ps, FLASH, f->data_caps, 0, &o), E_NOMEM);
+    CHECK_EQ(do_map_at(f, rd, fl(f, 20), ps, FLASH, f->data_caps, 0, &o), E_ARG);
+    if (f->two_buses) {
+        uintptr_t ifree = ref_first_fit(f, ps, f->exec_caps, FLASH);
+        CHECK_EQ(do_map_virt(f, ifree, fl(f, 20), ps, FLASH, wrong_bus_caps(f), 0, &o), E_NOMEM);
+        CHECK_EQ(do_map_at(f, ifree, fl(f, 20), ps, FLASH, wrong_bus_caps(f), 0, &o), E_ARG);
+    }
+    CHECK_EQ(o, 0x77);
+    CHECK_EQ(do_map_virt(f, b, fl(f, 20), ps, FLASH, f->data_caps, 0, &o), E_NOTFOUND);
+    CHECK_EQ(do_map_virt(f, b + ps, fl(f, 8), ps, FLASH, f->data_caps, 0, &o), E_STATE);
+    CHECK_EQ(o, b);
+    teardown(f);
+}
+
 /* natmod: the largest free stretch stays exact through a long sequence
  * (check_state compares it after every step). */
 static void largest_free_exact_through_churn(void) {
@@ -1243,6 +1560,12 @@ int main(void) {
         RUN(map_at_rules);
         RUN(unmap_rules);
         RUN(address_queries);
+        RUN(exec_less_request_lands_on_the_data_bus);
+        RUN(paddr_caps_answers_from_the_last_region);
+        RUN(queries_answer_where_esp_idf_asserts);
+        RUN(map_virt_with_vaddr_0_maps_like_map);
+        RUN(map_virt_checks_in_esp_idf_order);
+        RUN(map_virt_no_mem_comes_before_bus_and_reservation);
         RUN(largest_free_exact_through_churn);
         RUN(dump_lists_regions_and_blocks);
         RUN(find_free_checks_like_map);
