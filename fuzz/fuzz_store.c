@@ -251,6 +251,31 @@ static uint32_t walk(sf_store_t *f) {
     return n;
 }
 
+/* nm_store_block_info over every block (natmod store map's walk): what it
+ * says must agree with the store's own accounting. */
+static void block_map(sf_store_t *f) {
+    nm_store_t *s = &f->st;
+    nm_detail_t d;
+    uint32_t meta = 0;
+    for (uint32_t b = 0; b < f->cfg.block_count; b++) {
+        nm_store_block_info_t bi;
+        int err = nm_store_block_info(s, b, &bi, &d);
+        CHECK(err == NM_OK || err == NM_ERR_IO);
+        CHECK(bi.kind <= NM_STORE_BLOCK_META);
+        if (err == NM_OK && bi.kind == NM_STORE_BLOCK_MODULE) {
+            CHECK(bi.entry != NULL);
+            CHECK(bi.entry->flags & NM_STORE_F_DAMAGED || bi.index < bi.entry->n_blocks);
+        }
+        if (bi.kind == NM_STORE_BLOCK_META) {
+            CHECK(bi.area <= 1);
+            meta++;
+        }
+    }
+    CHECK(nm_store_block_info(s, f->cfg.block_count, &(nm_store_block_info_t){0}, &d) == NM_ERR_INVAL);
+    CHECK(meta + s->data_blocks == f->cfg.block_count);
+    CHECK(f->emu.violations == 0);
+}
+
 static void run(unsigned gi, unsigned opts, const uint8_t *in, size_t n, int fixed) {
     fz_geo_t *z = &fz[gi];
     sf_store_t *f = z->f;
@@ -283,6 +308,7 @@ static void run(unsigned gi, unsigned opts, const uint8_t *in, size_t n, int fix
     if (opts & 16) {
         CHECK(nm_store_check(s, &d) >= 0);
     }
+    block_map(f);
     /* Pin each entry (listing order), inspect, unpin; keep the first one
      * that pins for the writes below. */
     char names[SF_MAX_ENTRIES][NM_STORE_NAME_MAX + 1];

@@ -2,7 +2,7 @@
 # deps.sh [--bench]: install the Debian packages natmod's build and tests need,
 # only those missing. Needs root (or sudo) only when something is missing.
 set -eu
-pkgs="cmake make gcc libc6-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm clang libclang-rt-14-dev libgpiod-dev pkg-config"
+pkgs="cmake make gcc libc6-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm clang libclang-rt-14-dev libgpiod-dev pkg-config python3"
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs valgrind hyperfine"
 missing=""
 for p in $pkgs; do

@@ -239,4 +239,43 @@ int nm_store_check(nm_store_t *s, nm_detail_t *detail);
 
 void nm_store_stat(const nm_store_t *s, nm_store_stats_t *st);
 
+/* ---- inspection: what each block of the partition holds ---- */
+
+enum nm_store_block_kind {
+    NM_STORE_BLOCK_FREE = 0,   /* data block that no extent holds */
+    NM_STORE_BLOCK_KEPT = 1,   /* data block that no extent holds, but the store is degraded and
+                                  the block starts a whole module image (magic, size, CRC):
+                                  perhaps a module whose record was lost, so install and defrag
+                                  do not reuse it */
+    NM_STORE_BLOCK_MODULE = 2, /* in the extent of .entry */
+    NM_STORE_BLOCK_META = 3,   /* in metadata area .area */
+};
+
+typedef struct nm_store_block_info {
+    uint8_t kind;   /* enum nm_store_block_kind */
+    uint8_t area;   /* META: 0 or 1 */
+    uint8_t active; /* META: 1 if this is the area the store mounted from */
+    /* MODULE: the entry whose extent holds the block (live, or replaced
+     * while pinned); if damaged entries overlap, the newest record's. */
+    const nm_store_entry_t *entry;
+    uint32_t index; /* MODULE: block within the extent; META: block within the area */
+    /* META: the record slots of this block by state: valid records; bad
+     * (neither erased nor valid: damage, or an append torn by a power
+     * cut); erased. */
+    uint32_t slots_valid, slots_bad, slots_erased;
+} nm_store_block_info_t;
+
+/* Describe block (< block_count) of a mounted store, for a map or a report.
+ * Changes nothing, on flash or in the table. Reads the block's record slots
+ * (META) or, in a degraded store, a module image that starts there (to tell
+ * KEPT from FREE), through config.buffer: so not during another call on
+ * this store. Flags such as NM_STORE_F_DAMAGED are the entry's as
+ * they are: call nm_store_check first to have every extent's CRC checked.
+ * Erase counts are not part of it: flash keeps none (see erase_counts).
+ * Returns NM_OK; NM_ERR_INVAL if not mounted or block is out of range;
+ * NM_ERR_IO if a read failed (kind, area and index are set; the slot
+ * counts cover the slots read before the failure). */
+int nm_store_block_info(const nm_store_t *s, uint32_t block, nm_store_block_info_t *out,
+                        nm_detail_t *detail);
+
 #endif /* NATMOD_STORE_H */

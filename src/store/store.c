@@ -298,17 +298,33 @@ static int blocks_taken(const nm_store_t *s, uint32_t start, uint32_t n, const n
     return 0;
 }
 
-/* In degraded mode (metadata was damaged), a free run that begins with an
- * intact module header may be a module whose record was lost: keep it. */
+static int extent_crc(const nm_store_t *s, uint32_t start, uint32_t size, uint32_t *crc,
+                      uint32_t *hdr_crc, uint32_t *hdr_size);
+
+/* In degraded mode (metadata was damaged), a block that starts a whole
+ * module image may hold a module whose record was lost: keep it. Whole:
+ * the magic, a size that fits in the data blocks from b, and the CRC its
+ * header declares. (Not nm_image_parse_header on the 64-byte header: it
+ * checks the string table too, so it refuses the header of every real
+ * module.) The image is read only when the magic is there. */
+static int orphan_at(const nm_store_t *s, uint32_t b) {
+    uint8_t h[NM_HEADER_SIZE];
+    if (dev_read(s, b, 0, h, sizeof h) != NM_OK || memcmp(h, NM_MAGIC, 4) != 0) {
+        return 0;
+    }
+    uint32_t size = get32(h + 16), crc, hcrc, hsize;
+    if (size < NM_HEADER_SIZE || (uint64_t)size > (uint64_t)(s->data_blocks - b) * s->cfg->block_size) {
+        return 0;
+    }
+    return extent_crc(s, b, size, &crc, &hcrc, &hsize) == NM_OK && crc == hcrc;
+}
+
 static int holds_orphan(const nm_store_t *s, uint32_t start, uint32_t n) {
     if (!s->degraded) {
         return 0;
     }
     for (uint32_t b = start; b < start + n; b++) {
-        uint8_t h[NM_HEADER_SIZE];
-        nm_image_t img;
-        if (dev_read(s, b, 0, h, sizeof h) == NM_OK &&
-            nm_image_parse_header(h, sizeof h, &img, NULL) == NM_OK) {
+        if (orphan_at(s, b)) {
             return 1;
         }
     }
@@ -1386,4 +1402,54 @@ void nm_store_stat(const nm_store_t *s, nm_store_stats_t *st) {
             st->erase_max = c->erase_counts[b] > st->erase_max ? c->erase_counts[b] : st->erase_max;
         }
     }
+}
+
+int nm_store_block_info(const nm_store_t *s, uint32_t block, nm_store_block_info_t *out, nm_detail_t *d) {
+    int rc = need_mounted(s, d);
+    if (rc != NM_OK) {
+        return rc;
+    }
+    if (!out || block >= s->cfg->block_count) {
+        return fail(d, NM_ERR_INVAL, "block_info: block out of range", NULL);
+    }
+    memset(out, 0, sizeof *out);
+    if (block >= s->data_blocks) {
+        uint32_t rel = block - s->data_blocks;
+        out->kind = NM_STORE_BLOCK_META;
+        out->area = (uint8_t)(rel / s->meta_blocks);
+        out->active = out->area == s->area;
+        out->index = rel % s->meta_blocks;
+        /* The slots of this block (a unit divides a block: both are powers of two). */
+        uint64_t first = (uint64_t)out->index * (s->cfg->block_size / s->unit);
+        uint64_t end = first + s->cfg->block_size / s->unit;
+        end = end < s->area_slots ? end : s->area_slots;
+        for (uint64_t slot = first; slot < end; slot++) {
+            int st;
+            if ((rc = slot_read(s, out->area, (uint32_t)slot, &st)) != NM_OK) {
+                return fail(d, rc, "block_info: cannot read a metadata slot", NULL);
+            }
+            out->slots_valid += st == SLOT_VALID;
+            out->slots_bad += st == SLOT_BAD;
+            out->slots_erased += st == SLOT_ERASED;
+        }
+        return NM_OK;
+    }
+    /* Live and zombie entries both hold blocks; where damaged entries
+     * overlap, the newest record wins, as at mount (check_entries). */
+    const nm_store_entry_t *hit = NULL;
+    for (uint32_t i = 0; i < s->cfg->max_entries; i++) {
+        const nm_store_entry_t *e = &s->cfg->entries[i];
+        if (e->state != NM_STORE_FREE && block >= e->start && block - e->start < e->n_blocks &&
+            (!hit || newer(e->seq, hit->seq))) {
+            hit = e;
+        }
+    }
+    if (hit) {
+        out->kind = NM_STORE_BLOCK_MODULE;
+        out->entry = hit;
+        out->index = block - hit->start;
+    } else if (s->degraded && orphan_at(s, block)) {
+        out->kind = NM_STORE_BLOCK_KEPT; /* what holds_orphan keeps from allocation */
+    }
+    return NM_OK;
 }

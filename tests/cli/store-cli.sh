@@ -273,6 +273,29 @@ has "bad record: check" "$tmp/err" "store $tmp/meta.img: 1 damaged metadata reco
 eq "bad record: stat" "$(stat_of "$tmp/meta.img" "bad records")" 1
 runs "bad record: hello still runs" "$tmp/meta.img" hello hello
 t "bad record: lost module" 14 "$natmod" run --store "$tmp/meta.img" callbacks callbacks_sort
+# ... in a small store: the lost module's image is kept (docs/store.md §4,
+# degraded): installs fill every other block and never overwrite it.
+kimg="$tmp/kept.img"
+t "kept: format" 0 "$natmod" store format "$kimg" --size 64K
+for ex in hello state callbacks mathlib; do
+    t "kept: install $ex" 0 "$natmod" store install "$kimg" "$exdir/$ex/$ex.nmod"
+done
+koff=$(offset_of "$kimg" callbacks)
+kmeta=$(($(stat_of "$kimg" "data blocks") * 4096))
+rec=$(LC_ALL=C grep -abo callbacks "$kimg" | cut -d: -f1 | awk -v m="$kmeta" '$1 >= m { print; exit }')
+flip "$kimg" "${rec:-$kmeta}"
+k=0
+while [ $k -lt 20 ] && "$natmod" store install "$kimg" "$exdir/hello/hello.nmod" --name "fill$k" >/dev/null 2>&1; do
+    k=$((k + 1))
+done
+eq "kept: every other data block filled" "$k" 8
+t "kept: then full" 21 "$natmod" store install "$kimg" "$exdir/hello/hello.nmod" --name last
+slice="$exdir/callbacks/callbacks.x86_64.nmod"
+if dd if="$kimg" bs=4096 skip=$((koff / 4096)) count=1 2>/dev/null | head -c "$(wc -c <"$slice")" | cmp -s - "$slice"; then
+    ok
+else
+    bad "kept: the lost module's image was overwritten"
+fi
 # ... and the area headers (every "NMST" magic): no intact metadata at all.
 cp "$img" "$tmp/hdr.img"
 for off in $(LC_ALL=C grep -abo NMST "$tmp/hdr.img" | cut -d: -f1); do

@@ -81,10 +81,10 @@ static inline int sf_module(int linked, const char *name, uint64_t seed, uint32_
         m.text_align_log2 = 2;
         m.rw_align_log2 = 3;
         memset(text, 0, 12); /* link-time values: offsets */
-        rel[0] = (nm_reloc_t){0, NM_RELOC_PTR32, NM_TARGET_TEXT};
-        rel[1] = (nm_reloc_t){4, NM_RELOC_PTR32, NM_TARGET_RW};
-        rel[2] = (nm_reloc_t){8, NM_RELOC_PTR32, NM_TARGET_IMPORT0};
-        rel[3] = (nm_reloc_t){text_size, NM_RELOC_PTR32, NM_TARGET_TEXT};
+        rel[0] = (nm_reloc_t){.site = 0, .kind = NM_RELOC_PTR32, .target = NM_TARGET_TEXT};
+        rel[1] = (nm_reloc_t){.site = 4, .kind = NM_RELOC_PTR32, .target = NM_TARGET_RW};
+        rel[2] = (nm_reloc_t){.site = 8, .kind = NM_RELOC_PTR32, .target = NM_TARGET_IMPORT0};
+        rel[3] = (nm_reloc_t){.site = text_size, .kind = NM_RELOC_PTR32, .target = NM_TARGET_TEXT};
         m.relocs = rel;
         m.n_relocs = 4;
         m.imports = imports;
@@ -97,7 +97,7 @@ static inline int sf_module(int linked, const char *name, uint64_t seed, uint32_
         m.text_align_log2 = 4;
         m.rw_align_log2 = 3;
         memset(data, 0, 8);
-        rel[0] = (nm_reloc_t){text_size, NM_RELOC_PTR64, NM_TARGET_TEXT};
+        rel[0] = (nm_reloc_t){.site = text_size, .kind = NM_RELOC_PTR64, .target = NM_TARGET_TEXT};
         m.relocs = rel;
         m.n_relocs = 1;
     }

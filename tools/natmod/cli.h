@@ -25,7 +25,8 @@ int cli_exit_code(int err);
 
 /* Read a whole file (malloc'd); NM_ERR_IO with a message on failure. */
 int cli_read_file(const char *path, uint8_t **data, size_t *len);
-/* Write atomically (temp file + rename). */
+/* Write atomically (temp file + rename); something that exists and is not
+ * a regular file (/dev/null, a pipe) is written in place instead. */
 int cli_write_file(const char *path, const uint8_t *data, size_t len);
 
 /* Parse an arch name ("x86_64", "x64", "armv7em", ...) and an optional float

@@ -1,6 +1,6 @@
 /*
  * natmod store: make and manage a module store image offline (format,
- * install, rm, ls, defrag, stat, check). The image is the store's flash
+ * install, rm, ls, defrag, stat, check, map). The image is the store's flash
  * partition byte for byte (src/store/bd_file.c), laid out as on a device
  * (docs/store.md), so it can be flashed as it is, or run from on the host
  * board with natmod run --store.
@@ -13,10 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "board.h"
 #include "cli.h"
 #include "natmod/format.h"
+#include "store_map.h"
 
 #define DEF_BLOCK 4096u
 #define DEF_PROG 16u
@@ -42,6 +44,10 @@ static void store_help(void) {
          "                          at most BLOCKS blocks (default 0: no limit)\n"
          "  stat    IMAGE           space, metadata log, damage counters\n"
          "  check   IMAGE           verify every module's CRC; exit 8 if one is damaged\n"
+         "  map     IMAGE [-o OUT.svg]\n"
+         "                          draw the partition block by block as SVG: metadata,\n"
+         "                          each module's extent, free runs, damage (CRCs checked);\n"
+         "                          to stdout without -o or with -o -\n"
          "\n"
          "Geometry (every command; the image's size gives the block count):\n"
          "  --block-size B  erase block (default 4096)   --prog-size P  program unit (16)\n"
@@ -605,6 +611,53 @@ static int store_check(int argc, char **argv) {
     return rc;
 }
 
+static int store_map(int argc, char **argv) {
+    cli_geometry_t g = {0, 0, 0};
+    const char *image = NULL, *out = NULL;
+    static const char *const opts[] = {"-o", "--output"};
+    int rc = parse_args("map", argc, argv, &g, (const char **[]){&image}, 1, 1, opts,
+                        (const char **[]){&out, &out}, 2);
+    cli_store_t *cs;
+    if (rc || (rc = cli_store_open(image, &g, NULL, 0, &cs))) {
+        return rc;
+    }
+    /* Every extent's CRC checked first (in RAM only: the image is open
+     * read-only), so the map shows damage that mount cannot see. */
+    nm_detail_t d = {{0}};
+    int n = nm_store_check(&cs->s, &d);
+    if (n < 0) {
+        rc = cli_store_fail(cs, n, &d);
+        cli_store_close(cs);
+        return rc;
+    }
+    char *svg = NULL;
+    size_t len = 0;
+    cli_map_summary_t sum;
+    rc = cli_store_map(cs, image, &svg, &len, &sum);
+    if (rc) {
+        /* cli_store_map printed the line */
+    } else if (!out || !strcmp(out, "-")) {
+        if (fwrite(svg, 1, len, stdout) != len || fflush(stdout) != 0) {
+            rc = cli_fail(NM_ERR_IO, "store %s: map: writing to stdout failed: %s", image, strerror(errno));
+        }
+    } else if (cli_write_file(out, (const uint8_t *)svg, len) != NM_OK) {
+        rc = cli_exit_code(NM_ERR_IO); /* cli_write_file named the file */
+    } else {
+        printf("map of %s written to %s: %u %s (%u per row), %u %s (%u damaged), %u free %s",
+               image, out, sum.blocks, blocks_word(sum.blocks), sum.cols, sum.modules,
+               sum.modules == 1 ? "module" : "modules", sum.damaged_modules, sum.free_runs,
+               sum.free_runs == 1 ? "run" : "runs");
+        if (sum.damaged_meta_blocks || sum.kept_blocks) {
+            printf(", %u damaged metadata %s, %u kept %s", sum.damaged_meta_blocks,
+                   blocks_word(sum.damaged_meta_blocks), sum.kept_blocks, blocks_word(sum.kept_blocks));
+        }
+        printf("\n");
+    }
+    free(svg);
+    cli_store_close(cs);
+    return rc;
+}
+
 int cmd_store(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         store_help();
@@ -636,6 +689,9 @@ int cmd_store(int argc, char **argv) {
     if (!strcmp(sub, "check")) {
         return store_check(argc, argv);
     }
+    if (!strcmp(sub, "map")) {
+        return store_map(argc, argv);
+    }
     if (!strcmp(sub, "install")) {
         /* The board is the firmware the store installs for: its arch,
          * float ABI and exports (imports are checked at install). */
@@ -649,5 +705,5 @@ int cmd_store(int argc, char **argv) {
         return rc;
     }
     return cli_fail(NM_ERR_INVAL,
-                    "store: unknown command '%s' (format, install, rm, ls, defrag, stat, check)", sub);
+                    "store: unknown command '%s' (format, install, rm, ls, defrag, stat, check, map)", sub);
 }

@@ -61,7 +61,28 @@ int cli_read_file(const char *path, uint8_t **data, size_t *len) {
     return NM_OK;
 }
 
+/* Writes into path directly: for what must not be replaced. */
+static int write_in_place(const char *path, const uint8_t *data, size_t len) {
+    FILE *f = fopen(path, "wb");
+    int ok = f && fwrite(data, 1, len, f) == len;
+    if (f && fclose(f) != 0) {
+        ok = 0;
+    }
+    if (!ok) {
+        fprintf(stderr, "natmod: %s: write failed: %s\n", path, strerror(errno));
+        return NM_ERR_IO;
+    }
+    return NM_OK;
+}
+
 int cli_write_file(const char *path, const uint8_t *data, size_t len) {
+    /* Something that exists and is not a regular file (/dev/null, a pipe,
+     * a tty) is written in place: renaming over it would replace it, and
+     * as root that replaces /dev/null with a file. */
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        return write_in_place(path, data, len);
+    }
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 8);
     if (!tmp) {
