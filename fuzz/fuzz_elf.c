@@ -8,13 +8,16 @@
  *       fuzz/fuzz_elf.c src/link/(all .c) src/format/(all .c) -o fuzz_elf
  *   ./fuzz_elf -max_total_time=60 tests/corpus/elf
  *
- * First byte (control): bit 0 arch (x86-64 / armv7m), bit 1 gc_sections,
+ * First byte (control): bit 0 arch (x86-64 / Thumb), bit 1 gc_sections,
  * bit 2 split the rest in two inputs at the position the second byte picks,
  * bit 3 wrap the second part in an ar archive, bit 4 link for .mpy
- * (entry mpy_init, packed) and read the .mpy back. Seeds from the corpus
- * have no control byte, so a plain ELF first byte (0x7f) also selects plain
- * mode, linked both ways. The input is also read as a firmware ELF / symbol
- * file (nml_abs_load), which must refuse or succeed, never misbehave.
+ * (entry mpy_init, packed) and read the .mpy back, bit 5 Thumb is armv6m
+ * (else armv7m: the build-attribute checks refuse differently). Seeds from
+ * the corpus have no control byte, so a plain ELF first byte (0x7f) also
+ * selects plain mode, linked both ways. The input is also read as a firmware
+ * ELF / symbol file (nml_abs_load), which must refuse or succeed, never
+ * misbehave, and as a symbol name to demangle (nml_demangle), which must
+ * end, in bounds, with a NUL-terminated result.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -71,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         body = data;
         n = size;
     }
-    opt.arch = (ctl & 1) ? NM_ARCH_ARMV7M : NM_ARCH_X64;
+    opt.arch = !(ctl & 1) ? NM_ARCH_X64 : (ctl & 0x20) ? NM_ARCH_ARMV6M : NM_ARCH_ARMV7M;
     opt.gc_sections = (ctl >> 1) & 1;
     nml_input_t in[2];
     memset(in, 0, sizeof in);
@@ -105,6 +108,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     nml_result_t res;
     char detail[256];
     nml_abs_syms_t *abs = NULL;
+    {
+        char *name = malloc(n + 3);
+        char dm[256];
+        if (name) {
+            memcpy(name, "_Z", 2);
+            memcpy(name + 2, body, n);
+            name[n + 2] = 0; /* stops at the first NUL of body, as a symbol name would */
+            (void)nml_demangle(name + 2, dm, sizeof dm);
+            (void)nml_demangle(name, dm, sizeof dm);
+            if (!memchr(dm, 0, sizeof dm)) {
+                abort();
+            }
+            free(name);
+        }
+    }
     if (nml_abs_load("fuzz.ld", body, n, &abs, detail, sizeof detail) == NM_OK) {
         uint64_t addr;
         (void)nml_abs_find(abs, "mpy_init", &addr);
@@ -117,6 +135,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         mo.packed = 1;
         mo.check_import = nml_mpy_check_import;
         mo.import_ctx = &im;
+        mo.same_import = nml_mpy_same_import;
         if (nml_link(&mo, &res, detail, sizeof detail) == NM_OK) {
             static const char *const q[] = {"a", "b"};
             nml_mpy_options_t wo = {"fuzz.mpy", q, 2, NULL};

@@ -7,6 +7,7 @@
  * literal), which works on ARMv6-M too (no ldr.w pc), keeping the branch
  * itself inside the module and firmware addresses out of text.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "link/link_internal.h"
@@ -311,11 +312,47 @@ static void thumb_write_jump(uint8_t *p, unsigned arch, int64_t to) {
     }
 }
 
-/* ULEB128 at *pos within [0, end); 0 on overflow or truncation. */
+/* ---- build attributes (.ARM.attributes) ----
+ *
+ * What the code of an object needs is in its "aeabi" build attributes
+ * (ARM IHI 0045, Addenda to the ARM ABI): Tag_CPU_arch, Tag_CPU_arch_profile
+ * and the float calling convention Tag_ABI_VFP_args. The section is
+ *   'A' { u32 length, vendor NUL, ...: for "aeabi": { tag ULEB, u32 size,
+ *   attributes } ... } ...
+ * with lengths and sizes counting their own fields. It is untrusted input:
+ * every length is checked against what contains it, every ULEB is bounded,
+ * every string must end inside its sub-subsection; anything else is a
+ * malformed object. Only file-scope attributes (Tag_File) are read: gcc,
+ * clang and gas write nothing else. */
+
+enum {
+    SHT_ARM_ATTRIBUTES = 0x70000003u,
+    TAG_FILE = 1,
+    TAG_CPU_RAW_NAME = 4, TAG_CPU_NAME = 5, TAG_CPU_ARCH = 6, TAG_CPU_ARCH_PROFILE = 7,
+    TAG_ABI_VFP_ARGS = 28, TAG_COMPATIBILITY = 32, TAG_CONFORMANCE = 67,
+};
+
+/* Tag_CPU_arch values, as the ARM ABI addenda and binutils number them: the index is the value. */
+static const char *const cpu_arch_names[] = {
+    "pre-ARMv4", "ARMv4", "ARMv4T", "ARMv5T", "ARMv5TE", "ARMv5TEJ", "ARMv6", "ARMv6KZ", "ARMv6T2",
+    "ARMv6K", "ARMv7", "ARMv6-M", "ARMv6S-M", "ARMv7E-M", "ARMv8-A", "ARMv8-R", "ARMv8-M.base",
+    "ARMv8-M.main", "ARMv8.1-A", "ARMv8.2-A", "ARMv8.3-A", "ARMv8.1-M.main", "ARMv9-A",
+};
+
+typedef struct arm_attrs {
+    int32_t cpu_arch; /* Tag_CPU_arch, -1 if not said */
+    int32_t profile;  /* Tag_CPU_arch_profile: 'A', 'R', 'M', 'S', 0; -1 if not said */
+    int32_t vfp_args; /* Tag_ABI_VFP_args, -1 if not said */
+} arm_attrs_t;
+
+/* ULEB128 at *pos, before end; 0 if it runs past end or exceeds 32 bits. */
 static int uleb(const uint8_t *d, size_t end, size_t *pos, uint32_t *out) {
     uint32_t v = 0;
     for (unsigned shift = 0; *pos < end && shift < 35; shift += 7) {
         uint8_t b = d[(*pos)++];
+        if (shift == 28 && (b & 0x70)) {
+            return 0;
+        }
         v |= (uint32_t)(b & 0x7f) << shift;
         if (!(b & 0x80)) {
             *out = v;
@@ -325,78 +362,210 @@ static int uleb(const uint8_t *d, size_t end, size_t *pos, uint32_t *out) {
     return 0;
 }
 
-/* gcc does not set EF_ARM_ABI_FLOAT_* in relocatable objects; the float
- * calling convention is Tag_ABI_VFP_args (28) in the "aeabi" build
- * attributes. Anything malformed here just means "does not say". */
-static int thumb_float_abi(const nml_obj_t *o) {
-    if (o->eflags & 0x400) {
-        return NM_FLOAT_HARD;
+/* Past a NUL-terminated string at *pos, before end; 0 if it does not end there. */
+static int skip_ntbs(const uint8_t *d, size_t end, size_t *pos) {
+    const uint8_t *nul = *pos < end ? memchr(d + *pos, 0, end - *pos) : NULL;
+    if (!nul) {
+        return 0;
     }
-    if (o->eflags & 0x200) {
-        return NM_FLOAT_SOFT;
+    *pos = (size_t)(nul - d) + 1;
+    return 1;
+}
+
+static int attr_fail(const nml_obj_t *o, uint32_t si, size_t at, const char *what, nml_err_t *e) {
+    return nml_fail(e, NM_ERR_ELF, "%s: section %u (%s): malformed build attributes at offset 0x%zx: %s", o->name,
+                    si, o->secs[si].name, at, what);
+}
+
+/* The file-scope attributes in d[p, end) into a. */
+static int parse_file_attrs(const nml_obj_t *o, uint32_t si, const uint8_t *d, size_t p, size_t end,
+                            arm_attrs_t *a, nml_err_t *e) {
+    while (p < end) {
+        size_t at = p;
+        uint32_t tag, v = 0;
+        if (!uleb(d, end, &p, &tag)) {
+            return attr_fail(o, si, at, "tag number runs past its sub-subsection or exceeds 32 bits", e);
+        }
+        /* Tag_compatibility: a flag then a vendor name; 4, 5, 67 and odd tags
+         * above 32: a string; every other tag: a ULEB. */
+        int str = tag == TAG_CPU_RAW_NAME || tag == TAG_CPU_NAME || tag == TAG_CONFORMANCE ||
+                  tag == TAG_COMPATIBILITY || (tag > 32 && (tag & 1));
+        if ((!str || tag == TAG_COMPATIBILITY) && !uleb(d, end, &p, &v)) {
+            return attr_fail(o, si, at, "value runs past its sub-subsection or exceeds 32 bits", e);
+        }
+        if (str && !skip_ntbs(d, end, &p)) {
+            return attr_fail(o, si, at, "string value without its NUL", e);
+        }
+        if (tag == TAG_CPU_ARCH) {
+            a->cpu_arch = (int32_t)(v > 0xffff ? 0xffff : v);
+        } else if (tag == TAG_CPU_ARCH_PROFILE) {
+            a->profile = (int32_t)(v > 0xff ? 0xff : v);
+        } else if (tag == TAG_ABI_VFP_ARGS) {
+            a->vfp_args = (int32_t)(v > 0xff ? 0xff : v);
+        }
     }
-    for (uint32_t i = 1; i < o->nsecs; i++) {
-        const nml_sec_t *s = &o->secs[i];
-        if (s->type != 0x70000003u /* SHT_ARM_ATTRIBUTES */ || s->size < 1) {
+    return NM_OK;
+}
+
+/* The "aeabi" attributes of every SHT_ARM_ATTRIBUTES section of o. */
+static int parse_attrs(const nml_obj_t *o, arm_attrs_t *a, nml_err_t *e) {
+    a->cpu_arch = a->profile = a->vfp_args = -1;
+    for (uint32_t si = 1; si < o->nsecs; si++) {
+        const nml_sec_t *s = &o->secs[si];
+        if (s->type != SHT_ARM_ATTRIBUTES || s->size == 0) {
             continue;
         }
-        const uint8_t *d = o->data + s->offset;
+        const uint8_t *d = o->data + s->offset; /* inside the file: elf.c checked it */
         size_t n = (size_t)s->size, pos = 1;
         if (d[0] != 'A') {
-            return -1;
+            return attr_fail(o, si, 0, "format version is not 'A'", e);
         }
-        while (n - pos >= 4) {
+        while (pos < n) {
+            if (n - pos < 4) {
+                return attr_fail(o, si, pos, "subsection length runs past the section", e);
+            }
             uint32_t len = nml_rd32(d + pos);
-            if (len < 4 || len > n - pos) {
-                return -1;
+            if (len < 5 || len > n - pos) {
+                return attr_fail(o, si, pos, "subsection length smaller than its header or past the section", e);
             }
             size_t end = pos + len, p = pos + 4;
             const uint8_t *vendor = d + p;
-            while (p < end && d[p]) {
-                p++;
+            if (!skip_ntbs(d, end, &p)) {
+                return attr_fail(o, si, pos + 4, "vendor name without its NUL", e);
             }
-            p++;
-            if (p > end || memcmp(vendor, "aeabi", 6) != 0) {
-                pos = end;
+            if (strcmp((const char *)vendor, "aeabi") != 0) {
+                pos = end; /* another vendor's: not ours to read */
                 continue;
             }
-            while (end - p >= 5) {
-                uint8_t tag = d[p];
-                uint32_t sublen = nml_rd32(d + p + 1);
-                if (sublen < 5 || sublen > end - p) {
-                    return -1;
+            while (p < end) {
+                size_t at = p;
+                uint32_t tag;
+                if (!uleb(d, end, &p, &tag) || end - p < 4) {
+                    return attr_fail(o, si, at, "sub-subsection header runs past its subsection", e);
                 }
-                size_t subend = p + sublen, q = p + 5;
-                if (tag == 1) { /* Tag_File */
-                    while (q < subend) {
-                        uint32_t t, v;
-                        if (!uleb(d, subend, &q, &t)) {
-                            return -1;
-                        }
-                        if (t == 32 && !uleb(d, subend, &q, &v)) { /* Tag_compatibility: ULEB then string */
-                            return -1;
-                        }
-                        if (t == 4 || t == 5 || t == 67 || t == 32 || (t > 32 && (t & 1))) {
-                            while (q < subend && d[q]) {
-                                q++;
-                            }
-                            q++;
-                            continue;
-                        }
-                        if (!uleb(d, subend, &q, &v)) {
-                            return -1;
-                        }
-                        if (t == 28) { /* Tag_ABI_VFP_args */
-                            return v == 0 ? NM_FLOAT_SOFT : v == 1 ? NM_FLOAT_HARD : -1;
-                        }
+                uint32_t size = nml_rd32(d + p);
+                if (size < p + 4 - at || size > end - at) {
+                    return attr_fail(o, si, at, "sub-subsection size smaller than its header or past its subsection",
+                                     e);
+                }
+                size_t sub_end = at + size;
+                if (tag == TAG_FILE) {
+                    int err = parse_file_attrs(o, si, d, p + 4, sub_end, a, e);
+                    if (err) {
+                        return err;
                     }
                 }
-                p = subend;
+                p = sub_end; /* Tag_Section, Tag_Symbol: per-section/symbol, not read */
             }
             pos = end;
         }
     }
-    return -1;
+    return NM_OK;
+}
+
+/* The CPU the arch's compiler flags name, for advice. */
+static const char *arch_cpu(unsigned arch) {
+    switch (arch) {
+    case NM_ARCH_ARMV6M: return "cortex-m0";
+    case NM_ARCH_ARMV7M: return "cortex-m3";
+    case NM_ARCH_ARMV7EMDP: return "cortex-m7";
+    default: return "cortex-m4";
+    }
+}
+
+static const char *arch_arm_name(unsigned arch) {
+    return arch == NM_ARCH_ARMV6M ? "ARMv6-M" : arch == NM_ARCH_ARMV7M ? "ARMv7-M" : "ARMv7E-M";
+}
+
+/* Can a CPU of arch run code whose Tag_CPU_arch is t? M-profile cores run
+ * Thumb code only: the 16-bit Thumb of ARMv4T..ARMv6K runs on all of them,
+ * Thumb-2 (ARMv6T2, ARMv7) from ARMv7-M on, the DSP extension (ARMv7E-M)
+ * on ARMv7E-M; nothing of ARMv8 on any of them (ARMv8-M baseline has
+ * instructions ARMv7-M lacks too). */
+static int cpu_arch_runs(unsigned arch, int32_t t) {
+    switch (t) {
+    case 0: case 1: case 2: case 3: case 4: case 5: case 6: case 7: case 9: /* pre-v4 .. v6K */
+    case 11: case 12: /* v6-M, v6S-M */
+        return 1;
+    case 8: case 10: /* v6T2, v7 */
+        return arch >= NM_ARCH_ARMV7M;
+    case 13: /* v7E-M */
+        return arch >= NM_ARCH_ARMV7EM;
+    default:
+        return 0;
+    }
+}
+
+/* A local "$a" or "$a.<anything>" mapping symbol in an executable section:
+ * ARM (A32) instructions there. Its section index, or 0. */
+static uint32_t arm_code_section(const nml_obj_t *o) {
+    for (uint32_t i = 1; i < o->nsyms; i++) {
+        const nml_sym_t *y = &o->syms[i];
+        if (y->bind == NML_STB_LOCAL && y->name[0] == '$' && y->name[1] == 'a' &&
+            (y->name[2] == 0 || y->name[2] == '.') && y->shndx != NML_SHN_UNDEF && y->shndx < o->nsecs &&
+            (o->secs[y->shndx].flags & (NML_SHF_ALLOC | NML_SHF_EXEC)) == (NML_SHF_ALLOC | NML_SHF_EXEC)) {
+            return y->shndx;
+        }
+    }
+    return 0;
+}
+
+/* Refuse an object that cannot run on arch or passes floats otherwise:
+ * malformed build attributes (NM_ERR_ELF), another float ABI
+ * (NM_ERR_FLOAT_ABI), code for a newer architecture, another profile or
+ * the ARM instruction set (NM_ERR_ARCH). An object whose attributes do not
+ * say (hand-written assembly without .cpu) is taken at its word. */
+static int thumb_check_object(const nml_obj_t *o, unsigned arch, unsigned float_abi, nml_err_t *e) {
+    arm_attrs_t a;
+    int err = parse_attrs(o, &a, e);
+    if (err) {
+        return err;
+    }
+    /* gcc does not set EF_ARM_ABI_FLOAT_* in relocatable objects, but others may */
+    int f = (o->eflags & 0x400)   ? NM_FLOAT_HARD
+            : (o->eflags & 0x200) ? NM_FLOAT_SOFT
+            : a.vfp_args == 0     ? NM_FLOAT_SOFT
+            : a.vfp_args == 1     ? NM_FLOAT_HARD
+                                  : -1;
+    if (f >= 0 && (unsigned)f != float_abi) {
+        return nml_fail(e, NM_ERR_FLOAT_ABI, "%s: float ABI %s, but linking for %s float", o->name,
+                        nm_float_name((unsigned)f), nm_float_name(float_abi));
+    }
+    int32_t t = a.cpu_arch;
+    char what[112], num[24] = "", prof[40] = "";
+    int known = t >= 0 && t < (int32_t)(sizeof cpu_arch_names / sizeof cpu_arch_names[0]);
+    int ar = a.profile == 'A' || a.profile == 'R' || a.profile == 'S';
+    if (ar) {
+        snprintf(prof, sizeof prof, "%sTag_CPU_arch_profile '%c'", t >= 0 ? ", " : "", (char)a.profile);
+    }
+    if (t >= 0) {
+        snprintf(num, sizeof num, "Tag_CPU_arch %d", (int)t);
+    }
+    /* e.g. "ARMv7-A (Tag_CPU_arch 10, Tag_CPU_arch_profile 'A')" */
+    snprintf(what, sizeof what, "%s%s (%s%s)",
+             known ? cpu_arch_names[t] : t >= 0 ? "an architecture this linker does not know" : "the A or R profile",
+             t != 10 ? "" : a.profile == 'M' ? "-M" : a.profile == 'A' ? "-A" : a.profile == 'R' ? "-R" : "", num,
+             prof);
+    if (ar) {
+        return nml_fail(e, NM_ERR_ARCH,
+                        "%s: code for %s, not the microcontroller profile of %s (%s), which would fault on it; "
+                        "build it with -mthumb -mcpu=%s",
+                        o->name, what, nm_arch_name(arch), arch_arm_name(arch), arch_cpu(arch));
+    }
+    if (t >= 0 && !cpu_arch_runs(arch, t)) {
+        return nml_fail(e, NM_ERR_ARCH,
+                        "%s: code for %s, newer than %s (%s), which would fault on it; build it with -mcpu=%s (and "
+                        "use the libraries of that multilib)",
+                        o->name, what, nm_arch_name(arch), arch_arm_name(arch), arch_cpu(arch));
+    }
+    uint32_t si = arm_code_section(o);
+    if (si) {
+        return nml_fail(e, NM_ERR_ARCH,
+                        "%s: section %u (%s) holds ARM (A32) code (mapping symbol $a): %s (%s) runs Thumb code "
+                        "only; build it with -mthumb -mcpu=%s (and use the libraries of that multilib)",
+                        o->name, si, o->secs[si].name, nm_arch_name(arch), arch_arm_name(arch), arch_cpu(arch));
+    }
+    return NM_OK;
 }
 
 const nml_arch_t nml_arch_thumb = {
@@ -419,5 +588,5 @@ const nml_arch_t nml_arch_thumb = {
     .write_stub = thumb_write_stub,
     .jump_size = thumb_jump_size,
     .write_jump = thumb_write_jump,
-    .float_abi = thumb_float_abi,
+    .check_object = thumb_check_object,
 };

@@ -329,6 +329,16 @@ static int is_libgcc(const char *n) {
                                                                    strstr(n, "ti3") || strstr(n, "gnu_")));
 }
 
+int nml_mpy_same_import(void *ctx, const char *a, const char *b) {
+    const nml_mpy_imports_t *im = ctx;
+    int da = nml_mpy_dest_of(a), db = nml_mpy_dest_of(b);
+    uint64_t xa, xb;
+    if (da >= 0 || db >= 0) {
+        return da == db; /* nml_write_mpy takes the loader's first */
+    }
+    return nml_abs_find(im->abs, a, &xa) && nml_abs_find(im->abs, b, &xb) && xa == xb;
+}
+
 int nml_mpy_check_import(void *ctx, const char *name, char *why, size_t n) {
     const nml_mpy_imports_t *im = ctx;
     uint64_t addr;

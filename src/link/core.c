@@ -29,11 +29,13 @@ struct nml_gsym {
     uint32_t hash;
     nml_obj_t *obj; /* definition, NULL while undefined */
     uint32_t sym;
-    uint8_t weakdef, common, demanded, exported, in_fw;
+    uint8_t weakdef, common, demanded, exported, in_fw, undef_reported;
     uint64_t common_size;
     uint32_t common_align;
     uint32_t common_off; /* bss: offset in RW */
     int32_t import_idx, got_idx, stub_idx;
+    nml_gsym_t *same; /* an earlier import that reaches the same thing (opt->same_import): this
+                       * one uses its import index, GOT entry and stub; NULL: none */
 };
 
 typedef struct table {
@@ -58,6 +60,16 @@ typedef struct mapping {
     size_t len;
     struct mapping *next;
 } mapping_t;
+
+/* An undefined symbol the link cannot take as an import: where it was
+ * first needed, and why nothing provides it. All are reported at once. */
+typedef struct undef {
+    nml_gsym_t *g;
+    nml_obj_t *obj;
+    nml_sec_t *sec;
+    nml_rel_t *rel;
+    const char *why;
+} undef_t;
 
 typedef struct got_ent {
     nml_obj_t *obj; /* the referencing object and symbol, resolved at write time */
@@ -84,6 +96,8 @@ typedef struct ctx {
     size_t nstubs, capstubs;
     nm_reloc_t *relocs;
     size_t nrelocs, caprelocs;
+    undef_t *undefs;
+    size_t nundefs, capundefs;
     uint64_t text_size, rw_offset, data_size, bss_size, got_off, stub_off;
     unsigned text_align, rw_align; /* log2 */
     uint8_t *text, *data;
@@ -328,11 +342,10 @@ static int include_obj(ctx_t *c, nml_obj_t *o) {
         return nml_fail(&c->err, NM_ERR_ARCH, "%s: ELF machine %u (class %u) is not %s",
                         o->name, o->machine, o->elfclass, nm_arch_name(c->opt->arch));
     }
-    if (ar->float_abi) {
-        int f = ar->float_abi(o);
-        if (f >= 0 && f != c->opt->float_abi) {
-            return nml_fail(&c->err, NM_ERR_FLOAT_ABI, "%s: float ABI %s, but linking for %s float",
-                            o->name, nm_float_name((unsigned)f), nm_float_name(c->opt->float_abi));
+    if (ar->check_object) {
+        int err = ar->check_object(o, c->opt->arch, c->opt->float_abi, &c->err);
+        if (err) {
+            return err;
         }
     }
     for (uint32_t i = 1; i < o->nsecs; i++) {
@@ -659,9 +672,21 @@ static int rel_fail(ctx_t *c, int code, nml_obj_t *o, nml_sec_t *s, nml_rel_t *r
                     (unsigned long long)r->offset, rname(c, r->type, b, sizeof b), symname(o, r->sym), why);
 }
 
+/* The import whose GOT entry and stub g uses: g, or the one it is the same as. */
+static nml_gsym_t *import_of(nml_gsym_t *g) {
+    return g && g->same ? g->same : g;
+}
+
 static int add_import(ctx_t *c, nml_gsym_t *g) {
     if (g->import_idx >= 0) {
         return NM_OK;
+    }
+    for (size_t i = 0; c->opt->same_import && i < c->nimports; i++) {
+        if (c->opt->same_import(c->opt->import_ctx, c->imports[i]->name, g->name)) {
+            g->same = c->imports[i];
+            g->import_idx = (int32_t)i;
+            return NM_OK;
+        }
     }
     if (c->nimports >= 0xffff) {
         return nml_fail(&c->err, NM_ERR_UNSUPPORTED, "too many imports (more than 65535)");
@@ -676,7 +701,7 @@ static int add_import(ctx_t *c, nml_gsym_t *g) {
 
 static int add_got(ctx_t *c, nml_obj_t *o, uint32_t i) {
     nml_sym_t *s = &o->syms[i];
-    int32_t *slot = s->g ? &s->g->got_idx : &s->got_idx;
+    int32_t *slot = s->g ? &import_of(s->g)->got_idx : &s->got_idx;
     if (*slot >= 0) {
         return NM_OK;
     }
@@ -693,9 +718,31 @@ static int add_got(ctx_t *c, nml_obj_t *o, uint32_t i) {
     return NM_OK;
 }
 
-/* Decide what an undefined global becomes: import, 0 (weak), or an error. */
+/* Note an undefined symbol nothing provides (once per symbol, at its first
+ * reference); report_undefined lists them all when the scan is done. */
+static int note_undefined(ctx_t *c, nml_obj_t *o, nml_sec_t *s, nml_rel_t *r, nml_gsym_t *g, const char *why) {
+    if (g->undef_reported) {
+        return NM_OK;
+    }
+    if (grow(c, (void **)&c->undefs, &c->capundefs, c->nundefs + 1, sizeof(*c->undefs))) {
+        return c->err.code;
+    }
+    undef_t *u = &c->undefs[c->nundefs++];
+    u->g = g;
+    u->obj = o;
+    u->sec = s;
+    u->rel = r;
+    u->why = why ? nml_strdup(&c->a, why) : NULL;
+    if (why && !u->why) {
+        return nomem(c);
+    }
+    g->undef_reported = 1;
+    return NM_OK;
+}
+
+/* Decide what an undefined global becomes: an import, 0 (weak), or
+ * undefined (noted, left T_UNDEF). */
 static int undefined(ctx_t *c, nml_obj_t *o, nml_sec_t *s, nml_rel_t *r, tgt_t *t) {
-    char b[32];
     nml_gsym_t *g = t->g;
     if (c->opt->check_import) {
         char why[256];
@@ -707,9 +754,7 @@ static int undefined(ctx_t *c, nml_obj_t *o, nml_sec_t *s, nml_rel_t *r, tgt_t *
         if (t->kind == T_WEAK0) {
             return NM_OK;
         }
-        return nml_fail(&c->err, NM_ERR_NOSYM, "undefined symbol '%s' (referenced from %s %s+0x%llx, %s): %s", g->name,
-                        o->name, s->name, (unsigned long long)r->offset, rname(c, r->type, b, sizeof b),
-                        why[0] ? why : "nothing provides it");
+        return note_undefined(c, o, s, r, g, why[0] ? why : "nothing provides it");
     }
     if (c->have_fw) {
         if (in_fw(c, g->name)) {
@@ -719,16 +764,44 @@ static int undefined(ctx_t *c, nml_obj_t *o, nml_sec_t *s, nml_rel_t *r, tgt_t *
         if (t->kind == T_WEAK0) {
             return NM_OK;
         }
-        return nml_fail(&c->err, NM_ERR_NOSYM,
-                        "undefined symbol '%s' (referenced from %s %s+0x%llx, %s): not in the firmware export list %s",
-                        g->name, o->name, s->name, (unsigned long long)r->offset, rname(c, r->type, b, sizeof b),
-                        c->opt->syms_path);
+        return note_undefined(c, o, s, r, g, NULL);
     }
     if (t->kind == T_WEAK0) {
         return NM_OK;
     }
     t->kind = T_IMPORT;
     return add_import(c, g);
+}
+
+#define UNDEF_FMT "undefined symbol %s (referenced from %s %s+0x%llx, %s): %s%s"
+
+/* Every undefined symbol, one line each, C++ names demangled (the mangled
+ * name beside them, as nm shows it). The lines go into the detail buffer as
+ * long as they fit, leaving room for a last line that counts the rest. */
+static int report_undefined(ctx_t *c) {
+    enum { MORE_ROOM = 48 }; /* "... and 4294967295 more undefined symbols" */
+    for (size_t i = 0; i < c->nundefs; i++) {
+        const undef_t *u = &c->undefs[i];
+        char dm[512], name[1100], b[32];
+        if (nml_demangle(u->g->name, dm, sizeof dm)) {
+            snprintf(name, sizeof name, "'%s' [%s]", dm, u->g->name);
+        } else {
+            snprintf(name, sizeof name, "'%s'", u->g->name);
+        }
+        const char *why = u->why ? u->why : "not in the firmware export list ";
+        const char *list = u->why ? "" : c->opt->syms_path;
+        if (i == 0) {
+            nml_fail(&c->err, NM_ERR_NOSYM, UNDEF_FMT, name, u->obj->name, u->sec->name,
+                     (unsigned long long)u->rel->offset, rname(c, u->rel->type, b, sizeof b), why, list);
+        } else if (!nml_fail_more(&c->err, i + 1 < c->nundefs ? MORE_ROOM : 0, UNDEF_FMT, name, u->obj->name,
+                                  u->sec->name, (unsigned long long)u->rel->offset,
+                                  rname(c, u->rel->type, b, sizeof b), why, list)) {
+            nml_fail_more(&c->err, 0, "... and %zu more undefined symbol%s", c->nundefs - i,
+                          c->nundefs - i == 1 ? "" : "s");
+            break;
+        }
+    }
+    return NM_ERR_NOSYM;
 }
 
 static int scan_relocs(ctx_t *c) {
@@ -773,6 +846,10 @@ static int scan_relocs(ctx_t *c) {
                     if (err) {
                         return err;
                     }
+                    if (t.kind == T_UNDEF) {
+                        continue; /* reported once the scan is done */
+                    }
+                    t.g = import_of(t.g);
                 }
                 if (t.kind == T_SEC && !t.obj->secs[t.sec].keep) {
                     return rel_fail(c, NM_ERR_RELOC, o, s, r, "target is in a discarded section");
@@ -814,7 +891,7 @@ static int scan_relocs(ctx_t *c) {
             }
         }
     }
-    return NM_OK;
+    return c->nundefs ? report_undefined(c) : NM_OK;
 }
 
 /* ---------------------------------------------------------------- layout */
@@ -1022,6 +1099,7 @@ static int final_target(ctx_t *c, nml_obj_t *o, uint32_t sym, tgt_t *t) {
     if (t->kind == T_UNDEF || t->kind == T_WEAK0) {
         if (t->g->import_idx >= 0) {
             t->kind = T_IMPORT;
+            t->g = import_of(t->g);
         } else if (t->kind == T_UNDEF) {
             return nml_fail(&c->err, NM_ERR_NOSYM, "undefined symbol '%s'", t->g->name); /* not reached */
         }
@@ -1147,7 +1225,7 @@ static int relocate(ctx_t *c) {
                 case NML_R_GOT:
                 case NML_R_GOTREL: {
                     nml_sym_t *y = &o->syms[r->sym];
-                    int32_t gi = y->g ? y->g->got_idx : y->got_idx;
+                    int32_t gi = y->g ? import_of(y->g)->got_idx : y->got_idx;
                     uint64_t entry = gotbase + (uint64_t)gi * ar->ptr_size + (uint64_t)A;
                     v = (int64_t)(kind == NML_R_GOT ? entry - P : entry - gotbase);
                     break;

@@ -45,6 +45,11 @@ typedef struct nml_options {
      * syms_path rule. */
     int (*check_import)(void *ctx, const char *name, char *why, size_t why_len);
     void *import_ctx;
+    /* Do imports a and b reach the same thing (for .mpy: one mp_fun_table
+     * entry, as memcpy and memmove do, or one firmware address)? Then they
+     * are one import, with one GOT entry and one stub/veneer. ctx:
+     * import_ctx. NULL: only imports of one name are one. */
+    int (*same_import)(void *ctx, const char *a, const char *b);
 } nml_options_t;
 
 /* A linked module owns every buffer nm_wmodule_t points to. */
@@ -60,6 +65,13 @@ typedef struct nml_result {
  * file, section, offset, relocation type and symbol where they apply. */
 int nml_link(const nml_options_t *opt, nml_result_t *res, char *detail, size_t detail_len);
 void nml_result_free(nml_result_t *res);
+
+/* The C++ name mangled in sym (Itanium C++ ABI, as gcc and clang write it)
+ * demangled into out[n] as binutils' c++filt prints it, for the common cases
+ * (demangle.c lists them). Returns 1 if out holds the demangled name; 0 if
+ * sym is not a mangled name, uses something not covered, or does not fit:
+ * out then holds sym as it is (cut to n - 1 bytes). Bounded on any input. */
+int nml_demangle(const char *sym, char *out, size_t n);
 
 /* The .nmod back-end: write the linked module as one slice. */
 int nml_write_nmod(const nml_result_t *res, uint8_t **out, size_t *out_len, char *detail, size_t detail_len);
@@ -92,6 +104,10 @@ typedef struct nml_mpy_imports {
     const char *archives; /* non-empty if archives were given (for messages) */
 } nml_mpy_imports_t;
 int nml_mpy_check_import(void *ctx, const char *name, char *why, size_t n);
+/* nml_options.same_import for .mpy links: the same loader relocation
+ * destination (nml_mpy_dest_of), or, for symbols the loader does not
+ * provide, the same address in abs. ctx: nml_mpy_imports_t. */
+int nml_mpy_same_import(void *ctx, const char *a, const char *b);
 
 typedef struct nml_mpy_options {
     const char *source_name;   /* qstr table entry 0 */

@@ -66,9 +66,11 @@ typedef struct nml_arch {
      * that distance on that arch, and its bytes. */
     unsigned (*jump_size)(unsigned arch, int64_t to);
     void (*write_jump)(uint8_t *p, unsigned arch, int64_t to);
-    /* Float ABI an object declares: NM_FLOAT_SOFT/HARD, or -1 if it does
-     * not say (libgcc members often do not). NULL: not checked. */
-    int (*float_abi)(const nml_obj_t *o);
+    /* Refuse an object this arch cannot run as linked for (arch,
+     * float_abi): another float ABI, code for a newer CPU or another
+     * instruction set. NM_OK or the NM_ERR_* recorded in e, naming the
+     * object. NULL: every object of the right ELF machine runs. */
+    int (*check_object)(const nml_obj_t *o, unsigned arch, unsigned float_abi, nml_err_t *e);
 } nml_arch_t;
 
 extern const nml_arch_t nml_arch_x86_64;

@@ -27,6 +27,32 @@ int nml_fail(nml_err_t *e, int code, const char *fmt, ...) {
     return code;
 }
 
+int nml_fail_more(nml_err_t *e, size_t reserve, const char *fmt, ...) {
+    if (!e || !e->code || !e->buf || !e->len) {
+        return 0;
+    }
+    size_t used = strlen(e->buf);
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    /* used + '\n' + n + NUL + reserve must fit */
+    if (n < 0 || used + 2 + (size_t)n + reserve > e->len) {
+        return 0;
+    }
+    char *line = e->buf + used + 1;
+    va_start(ap, fmt);
+    vsnprintf(line, e->len - used - 1, fmt, ap);
+    va_end(ap);
+    for (char *p = line; *p; p++) {
+        if (*p == '\n' || *p == '\r') {
+            *p = ' ';
+        }
+    }
+    e->buf[used] = '\n';
+    return 1;
+}
+
 struct nml_block {
     struct nml_block *next;
     max_align_t data[];

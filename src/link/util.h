@@ -27,6 +27,10 @@ typedef struct nml_err {
 
 /* Record an error (if none yet) and return code. */
 int nml_fail(nml_err_t *e, int code, const char *fmt, ...) NML_PRINTF(3, 4);
+/* Add one more line to the error recorded (a list: one line per undefined
+ * symbol), after a newline. It goes in whole, with reserve bytes still free
+ * after it, or not at all. Returns 1 if it went in. */
+int nml_fail_more(nml_err_t *e, size_t reserve, const char *fmt, ...) NML_PRINTF(3, 4);
 
 /* ---- allocation: everything hangs off an arena, freed at once ---- */
 typedef struct nml_arena {

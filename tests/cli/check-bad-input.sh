@@ -128,5 +128,69 @@ echo $? >"$tmp/status"
 check "run missing export" "$(code_of NM_ERR_NOENT)" "$hello" "no export 'no_such_fn'"
 if [ -s "$tmp/out" ]; then echo "FAIL run missing export: module init ran"; fail=$((fail + 1)); fi
 
+# natmod info on a file that is neither format says what it looked for, and
+# a file it refuses gets no "FILE:" heading.
+printf 'hello, world\n' >"$tmp/plain.txt"
+"$natmod" info "$tmp/plain.txt" >"$tmp/out" 2>"$tmp/err"
+echo $? >"$tmp/status"
+check "info plain text" "$(code_of NM_ERR_MAGIC)" "$tmp/plain.txt" \
+    "neither a .nmod (magic NMOD) nor a .mpy (magic 'M', version 6)"
+if [ -s "$tmp/out" ]; then echo "FAIL info plain text: printed on stdout"; fail=$((fail + 1)); fi
+"$natmod" info "$tmp/cut.nmod" >"$tmp/out" 2>"$tmp/err"
+echo $? >"$tmp/status"
+check "info truncated" "$(code_of NM_ERR_TRUNCATED)" "$tmp/cut.nmod"
+if [ -s "$tmp/out" ]; then echo "FAIL info truncated: printed on stdout"; fail=$((fail + 1)); fi
+# A .mpy whose top-level code has children (several parts): the size shown
+# is the file's, not the first part's.
+for f in viper_children_x64.mpy bytecode_objects_children.mpy; do
+    m="$top/tests/corpus/mpy/$f"
+    size=$(wc -c <"$m" | tr -d ' ')
+    if "$natmod" info "$m" | grep -q "format: .*, $size bytes\$"; then pass=$((pass + 1)); else
+        echo "FAIL info $f: format line does not give the file's $size bytes"; fail=$((fail + 1))
+        "$natmod" info "$m" | grep format: | sed 's/^/    stdout: /'
+    fi
+done
+
+# Every undefined symbol is reported, one "natmod:" line each, C++ names
+# demangled (the mangled name beside them), then one non-zero exit.
+if command -v cc >/dev/null 2>&1; then
+    cat >"$tmp/undef.c" <<'EOF'
+extern int missing_c(int);
+extern int ns_foo(int) __asm__("_ZN2ns3fooEi");
+extern int vsize(void *) __asm__("_ZNKSt6vectorIiSaIiEE4sizeEv");
+__attribute__((visibility("default"))) int use_undef(int x) { return missing_c(x) + ns_foo(x) + vsize(&x); }
+EOF
+    cc -O2 -fPIC -fno-plt -ffunction-sections -c "$tmp/undef.c" -o "$tmp/undef.o"
+    "$natmod" link --arch x86_64 --syms "$top/tests/corpus/elf/fw.syms" -o "$tmp/undef.nmod" "$tmp/undef.o" \
+        >"$tmp/out" 2>"$tmp/err"
+    st=$?
+    ok=1
+    [ $st -eq "$(code_of NM_ERR_NOSYM)" ] || { echo "FAIL link undefined: exit $st"; ok=0; }
+    [ "$(wc -l <"$tmp/err")" -eq 3 ] || { echo "FAIL link undefined: not 3 lines"; ok=0; }
+    [ "$(grep -c "^natmod: undefined symbol '.*' .*(referenced from .*undef.o .text" "$tmp/err")" -eq 3 ] ||
+        { echo "FAIL link undefined: a line is not 'natmod: undefined symbol ... (referenced from undef.o'"; ok=0; }
+    for w in "'missing_c'" "'ns::foo(int)' [_ZN2ns3fooEi]" \
+             "'std::vector<int, std::allocator<int> >::size() const' [_ZNKSt6vectorIiSaIiEE4sizeEv]"; do
+        grep -qF -- "$w" "$tmp/err" || { echo "FAIL link undefined: no $w"; ok=0; }
+    done
+    [ ! -e "$tmp/undef.nmod" ] || { echo "FAIL link undefined: output written"; ok=0; }
+    if [ $ok = 1 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); sed 's/^/    stderr: /' "$tmp/err"; fi
+fi
+
+# An object built for a newer CPU than the arch (ok_thumb.o: cortex-m3,
+# Thumb-2) is refused by every command that links, naming both.
+f="$top/tests/corpus/elf/ok_thumb.o"
+"$natmod" link --arch armv6m -o "$tmp/x.nmod" "$f" >"$tmp/out" 2>"$tmp/err"
+echo $? >"$tmp/status"
+check "link armv7-m object for armv6m" "$(code_of NM_ERR_ARCH)" "$f" "ARMv7-M" "armv6m"
+"$natmod" mpy link --arch armv6m -o "$tmp/x.mpy" "$f" >"$tmp/out" 2>"$tmp/err"
+echo $? >"$tmp/status"
+check "mpy link armv7-m object for armv6m" "$(code_of NM_ERR_ARCH)" "$f" "ARMv7-M" "armv6m"
+if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
+    "$natmod" build --arch armv6m -o "$tmp/x.nmod" "$f" >"$tmp/out" 2>"$tmp/err"
+    echo $? >"$tmp/status"
+    check "build armv7-m object for armv6m" "$(code_of NM_ERR_ARCH)" "$f" "ARMv7-M" "armv6m"
+fi
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

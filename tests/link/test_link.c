@@ -16,9 +16,10 @@
 
 #include "../test.h"
 #include "link/link.h"
+#include "link/link_internal.h" /* the arch hook, for every multilib member */
 
 static const char *objdir, *syms, *libgcc;
-static char detail[512];
+static char detail[4096];
 
 static const char *obj(const char *name) {
     static char buf[8][512];
@@ -72,6 +73,94 @@ static int find_import(const nm_wmodule_t *m, const char *name) {
         }
     }
     return -1;
+}
+
+/* How many lines of d contain word. */
+static int count_lines_with(const char *d, const char *word) {
+    int n = 0;
+    for (const char *p = d; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char line[1024];
+        snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line ? len : sizeof line - 1), p);
+        n += strstr(line, word) != NULL;
+        p = nl ? nl + 1 : NULL;
+    }
+    return n;
+}
+
+/* What binutils' c++filt prints for each (checked with c++filt 2.40), and
+ * names the demangler leaves as they are. */
+static void demangle_common_itanium_names_as_cxxfilt(void) {
+    static const char *const ok[][2] = {
+        {"_ZN2ns3fooEi", "ns::foo(int)"},
+        {"_ZNK3Foo3barEv", "Foo::bar() const"},
+        {"_ZNSt6vectorIiSaIiEE9push_backERKi", "std::vector<int, std::allocator<int> >::push_back(int const&)"},
+        {"_Z3fooPKcRKSsi", "foo(char const*, std::basic_string<char, std::char_traits<char>, std::allocator<char> > "
+                           "const&, int)"},
+        {"_ZN3FooC1Ev", "Foo::Foo()"},
+        {"_ZN3FooD2Ev", "Foo::~Foo()"},
+        {"_ZN3Foo3barIiEEvT_", "void Foo::bar<int>(int)"},
+        {"_Z3maxIiET_S0_S0_", "int max<int>(int, int)"},
+        {"_Z1fIiEPT_S1_", "int* f<int>(int*)"},
+        {"_ZTV3Foo", "vtable for Foo"},
+        {"_ZTI3Foo", "typeinfo for Foo"},
+        {"_ZN3Foo3bazEPFviE", "Foo::baz(void (*)(int))"},
+        {"_Z1fKPFviE", "f(void (* const)(int))"},
+        {"_Z1fM1AKFivE", "f(int (A::*)() const)"},
+        {"_Z1fRKA3_i", "f(int const (&) [3])"},
+        {"_Z1fILi5EEvv", "void f<5>()"},
+        {"_Z1fILj5EEvv", "void f<5u>()"},
+        {"_Z1fILb1EEvv", "void f<true>()"},
+        {"_Z1fILc65EEvv", "void f<(char)65>()"},
+        {"_Z3foov.constprop.0.isra.0", "foo() [clone .constprop.0] [clone .isra.0]"},
+        {"_ZN2ns1AplERKS0_", "ns::A::operator+(ns::A const&)"},
+        {"_ZN1AltIiEEbi", "bool A::operator< <int>(int)"},
+        {"_ZNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEE6appendEPKc",
+         "std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >::append(char const*)"},
+        {"_ZNSt6vectorIiSaIiEEC2Ev", "std::vector<int, std::allocator<int> >::vector()"},
+        {"_ZNSolsEi", "std::basic_ostream<char, std::char_traits<char> >::operator<<(int)"},
+        {"_ZGVZ3foovE1x", "guard variable for foo()::x"},
+        {"_ZZN1A1fEvE1x", "A::f()::x"},
+        {"_ZSt4cout", "std::cout"},
+        {"_ZdlPv", "operator delete(void*)"},
+        {"_ZnwjPv", "operator new(unsigned int, void*)"},
+        {"_ZN1AcviEv", "A::operator int()"},
+        {"_ZNKR1A1fEv", "A::f() const &"},
+        {"_Z1fO1A", "f(A&&)"},
+        {"_Z1fiz", "f(int, ...)"},
+        {"_ZN12_GLOBAL__N_13fooEv", "(anonymous namespace)::foo()"},
+        {"_ZNSt8functionIFviEEC1Ev", "std::function<void (int)>::function()"},
+    };
+    static const char *const as_is[] = {
+        "memcpy", "_Z", "_ZN", "_Z3fo", "_Z4foo", "_Z1fIi", "_ZNSiE", "_Z1fDpT_", "_ZTCSd0_Si",
+        "_Z1fIXadL_Z1gvEEEvv", "_Z3foov junk", "_ZZ", "_Z1fS9_",
+    };
+    char out[512];
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        int r = nml_demangle(ok[i][0], out, sizeof out);
+        CHECK_EQ(r, 1);
+        if (strcmp(out, ok[i][1])) {
+            CHECK_STR_CONTAINS(out, ok[i][1]); /* fails, showing both */
+        }
+    }
+    for (size_t i = 0; i < sizeof as_is / sizeof as_is[0]; i++) {
+        CHECK_EQ(nml_demangle(as_is[i], out, sizeof out), 0);
+        CHECK(!strcmp(out, as_is[i]));
+    }
+    /* too small for the demangled name: the mangled one, cut */
+    CHECK_EQ(nml_demangle("_ZN2ns3fooEi", out, 8), 0);
+    CHECK(!strcmp(out, "_ZN2ns3"));
+    /* deep nesting, long repeats: refused, quickly, without a crash */
+    static char deep[20000];
+    memcpy(deep, "_Z1f", 4);
+    memset(deep + 4, 'P', sizeof deep - 6);
+    deep[sizeof deep - 2] = 'i';
+    CHECK_EQ(nml_demangle(deep, out, sizeof out), 0);
+    for (size_t k = 4; k + 3 < sizeof deep - 2; k += 3) {
+        memcpy(deep + k, "N1a", 3);
+    }
+    CHECK_EQ(nml_demangle(deep, out, sizeof out), 0);
 }
 
 /* ------------------------------------------------------------ x86-64 */
@@ -338,6 +427,37 @@ static void x64_errors_name_the_culprit(void) {
     CHECK_STR_CONTAINS(detail, "hello_x64.o");
     CHECK_EQ(link_files(NM_ARCH_X64, NM_FLOAT_SOFT, NULL, 0, &r, obj("no_such_file.o"), NULL), NM_ERR_IO);
 }
+
+static void x64_every_undefined_symbol_reported_once_demangled(void) {
+    nml_result_t r;
+    CHECK_EQ(link_files(NM_ARCH_X64, NM_FLOAT_SOFT, syms, 1, &r, obj("undef_x64.o"), obj("undef2_x64.o"), NULL),
+             NM_ERR_NOSYM);
+    /* one line per symbol, each naming the object that needs it */
+    CHECK_EQ(count_lines_with(detail, "undefined symbol '"), 4);
+    CHECK_EQ(count_lines_with(detail, "not in the firmware export list"), 4);
+    CHECK_EQ(count_lines_with(detail, "undefined symbol 'missing_c' (referenced from "), 1);
+    CHECK_EQ(count_lines_with(detail, "undefined symbol 'ns::foo(int)' [_ZN2ns3fooEi] (referenced from "), 1);
+    CHECK_EQ(count_lines_with(detail, "undefined symbol 'std::vector<int, std::allocator<int> >::size() const' "
+                                      "[_ZNKSt6vectorIiSaIiEE4sizeEv] (referenced from "), 1);
+    CHECK_EQ(count_lines_with(detail, "undefined symbol 'other_missing' (referenced from "), 1);
+    CHECK_EQ(count_lines_with(detail, "undef_x64.o .text.use_undef+0x"), 3);
+    CHECK_EQ(count_lines_with(detail, "undef2_x64.o .text.use_undef2+0x"), 1);
+    CHECK_EQ(count_lines_with(detail, "ns::foo"), 1); /* needed by both objects, reported once */
+    CHECK(detail[strlen(detail) - 1] != '\n');
+    /* a buffer too small for every line ends with how many were left out */
+    nml_input_t in[2] = {{obj("undef_x64.o"), NULL, 0}, {obj("undef2_x64.o"), NULL, 0}};
+    nml_options_t opt;
+    memset(&opt, 0, sizeof opt);
+    opt.arch = NM_ARCH_X64;
+    opt.inputs = in;
+    opt.n_inputs = 2;
+    opt.syms_path = syms;
+    char small[300];
+    CHECK_EQ(nml_link(&opt, &r, small, sizeof small), NM_ERR_NOSYM);
+    CHECK_STR_CONTAINS(small, "undefined symbol 'missing_c'");
+    CHECK_STR_CONTAINS(small, "\n... and 3 more undefined symbols");
+    CHECK(strlen(small) < sizeof small - 1);
+}
 #endif
 
 /* ------------------------------------------------------------ Thumb */
@@ -497,6 +617,120 @@ static void thumb_libgcc_members_pulled_only_as_needed(void) {
     nml_result_free(&r);
 }
 
+static void thumb_object_for_a_newer_cpu_is_refused(void) {
+    nml_result_t r;
+    /* Thumb-2 (cortex-m3: Tag_CPU_arch v7, profile M) would fault on a Cortex-M0 */
+    CHECK_EQ(link_files(NM_ARCH_ARMV6M, NM_FLOAT_SOFT, NULL, 1, &r, obj("hello_m3.o"), NULL), NM_ERR_ARCH);
+    CHECK_STR_CONTAINS(detail, "hello_m3.o");
+    CHECK_STR_CONTAINS(detail, "ARMv7-M");
+    CHECK_STR_CONTAINS(detail, "armv6m");
+    CHECK(!strchr(detail, '\n'));
+    /* v7E-M (cortex-m4, DSP instructions): not on armv7m, fine on armv7em */
+    CHECK_EQ(link_files(NM_ARCH_ARMV7M, NM_FLOAT_SOFT, NULL, 1, &r, obj("hello_m4.o"), NULL), NM_ERR_ARCH);
+    CHECK_STR_CONTAINS(detail, "hello_m4.o");
+    CHECK_STR_CONTAINS(detail, "ARMv7E-M");
+    CHECK_STR_CONTAINS(detail, "armv7m");
+    CHECK_EQ(link_files(NM_ARCH_ARMV7EM, NM_FLOAT_SOFT, NULL, 1, &r, obj("hello_m4.o"), NULL), NM_OK);
+    nml_result_free(&r);
+    /* v8-M mainline (cortex-m33): newer than every arch natmod links */
+    CHECK_EQ(link_files(NM_ARCH_ARMV7EM, NM_FLOAT_SOFT, NULL, 1, &r, obj("hello_m33.o"), NULL), NM_ERR_ARCH);
+    CHECK_STR_CONTAINS(detail, "hello_m33.o");
+    CHECK_STR_CONTAINS(detail, "ARMv8-M.main");
+    CHECK_STR_CONTAINS(detail, "armv7em");
+    /* ARMv7 of the A profile (cortex-a7 -mthumb): the architecture number
+     * alone would pass for armv7m; the profile does not */
+    CHECK_EQ(link_files(NM_ARCH_ARMV7M, NM_FLOAT_SOFT, NULL, 1, &r, obj("hello_a7.o"), NULL), NM_ERR_ARCH);
+    CHECK_STR_CONTAINS(detail, "hello_a7.o");
+    CHECK_STR_CONTAINS(detail, "ARMv7-A");
+    CHECK_STR_CONTAINS(detail, "armv7m");
+    /* ARM-state code (arm7tdmi, ARMv4T: older, but not Thumb): no Cortex-M runs it */
+    CHECK_EQ(link_files(NM_ARCH_ARMV6M, NM_FLOAT_SOFT, NULL, 1, &r, obj("hello_arm.o"), NULL), NM_ERR_ARCH);
+    CHECK_STR_CONTAINS(detail, "hello_arm.o");
+    CHECK_STR_CONTAINS(detail, "ARM (A32) code");
+    /* older M-profile code runs on the newer archs */
+    CHECK_EQ(link_files(NM_ARCH_ARMV7M, NM_FLOAT_SOFT, NULL, 1, &r, obj("hello_m0.o"), NULL), NM_OK);
+    nml_result_free(&r);
+    CHECK_EQ(link_files(NM_ARCH_ARMV7EM, NM_FLOAT_SOFT, NULL, 1, &r, obj("hello_m3.o"), NULL), NM_OK);
+    nml_result_free(&r);
+}
+
+/* The libraries natmod build and natmod mpy build offer on Thumb are built
+ * per multilib: every member of each (libgcc, libm, libc of the CPU the
+ * arch's flags name; objdir/multilibs.txt) must pass the arch's object
+ * check for that arch, whatever member a link happens to pull. */
+static void thumb_every_multilib_member_passes_the_cpu_check(void) {
+    char path[600], line[700];
+    snprintf(path, sizeof path, "%s/multilibs.txt", objdir);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    int libs = 0;
+    long members = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        char an[32], fl[16], lib[600];
+        if (sscanf(line, "%31s %15s %599s", an, fl, lib) != 3) {
+            continue;
+        }
+        unsigned arch = 0;
+        for (unsigned k = 0; k < NM_ARCH_COUNT; k++) {
+            arch = strcmp(nm_arch_name(k), an) ? arch : k;
+        }
+        unsigned fabi = strcmp(fl, "hard") ? NM_FLOAT_SOFT : NM_FLOAT_HARD;
+        FILE *lf = fopen(lib, "rb");
+        CHECK(lf != NULL && nm_arch_is_thumb(arch));
+        if (!lf) {
+            continue;
+        }
+        fseek(lf, 0, SEEK_END);
+        long len = ftell(lf);
+        fseek(lf, 0, SEEK_SET);
+        uint8_t *d = malloc(len > 0 ? (size_t)len : 1);
+        CHECK(d && fread(d, 1, (size_t)len, lf) == (size_t)len);
+        fclose(lf);
+        nml_arena_t arena = {0};
+        nml_err_t e = {detail, sizeof detail, 0};
+        nml_member_t *m = NULL;
+        size_t nm = 0;
+        nml_armap_t map;
+        CHECK_EQ(nml_ar_parse(lib, d, (size_t)len, &arena, &m, &nm, &map, &e), NM_OK);
+        for (size_t k = 0; k < nm; k++) {
+            if (m[k].size < 4 || memcmp(m[k].data, "\x7f" "ELF", 4)) {
+                continue;
+            }
+            nml_obj_t o;
+            memset(&o, 0, sizeof o);
+            o.name = m[k].name;
+            o.data = m[k].data;
+            o.size = m[k].size;
+            e.code = 0;
+            int err = nml_elf_parse(&o, &arena, &e);
+            if (!err) {
+                err = nml_arch_thumb.check_object(&o, arch, fabi, &e);
+            }
+            if (err) {
+                printf("    %s(%s) for %s/%s: %s\n", lib, m[k].name, an, fl, detail);
+            }
+            CHECK_EQ(err, NM_OK);
+            members++;
+        }
+        nml_arena_free(&arena);
+        free(d);
+        libs++;
+    }
+    if (f) {
+        fclose(f);
+    }
+    printf("    %d libraries, %ld members\n", libs, members);
+    CHECK(libs >= 5);
+}
+
+static void thumb_undefined_symbols_all_reported(void) {
+    nml_result_t r;
+    CHECK_EQ(link_files(NM_ARCH_ARMV7M, NM_FLOAT_SOFT, syms, 1, &r, obj("undef_m3.o"), NULL), NM_ERR_NOSYM);
+    CHECK_EQ(count_lines_with(detail, "undefined symbol '"), 3);
+    CHECK_EQ(count_lines_with(detail, "R_ARM_THM_CALL"), 3);
+    CHECK_STR_CONTAINS(detail, "'ns::foo(int)' [_ZN2ns3fooEi] (referenced from ");
+}
+
 static void thumb_unsupported_and_weak(void) {
     nml_result_t r;
     CHECK_EQ(link_files(NM_ARCH_ARMV7M, NM_FLOAT_SOFT, NULL, 0, &r, obj("movw_m3.o"), NULL), NM_ERR_RELOC);
@@ -515,6 +749,7 @@ int main(int argc, char **argv) {
     objdir = argv[1];
     syms = argv[2];
     libgcc = argc > 3 ? argv[3] : "";
+    RUN(demangle_common_itanium_names_as_cxxfilt);
 #if LT_HAVE_X64
     RUN(x64_hello_links_loads_and_runs);
     RUN(x64_jump_table_and_plt_stub);
@@ -522,6 +757,7 @@ int main(int argc, char **argv) {
     RUN(x64_archives_pulled_on_demand_in_any_order);
     RUN(x64_weak_symbols);
     RUN(x64_errors_name_the_culprit);
+    RUN(x64_every_undefined_symbol_reported_once_demangled);
 #endif
 #if LT_HAVE_ARM
     RUN(thumb_m0_veneers_bl_and_pointer_tables);
@@ -529,6 +765,9 @@ int main(int argc, char **argv) {
     RUN(thumb_float_abi_must_match);
     RUN(thumb_libgcc_members_pulled_only_as_needed);
     RUN(thumb_unsupported_and_weak);
+    RUN(thumb_object_for_a_newer_cpu_is_refused);
+    RUN(thumb_every_multilib_member_passes_the_cpu_check);
+    RUN(thumb_undefined_symbols_all_reported);
 #endif
     return TEST_DONE();
 }

@@ -23,7 +23,7 @@
 #include "natmod/mpy.h"
 
 static const char *objdir, *libgcc;
-static char detail[640];
+static char detail[4096];
 
 static const char *obj(const char *name) {
     static char buf[8][512];
@@ -71,6 +71,7 @@ static int link_mpy(unsigned arch, const char *externs, const char *const *q, si
     o.packed = 1;
     o.check_import = nml_mpy_check_import;
     o.import_ctx = &im;
+    o.same_import = nml_mpy_same_import;
     int err = nml_link(&o, &l->res, detail, sizeof detail);
     if (!err) {
         nml_mpy_options_t mo = {"mod.mpy", q, nq, abs};
@@ -381,6 +382,19 @@ static void test_thumb(void) {
         CHECK(check_mpy(n, archs[i].arch, &l, qstrs, 2, 0) > 0);
         unlink_mpy(&l);
     }
+    /* Thumb-2 code (cortex-m3) refused for armv6m, where it would fault */
+    {
+        linked_t l;
+        const char *m3[] = {obj("mpy_a_m3.o"), NULL};
+        CHECK_EQ(link_mpy(NM_ARCH_ARMV6M, NULL, qstrs, 3, &l, m3), NM_ERR_ARCH);
+        CHECK_STR_CONTAINS(detail, "mpy_a_m3.o");
+        CHECK_STR_CONTAINS(detail, "armv6m");
+        CHECK_STR_CONTAINS(detail, "ARMv7-M");
+        nml_result_free(&l.res);
+        const char *m0[] = {obj("mpy_a_m0.o"), NULL};
+        CHECK_EQ(link_mpy(NM_ARCH_ARMV7M, NULL, qstrs, 3, &l, m0), NM_OK); /* older: fine */
+        unlink_mpy(&l);
+    }
     /* ARMv6-M: a 64-bit division pulls __aeabi_uldivmod from libgcc; the
      * firmware function's address lands in its GOT word with bit 0 set */
     if (libgcc && *libgcc) {
@@ -406,6 +420,86 @@ static void test_thumb(void) {
         }
         CHECK_EQ(found, 1);
         unlink_mpy(&l);
+    }
+}
+
+/* Thumb veneers (ARMv6-M, 16 bytes) in text: their first 12 bytes. */
+static int count_veneers(const nm_wmodule_t *w) {
+    static const uint8_t v[12] = {0x01, 0xb4, 0x02, 0x48, 0x00, 0x68, 0x84, 0x46, 0x01, 0xbc, 0x60, 0x47};
+    int n = 0;
+    for (uint32_t k = 0; k + 16 <= w->text_size; k += 2) {
+        n += !memcmp(w->text + k, v, sizeof v);
+    }
+    return n;
+}
+
+/* memcpy and memmove are both mp_fun_table[51]: one import, one GOT word,
+ * one stub/veneer for the two (as mpy_ld.py), and both calls still work. */
+static void test_same_target_imports_share_got_and_stub(void) {
+#if LT_HAVE_X64
+    linked_t l;
+    const char *a[] = {obj("mpy_mem_x64.o"), NULL};
+    CHECK_EQ(link_mpy(NM_ARCH_X64, NULL, qstrs, 3, &l, a), NM_OK);
+    /* imports: memcpy/memmove (one), mp_fun_table, mp_native_qstr_table; one GOT word each */
+    CHECK_EQ(l.res.mod.n_imports, 3);
+    CHECK_EQ(l.res.mod.got_count, 3);
+    CHECK(check_mpy("mpy_mem x64", NM_ARCH_X64, &l, qstrs, 3, 0) > 0);
+    uint8_t *text = NULL, *bss = NULL;
+    CHECK_EQ(run_x64(&l, 0, &text, &bss), 0);
+    intptr_t b = stored_value(QBASE + 2);
+    CHECK(b != -1 && !memcmp((const char *)b, "aabcdefgh", 9));
+    nm_mpy_t m;
+    nm_detail_t d;
+    if (!nm_mpy_parse(l.mpy, l.len, &m, &d)) {
+        munmap(text, m.text_size);
+    }
+    free(bss);
+    unlink_mpy(&l);
+#endif
+#if LT_HAVE_ARM
+    static const struct {
+        unsigned arch;
+        const char *o;
+    } t[] = {{NM_ARCH_ARMV6M, "mpy_mem_m0.o"}, {NM_ARCH_ARMV7M, "mpy_mem_m3.o"}};
+    for (size_t i = 0; i < 2; i++) {
+        linked_t lt;
+        const char *p[] = {obj(t[i].o), NULL};
+        CHECK_EQ(link_mpy(t[i].arch, NULL, qstrs, 3, &lt, p), NM_OK);
+        CHECK_EQ(lt.res.mod.n_imports, 3);
+        CHECK_EQ(lt.res.mod.got_count, 3);
+        CHECK_EQ(count_veneers(&lt.res.mod), 1);
+        CHECK(check_mpy(t[i].o, t[i].arch, &lt, qstrs, 3, 0) > 0);
+        unlink_mpy(&lt);
+    }
+#endif
+    /* two firmware names at one address: one import, one GOT word holding it */
+    char ext[256];
+    snprintf(ext, sizeof ext, "%s/fw_alias.ld", objdir);
+    FILE *f = fopen(ext, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("fw_led = 0x08001235;\nfw_led_alias = 0x08001235;\nfw_other = 0x08001301;\n", f);
+        fclose(f);
+    }
+    static const struct {
+        unsigned arch;
+        const char *o;
+        int veneers;
+    } al[] = {{NM_ARCH_X64, "mpy_alias_x64.o", 0}, {NM_ARCH_ARMV6M, "mpy_alias_m0.o", 1}};
+    for (size_t i = 0; i < 2; i++) {
+        linked_t la;
+        const char *p[] = {obj(al[i].o), NULL};
+        if ((al[i].arch == NM_ARCH_X64 && !LT_HAVE_X64) || (al[i].arch != NM_ARCH_X64 && !LT_HAVE_ARM)) {
+            continue;
+        }
+        CHECK_EQ(link_mpy(al[i].arch, ext, qstrs, 3, &la, p), NM_OK);
+        CHECK_EQ(la.res.mod.n_imports, 3); /* fw_led (and its alias), mp_fun_table, mp_native_qstr_table */
+        CHECK_EQ(la.res.mod.got_count, 3);
+        if (al[i].veneers) {
+            CHECK_EQ(count_veneers(&la.res.mod), 1);
+        }
+        CHECK(check_mpy(al[i].o, al[i].arch, &la, qstrs, 3, 1) > 0); /* one word holds the address */
+        unlink_mpy(&la);
     }
 }
 
@@ -437,6 +531,12 @@ static void test_bad_input(void) {
     CHECK_STR_CONTAINS(detail, "mpy_fw_x64.o");
     CHECK_STR_CONTAINS(detail, "not in mp_fun_table");
     CHECK_STR_CONTAINS(detail, "--firmware");
+    /* every undefined symbol, one line each, C++ names demangled */
+    const char *un[] = {obj("mpy_undef_x64.o"), NULL};
+    CHECK_EQ(link_mpy(NM_ARCH_X64, NULL, qstrs, 1, &l, un), NM_ERR_NOSYM);
+    CHECK_STR_CONTAINS(detail, "undefined symbol 'missing_c' (referenced from ");
+    CHECK_STR_CONTAINS(detail, "\nundefined symbol 'ns::foo(int)' [_ZN2ns3fooEi] (referenced from ");
+    CHECK(strchr(detail, '\n') == strrchr(detail, '\n')); /* two lines */
     /* a symbol file without it */
     char ext[256];
     snprintf(ext, sizeof ext, "%s/other.ld", objdir);
@@ -485,5 +585,6 @@ int main(int argc, char **argv) {
 #if LT_HAVE_ARM
     RUN(test_thumb);
 #endif
+    RUN(test_same_target_imports_share_got_and_stub);
     return TEST_DONE();
 }

@@ -21,6 +21,9 @@ int cmd_send(int argc, char **argv);
 
 /* Print "natmod: <msg>" to stderr (one line) and return the exit status for err. */
 int cli_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same for a message of several lines (the linker's list of undefined
+ * symbols): "natmod: <line>" for each. */
+int cli_fail_lines(int err, const char *msg);
 int cli_exit_code(int err);
 
 /* Read a whole file (malloc'd); NM_ERR_IO with a message on failure. */

@@ -35,7 +35,9 @@ static void print_reloc_counts(const nm_image_t *img) {
     }
 }
 
-static int info_slice(const char *path, const uint8_t *buf, size_t len, int verbose) {
+/* One .nmod slice; heading (the file name line) is printed once there is
+ * something to show under it (NULL: already printed). */
+static int info_slice(const char *path, const char *heading, const uint8_t *buf, size_t len, int verbose) {
     nm_image_t img;
     nm_detail_t d = {{0}};
     int err = nm_image_parse(buf, len, &img, &d);
@@ -44,10 +46,16 @@ static int info_slice(const char *path, const uint8_t *buf, size_t len, int verb
         nm_image_t hdr;
         nm_detail_t d2 = {{0}};
         if (err == NM_ERR_CRC && nm_image_parse_header(buf, len, &hdr, &d2) == NM_OK) {
+            if (heading) {
+                printf("%s:\n", heading);
+            }
             printf("  arch:         %s/%s (header only: the CRC does not match)\n",
                    nm_arch_name(hdr.arch), nm_float_name(hdr.float_abi));
         }
         return cli_fail(err, "%s: %s", path, d.msg[0] ? d.msg : nm_strerror(err));
+    }
+    if (heading) {
+        printf("%s:\n", heading);
     }
     uint32_t ptr = nm_arch_ptr_size(img.arch);
     printf("  name:         %s\n", img.strtab);
@@ -152,14 +160,17 @@ static int info_mpy(const char *path, const uint8_t *buf, size_t len) {
     if (err) {
         return cli_fail(err, "%s: %s", path, d.msg[0] ? d.msg : nm_strerror(err));
     }
+    printf("%s:\n", path);
     unsigned ws = nm_mpy_word_size(m.arch);
+    /* the file's size: m.size ends with the top-level code's own parts when
+     * children (merged modules) follow, which are counted below */
     if (m.arch == NM_ARCH_NONE) {
         /* MicroPython checks the sub-version only of files with native code. */
         printf("  format:       MicroPython .mpy version %u (sub-version %u, not checked without native code), "
-               "%zu bytes\n", (unsigned)m.version, (unsigned)m.sub_version, m.size);
+               "%zu bytes\n", (unsigned)m.version, (unsigned)m.sub_version, len);
     } else {
         printf("  format:       MicroPython .mpy version %u.%u (MicroPython 1.23 and later), %zu bytes\n",
-               (unsigned)m.version, (unsigned)m.sub_version, m.size);
+               (unsigned)m.version, (unsigned)m.sub_version, len);
     }
     if (m.arch == NM_ARCH_NONE) {
         printf("  arch:         none (bytecode only: loads where sys.implementation._mpy & 0xff is %u)\n",
@@ -228,6 +239,12 @@ static int info_mpy(const char *path, const uint8_t *buf, size_t len) {
     return 0;
 }
 
+/* Could buf be a .nmod (slice or universal)? Its first bytes say. */
+static int may_be_nmod(const uint8_t *buf, size_t len) {
+    size_t k = len < 4 ? len : 4;
+    return !k || !memcmp(buf, NM_MAGIC, k) || !memcmp(buf, NM_UNIVERSAL_MAGIC, k);
+}
+
 int cmd_info(int argc, char **argv) {
     int verbose = 0, rc = 0, nfiles = 0;
     for (int i = 1; i < argc; i++) {
@@ -261,7 +278,7 @@ int cmd_info(int argc, char **argv) {
             rc = cli_exit_code(err);
             continue;
         }
-        printf("%s:\n", path);
+        /* The "FILE:" heading comes once the file is known to be a module. */
         if (len >= 1 && buf[0] == NM_MPY_MAGIC) { /* "NMOD" and "NMUV" start with 'N' */
             int e2 = info_mpy(path, buf, len);
             rc = rc ? rc : e2;
@@ -271,6 +288,7 @@ int cmd_info(int argc, char **argv) {
             if (n < 0) {
                 rc = cli_fail(n, "%s: %s", path, d.msg[0] ? d.msg : nm_strerror(n));
             } else {
+                printf("%s:\n", path);
                 printf("  universal module, %d slice%s, %zu bytes\n", n, n == 1 ? "" : "s", len);
                 for (int s = 0; s < n; s++) {
                     nm_slice_info_t si;
@@ -281,12 +299,15 @@ int cmd_info(int argc, char **argv) {
                     }
                     printf(" slice %d: %s/%s at +0x%x, %u bytes\n", s, nm_arch_name(si.arch),
                            nm_float_name(si.float_abi), (unsigned)si.offset, (unsigned)si.size);
-                    int e2 = info_slice(path, buf + si.offset, si.size, verbose);
+                    int e2 = info_slice(path, NULL, buf + si.offset, si.size, verbose);
                     rc = rc ? rc : e2;
                 }
             }
+        } else if (!may_be_nmod(buf, len)) {
+            rc = cli_fail(NM_ERR_MAGIC, "%s: neither a .nmod (magic %s) nor a .mpy (magic 'M', version %u)", path,
+                          NM_MAGIC, NM_MPY_VERSION);
         } else {
-            int e2 = info_slice(path, buf, len, verbose);
+            int e2 = info_slice(path, path, buf, len, verbose);
             rc = rc ? rc : e2;
         }
         free(buf);

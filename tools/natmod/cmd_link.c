@@ -9,10 +9,10 @@
 
 int cli_link_write(const nml_options_t *opt, const char *out_path, int quiet) {
     nml_result_t res;
-    char detail[512] = "";
+    char detail[8192] = ""; /* room for a line per undefined symbol */
     int err = nml_link(opt, &res, detail, sizeof detail);
     if (err) {
-        return cli_fail(err, "%s", detail[0] ? detail : nm_strerror(err));
+        return cli_fail_lines(err, detail[0] ? detail : nm_strerror(err));
     }
     uint8_t *img = NULL;
     size_t len = 0;

@@ -45,7 +45,7 @@ static const char *base_name(const char *p) {
 
 int cli_mpy_link(const cli_mpy_link_t *a) {
     int rc = 0;
-    char detail[640] = "";
+    char detail[8192] = ""; /* room for a line per undefined symbol */
     char **cfg_names = NULL;
     size_t n_cfg = 0;
     nml_abs_syms_t *abs = NULL;
@@ -94,10 +94,11 @@ int cli_mpy_link(const cli_mpy_link_t *a) {
     opt.packed = 1;
     opt.check_import = nml_mpy_check_import;
     opt.import_ctx = &im;
+    opt.same_import = nml_mpy_same_import;
     nml_result_t res;
     int err = nml_link(&opt, &res, detail, sizeof detail);
     if (err) {
-        rc = cli_fail(err, "%s", detail[0] ? detail : nm_strerror(err));
+        rc = cli_fail_lines(err, detail[0] ? detail : nm_strerror(err));
         goto done;
     }
     nml_mpy_options_t mo = {a->source_name ? a->source_name : base_name(a->output),

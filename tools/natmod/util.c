@@ -27,6 +27,15 @@ int cli_fail(int err, const char *fmt, ...) {
     return cli_exit_code(err);
 }
 
+int cli_fail_lines(int err, const char *msg) {
+    do {
+        size_t n = strcspn(msg, "\n");
+        fprintf(stderr, "natmod: %.*s\n", (int)n, msg);
+        msg += n + (msg[n] == '\n');
+    } while (*msg);
+    return cli_exit_code(err);
+}
+
 int cli_read_file(const char *path, uint8_t **data, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) {

@@ -267,6 +267,71 @@ def main():
          "FLOAT_ABI", ["arm_float_hard.o", "hard"])
     emit("arm_truncated.o", a[:len(a) - 100], "armv7m", "ELF", ["outside the file"])
 
+    # .ARM.attributes (build attributes): untrusted lengths, ULEBs and strings,
+    # then well-formed ones that say the code is for another CPU. The section
+    # of ok_thumb.o is 'A' | u32 len | "aeabi" NUL | tag 1 | u32 size |
+    # 05 "7-M" NUL 06 0a (Tag_CPU_arch 10) 07 'M' (profile) ...
+    def attrs(e):
+        i = e.find(lambda s, n: s["type"] == 0x70000003)
+        return i, e.sh(i)["offset"]
+
+    def attr_set(off, *vals):
+        def f(e, b):
+            i, o = attrs(e)
+            assert b[o:o + 1] == b"A" and b[o + 5:o + 11] == b"aeabi\0" and b[o + 21:o + 25] == b"\x06\x0a\x07M"
+            for k, v in enumerate(vals):
+                b[o + off + k] = v
+        return f
+
+    def attr_len(v):
+        def f(e, b):
+            struct.pack_into("<I", b, attrs(e)[1] + 1, v)
+        return f
+
+    def attr_subsize(v):
+        def f(e, b):
+            struct.pack_into("<I", b, attrs(e)[1] + 12, v)
+        return f
+
+    def attr_secsize(e, b):
+        e.set_sh(attrs(e)[0], "size", 3)
+    A = ".ARM.attributes"
+    emit("arm_attr_version.o", mutate(a, attr_set(0, ord("B"))), "armv7m", "ELF",
+         [A, "build attributes at offset 0x0", "format version"])
+    emit("arm_attr_section_short.o", mutate(a, attr_secsize), "armv7m", "ELF",
+         [A, "offset 0x1", "subsection length runs past the section"])
+    emit("arm_attr_subsection_len.o", mutate(a, attr_len(0x100)), "armv7m", "ELF", [A, "subsection length"])
+    emit("arm_attr_vendor_nul.o", mutate(a, attr_len(8)), "armv7m", "ELF", [A, "vendor name without its NUL"])
+    emit("arm_attr_subsub_size.o", mutate(a, attr_subsize(0x50)), "armv7m", "ELF", [A, "sub-subsection size"])
+    emit("arm_attr_subsub_small.o", mutate(a, attr_subsize(2)), "armv7m", "ELF", [A, "sub-subsection size"])
+    emit("arm_attr_string_nul.o", mutate(a, attr_set(20, ord("X"))), "armv7m", "ELF",
+         [A, "offset 0x10", "string value without its NUL"])
+    emit("arm_attr_uleb_past_end.o", mutate(a, attr_set(44, 0x81)), "armv7m", "ELF",
+         [A, "value runs past its sub-subsection"])
+    emit("arm_attr_uleb_33_bits.o", mutate(a, attr_set(16, 0x06, 0xff, 0xff, 0xff, 0xff, 0x7f)), "armv7m", "ELF",
+         [A, "offset 0x10", "exceeds 32 bits"])
+    emit("arm_attr_other_vendor.o", mutate(a, attr_set(5, ord("x"))), "armv7m", "OK", [])
+    emit("arm_attr_cpu_v8m_main.o", mutate(a, attr_set(22, 17)), "armv7m", "ARCH",
+         ["arm_attr_cpu_v8m_main.o", "ARMv8-M.main (Tag_CPU_arch 17)", "newer than armv7m"])
+    emit("arm_attr_cpu_unknown.o", mutate(a, attr_set(22, 0x7f)), "armv7m", "ARCH",
+         ["Tag_CPU_arch 127", "armv7m"])
+    emit("arm_attr_profile_a.o", mutate(a, attr_set(24, ord("A"))), "armv7m", "ARCH",
+         ["ARMv7-A", "Tag_CPU_arch_profile 'A'", "armv7m"])
+    emit("arm_attr_cpu_v6m.o", mutate(a, attr_set(22, 11)), "armv7m", "OK", [])
+
+    def arm_state(e, b):
+        st = e.sh(symtab(e))
+        strs = e.sh(st["link"])
+        for k in range(st["size"] // st["entsize"]):
+            o = st["offset"] + k * st["entsize"]
+            n, = struct.unpack_from("<I", b, o)
+            if b[strs["offset"] + n:strs["offset"] + n + 3] == b"$t\0":
+                b[strs["offset"] + n + 1] = ord("a")
+                return
+        raise KeyError("$t")
+    emit("arm_code_mapping_a.o", mutate(a, arm_state), "armv7m", "ARCH",
+         ["arm_code_mapping_a.o", "ARM (A32) code", "$a", "armv7m"])
+
     far = r'''
     .syntax unified
     .thumb
