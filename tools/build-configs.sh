@@ -22,7 +22,7 @@ config() { # name compiler build-type run-tests
     if CC=$cc cmake -S "$top" -B "$b" -DCMAKE_BUILD_TYPE="$type" -DNATMOD_WERROR=ON -DNATMOD_FUZZ=OFF >"$log" 2>&1 &&
         cmake --build "$b" -j"$(nproc)" >>"$log" 2>&1 &&
         { [ -z "$tests" ] || (cd "$b" && NATMOD_WERROR=ON ctest -j"$(nproc)" --output-on-failure >>"$log" 2>&1); }; then
-        [ -n "$tests" ] && tail -n 1 "$log"
+        [ -n "$tests" ] && grep "tests passed" "$log"
         pass=$((pass + 1))
     else
         echo "FAIL $name (log: $log):"
