@@ -9,29 +9,8 @@ set -u
 natmod=$1; exdir=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
+. "$(dirname "$0")/../cli/testlib.sh"
 
-# t NAME WANT CMD...: exit status WANT; a failure prints exactly one line on stderr.
-t() {
-    name=$1; want=$2; shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    st=$?
-    good=1
-    if [ $st -ge 128 ]; then bad "$name: killed by signal $((st - 128))"; good=0; fi
-    if [ "$st" != "$want" ]; then bad "$name: exit $st, expected $want"; good=0; fi
-    if [ "$want" != 0 ]; then
-        nl=$(wc -l <"$tmp/err")
-        if [ "$nl" -ne 1 ]; then bad "$name: $nl lines on stderr, expected 1"; good=0; fi
-    elif [ -s "$tmp/err" ]; then
-        bad "$name: unexpected stderr"; good=0
-    fi
-    if [ $good = 1 ]; then ok; else sed 's/^/    stderr: /' "$tmp/err"; sed 's/^/    stdout: /' "$tmp/out"; fi
-}
-has() {
-    if grep -qF -- "$3" "$2"; then ok; else bad "$1: '$3' not in $(basename "$2")"; sed 's/^/    | /' "$2"; fi
-}
 
 img="$tmp/store.img"
 t "format" 0 "$natmod" store format "$img" --size 256K

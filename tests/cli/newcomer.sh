@@ -7,9 +7,7 @@ set -u
 natmod=$1; top=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
+. "$top/tests/cli/testlib.sh"
 
 # --- natmod --version / -V: the release, the format, the .mpy it writes
 ver=$(sed -n 's/^#define NM_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$/\2/p' "$top/include/natmod/version.h" | paste -sd.)
@@ -78,5 +76,4 @@ st=$?
     bad "--keep on a file: exit $st: $(cat "$tmp/err")"
 "$natmod" build --help | grep -q -- "--keep DIR.*made" && ok || bad "build --help does not say --keep makes DIR"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

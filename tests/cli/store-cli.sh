@@ -13,34 +13,10 @@ natmod=$1; top=$2; exdir=$3
 checkrun="$top/examples/check-run.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
 examples=$(cat "$top/examples/LIST")
 
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
+. "$top/tests/cli/testlib.sh"
 
-# t NAME WANT CMD...: run CMD, keep stdout/stderr in $tmp/out, $tmp/err.
-# WANT is the exit status; a failure must print exactly one line on stderr,
-# a success nothing on stderr.
-t() {
-    name=$1; want=$2; shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    st=$?
-    good=1
-    if [ $st -ge 128 ]; then bad "$name: killed by signal $((st - 128)) (crash)"; good=0; fi
-    if [ "$st" != "$want" ]; then bad "$name: exit $st, expected $want"; good=0; fi
-    if [ "$want" != 0 ]; then
-        nl=$(wc -l <"$tmp/err")
-        if [ "$nl" -ne 1 ]; then bad "$name: $nl lines on stderr, expected 1"; good=0; fi
-    elif [ -s "$tmp/err" ]; then
-        bad "$name: unexpected stderr"; good=0
-    fi
-    if [ $good = 1 ]; then ok; else sed 's/^/    stderr: /' "$tmp/err"; sed 's/^/    stdout: /' "$tmp/out"; fi
-}
-# has NAME FILE TEXT / lacks NAME FILE TEXT: fixed text in the file or not.
-has() {
-    if grep -qF -- "$3" "$2"; then ok; else bad "$1: '$3' not in $(basename "$2")"; sed 's/^/    | /' "$2"; fi
-}
 lacks() {
     if grep -qF -- "$3" "$2"; then bad "$1: '$3' should not be in $(basename "$2")"; sed 's/^/    | /' "$2"; else ok; fi
 }
@@ -360,5 +336,4 @@ t "geometry without --store" 1 "$natmod" run --block-size 8192 "$exdir/hello/hel
 t "store help" 0 "$natmod" store --help
 has "store help" "$tmp/out" "natmod store COMMAND IMAGE"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -14,36 +14,14 @@ natmod=$1; top=$2; exdir=$3
 summary="$top/tests/cli/svg-summary.py"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
 
 if ! python3 -c 'import xml.etree.ElementTree' 2>/dev/null; then
     echo "FAIL python3 with xml.etree is needed to check the SVG (tools/deps.sh installs python3)"
     exit 1
 fi
 
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
+. "$top/tests/cli/testlib.sh"
 
-# t NAME WANT CMD...: as in store-cli.sh: exit status WANT, one stderr line
-# on failure, none on success; stdout and stderr in $tmp/out, $tmp/err.
-t() {
-    name=$1; want=$2; shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    st=$?
-    good=1
-    if [ $st -ge 128 ]; then bad "$name: killed by signal $((st - 128)) (crash)"; good=0; fi
-    if [ "$st" != "$want" ]; then bad "$name: exit $st, expected $want"; good=0; fi
-    if [ "$want" != 0 ]; then
-        nl=$(wc -l <"$tmp/err")
-        if [ "$nl" -ne 1 ]; then bad "$name: $nl lines on stderr, expected 1"; good=0; fi
-    elif [ -s "$tmp/err" ]; then
-        bad "$name: unexpected stderr"; good=0
-    fi
-    if [ $good = 1 ]; then ok; else sed 's/^/    stderr: /' "$tmp/err"; head -5 "$tmp/out" | sed 's/^/    stdout: /'; fi
-}
-has() {
-    if grep -qF -- "$3" "$2"; then ok; else bad "$1: '$3' not in $(basename "$2")"; head -20 "$2" | sed 's/^/    | /'; fi
-}
 eq() {
     if [ "$2" = "$3" ]; then ok; else bad "$1: got '$2', expected '$3'"; fi
 }
@@ -308,5 +286,4 @@ has "map to a missing directory" "$tmp/err" "$tmp/no/such/dir/m.svg"
 t "store help" 0 "$natmod" store --help
 has "store help" "$tmp/out" "map     IMAGE [-o OUT.svg]"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

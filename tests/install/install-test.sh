@@ -5,9 +5,7 @@ build=$(cd "$1" && pwd); top=$(cd "$2" && pwd)
 here="$top/tests/install"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
+. "$top/tests/cli/testlib.sh"
 ver=$(sed -n 's/^#define NM_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$/\2/p' "$top/include/natmod/version.h" | paste -sd.)
 want="natmod runtime $ver: twice(21) = 42, add_via_firmware(3, 4) = 1007"
 
@@ -108,5 +106,4 @@ else
     echo "skip: arm-none-eabi-gcc not installed (sh tools/deps.sh)"
 fi
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

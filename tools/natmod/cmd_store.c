@@ -568,19 +568,29 @@ static int store_stat(int argc, char **argv) {
     return 0;
 }
 
+/* Open image read-only and check every extent's CRC (nm_store_check): *n
+ * damaged ones. 0, or the exit status with the line printed (closed). */
+static int open_checked(const char *image, const cli_geometry_t *g, cli_store_t **cs, int *n) {
+    int rc = cli_store_open(image, g, NULL, 0, cs);
+    if (rc) {
+        return rc;
+    }
+    nm_detail_t d = {{0}};
+    *n = nm_store_check(&(*cs)->s, &d);
+    if (*n < 0) {
+        rc = cli_store_fail(*cs, *n, &d);
+        cli_store_close(*cs);
+    }
+    return rc;
+}
+
 static int store_check(int argc, char **argv) {
     cli_geometry_t g = {0, 0, 0};
     const char *image = NULL;
     int rc = parse_args("check", argc, argv, &g, (const char **[]){&image}, 1, 1, NULL, NULL, 0);
     cli_store_t *cs;
-    if (rc || (rc = cli_store_open(image, &g, NULL, 0, &cs))) {
-        return rc;
-    }
-    nm_detail_t d = {{0}};
-    int n = nm_store_check(&cs->s, &d);
-    if (n < 0) {
-        rc = cli_store_fail(cs, n, &d);
-        cli_store_close(cs);
+    int n = 0;
+    if (rc || (rc = open_checked(image, &g, &cs, &n))) {
         return rc;
     }
     uint32_t pos = 0, total = 0;
@@ -618,16 +628,10 @@ static int store_map(int argc, char **argv) {
     int rc = parse_args("map", argc, argv, &g, (const char **[]){&image}, 1, 1, opts,
                         (const char **[]){&out, &out}, 2);
     cli_store_t *cs;
-    if (rc || (rc = cli_store_open(image, &g, NULL, 0, &cs))) {
-        return rc;
-    }
+    int n = 0;
     /* Every extent's CRC checked first (in RAM only: the image is open
      * read-only), so the map shows damage that mount cannot see. */
-    nm_detail_t d = {{0}};
-    int n = nm_store_check(&cs->s, &d);
-    if (n < 0) {
-        rc = cli_store_fail(cs, n, &d);
-        cli_store_close(cs);
+    if (rc || (rc = open_checked(image, &g, &cs, &n))) {
         return rc;
     }
     char *svg = NULL;
