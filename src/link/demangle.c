@@ -430,6 +430,23 @@ static int substitution(dm_t *d, sub_t *out, int *is_std) {
     return 1;
 }
 
+/* <CV-qualifiers> ::= [r] [V] [K]: as the C++ text " const volatile restrict". */
+static str_t cv_qualifiers(dm_t *d) {
+    int r = 0, v = 0, k = 0;
+    for (;; d->p++) {
+        if (*d->p == 'r') {
+            r = 1;
+        } else if (*d->p == 'V') {
+            v = 1;
+        } else if (*d->p == 'K') {
+            k = 1;
+        } else {
+            break;
+        }
+    }
+    return cat(d, k ? " const" : "", EMPTY, v ? " volatile" : "", EMPTY, r ? " restrict" : "");
+}
+
 /* <nested-name> ::= N [<CV-qualifiers>] [<ref-qualifier>] <prefix> <unqualified-name> E.
  * Each prefix becomes a substitution candidate; the whole name does too
  * when it names a type (is_type). *cv receives the member function's
@@ -441,24 +458,12 @@ static int nested_name(dm_t *d, str_t *out, str_t *uq_out, unsigned *flags, str_
     d->p++; /* 'N' */
     *cv = EMPTY;
     {
-        int r = 0, v = 0, k = 0;
-        for (;; d->p++) {
-            if (*d->p == 'r') {
-                r = 1;
-            } else if (*d->p == 'V') {
-                v = 1;
-            } else if (*d->p == 'K') {
-                k = 1;
-            } else {
-                break;
-            }
-        }
+        str_t q = cv_qualifiers(d);
         const char *ref = *d->p == 'R' ? " &" : *d->p == 'O' ? " &&" : "";
         if (*ref) {
             d->p++;
         }
-        *cv = cat(d, k ? " const" : "", EMPTY, v ? " volatile" : "", EMPTY, r ? " restrict" : "");
-        *cv = cat(d, NULL, *cv, ref, EMPTY, NULL);
+        *cv = cat(d, NULL, q, ref, EMPTY, NULL);
     }
     for (int n = 0; *d->p != 'E'; n++) {
         int candidate = 1; /* a substitution or template parameter is one already */
@@ -754,25 +759,13 @@ static int type(dm_t *d, type_t *t) {
         *t = pointer_to(d, in, c == 'P' ? "*" : c == 'R' ? "&" : "&&");
         add_sub(d, *t, EMPTY);
     } else if (c == 'r' || c == 'V' || c == 'K') {
-        int r = 0, v = 0, k = 0;
+        str_t q = cv_qualifiers(d);
         type_t in;
-        for (;; d->p++) {
-            if (*d->p == 'r') {
-                r = 1;
-            } else if (*d->p == 'V') {
-                v = 1;
-            } else if (*d->p == 'K') {
-                k = 1;
-            } else {
-                break;
-            }
-        }
         /* a qualified function type is a member function's: the
          * unqualified one is not a substitution candidate (as g++ mangles) */
         if (*d->p == 'F' ? !function_type(d, &in) : !type(d, &in)) {
             return 0;
         }
-        str_t q = cat(d, k ? " const" : "", EMPTY, v ? " volatile" : "", EMPTY, r ? " restrict" : "");
         *t = in;
         if (in.kind == K_FUNC) {
             t->post = cat(d, NULL, in.post, NULL, q, NULL); /* a member function type: int () const */
