@@ -61,7 +61,7 @@ static uint8_t *build_plain(const plain_opts_t *o, size_t *len) {
         {"nm_init", o->init_fails ? OFF_INIT_FAIL : OFF_INIT_OK, NM_REGION_TEXT, NM_EXPORT_FUNC},
         {"call_strlen", OFF_CALL_STRLEN, NM_REGION_TEXT, NM_EXPORT_FUNC},
     };
-    nm_reloc_t rel[] = {{OFF_CALL_STRLEN + 2, NM_RELOC_PTR64, NM_TARGET_IMPORT0}};
+    nm_reloc_t rel[] = {{.site = OFF_CALL_STRLEN + 2, .kind = NM_RELOC_PTR64, .target = NM_TARGET_IMPORT0}};
     const char *imports[] = {o->import ? o->import : "strlen"};
     nm_wmodule_t m = {0};
     m.arch = NM_ARCH_X64;
@@ -146,7 +146,7 @@ static uint8_t *build_xip(uint32_t rw_offset, uint32_t data_size, const char *im
     memset(data, 0, sizeof data);
     data[0] = 41;
     /* import (optional) through a GOT slot at RW 8: never called, only bound */
-    nm_reloc_t rel[] = {{(uint32_t)sizeof code + 8, NM_RELOC_PTR64, NM_TARGET_IMPORT0}};
+    nm_reloc_t rel[] = {{.site = (uint32_t)sizeof code + 8, .kind = NM_RELOC_PTR64, .target = NM_TARGET_IMPORT0}};
     const char *imports[] = {import};
     nm_wexport_t ex[] = {{"counter_inc", 0, NM_REGION_TEXT, NM_EXPORT_FUNC},
                          {"pc_here", 14, NM_REGION_TEXT, NM_EXPORT_FUNC},
@@ -221,8 +221,8 @@ static uint8_t *build_timer(int init_fails, size_t *len) {
         memcpy(code + disp[i].at, &disp[i].v, 4);
     }
     static const uint8_t data[24];
-    nm_reloc_t rel[] = {{sizeof code + 0, NM_RELOC_PTR64, NM_TARGET_IMPORT0},
-                        {sizeof code + 8, NM_RELOC_PTR64, NM_TARGET_IMPORT0 + 1}};
+    nm_reloc_t rel[] = {{.site = sizeof code + 0, .kind = NM_RELOC_PTR64, .target = NM_TARGET_IMPORT0},
+                        {.site = sizeof code + 8, .kind = NM_RELOC_PTR64, .target = NM_TARGET_IMPORT0 + 1}};
     const char *imports[] = {"hal_timer_start", "hal_timer_stop"};
     nm_wexport_t ex[] = {{"start", 0, NM_REGION_TEXT, NM_EXPORT_FUNC},
                          {"tick", T_TICK, NM_REGION_TEXT, NM_EXPORT_FUNC},
