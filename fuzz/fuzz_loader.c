@@ -7,18 +7,20 @@
  *
  * Every input goes through slice selection, the full parse, the accessors,
  * the relocation walk, and then the loader's phases (verify, resolve, place,
- * reloc) into malloc'd memory. Module code is never called: the phases are
+ * reloc) into malloc'd memory (below 4 GB for the rv32imc board). Module code is never called: the phases are
  * driven through loader_internal.h instead of nm_load, so no init runs.
  * Install-time linking (nm_xip_link) runs on every input too, into a
  * buffer; whatever it accepts must come out as an image the reader accepts
- * (same CRC rules, XIP record), and that image is linked again (refused).
+ * (same CRC rules, XIP record), and that image is relinked elsewhere and
+ * back, which must give the same bytes.
  * write.c is not linked (this is the freestanding side), so no input is
  * written back.
  */
-#define _POSIX_C_SOURCE 200809L /* posix_memalign, strnlen */
+#define _GNU_SOURCE /* posix_memalign, strnlen, MAP_32BIT */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "loader/loader_internal.h"
 #include "natmod/format.h"
@@ -34,6 +36,7 @@ static nm_export_t fz_exports[] = {
     {0, "marker", &fz_var},
     {0, "hal_print", (const void *)(uintptr_t)fz_func},
     {0, "memcpy", (const void *)(uintptr_t)fz_func},
+    {0, "fw_a", &fz_var}, /* what the rv32 seeds (tests/format/nmtest_images.h) import */
 };
 #define FZ_N (sizeof fz_exports / sizeof fz_exports[0])
 
@@ -61,7 +64,7 @@ static void sort_exports(void) {
     for (size_t i = 0; i < FZ_N; i++) {
         fz_exports[i].hash = nm_hash(fz_exports[i].name);
     }
-    for (size_t i = 1; i < FZ_N; i++) { /* insertion sort: four entries */
+    for (size_t i = 1; i < FZ_N; i++) { /* insertion sort: five entries */
         for (size_t j = i; j > 0 && fz_exports[j - 1].hash > fz_exports[j].hash; j--) {
             nm_export_t t = fz_exports[j];
             fz_exports[j] = fz_exports[j - 1];
@@ -95,14 +98,60 @@ static void walk_image(const nm_image_t *img) {
     }
 }
 
+/* rv32imc fields hold 32-bit addresses, and a 64-bit loader refuses
+ * regions above 4 GB: give that board blocks from MAP_32BIT mappings, each
+ * ending where the mapping ends (outside ASan's heap, an overrun faults on
+ * the next page unless another mapping happens to sit there). A load holds
+ * at most two blocks (TEXT and RW) at once. */
+static struct {
+    void *ptr, *map;
+    size_t len;
+} fz_low[2];
+
+static void *fz_alloc_low(void *ctx, size_t size, size_t align, unsigned kind) {
+    (void)ctx;
+    (void)kind;
+    if (size > (1u << 24) || align > 4096) {
+        return NULL;
+    }
+    for (size_t i = 0; i < 2; i++) {
+        if (fz_low[i].ptr) {
+            continue;
+        }
+        size_t len = (size + 4095) & ~(size_t)4095;
+        uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+        if (p == MAP_FAILED) {
+            return NULL;
+        }
+        fz_low[i].map = p;
+        fz_low[i].len = len;
+        fz_low[i].ptr = p + (len - ((size + align - 1) & ~(align - 1)));
+        return fz_low[i].ptr;
+    }
+    __builtin_trap(); /* the loader asked for a third block */
+}
+
+static void fz_free_low(void *ctx, void *ptr, unsigned kind) {
+    (void)ctx;
+    (void)kind;
+    for (size_t i = 0; i < 2; i++) {
+        if (fz_low[i].ptr == ptr) {
+            munmap(fz_low[i].map, fz_low[i].len);
+            fz_low[i].ptr = NULL;
+            return;
+        }
+    }
+    __builtin_trap(); /* freed something it was not given */
+}
+
 static void try_load(const uint8_t *data, size_t size, uint8_t arch, uint8_t fabi) {
     nm_loader_config_t cfg = {0};
     cfg.arch = arch;
     cfg.float_abi = fabi;
     cfg.exports = fz_exports;
     cfg.n_exports = FZ_N;
-    cfg.alloc_cb = fz_alloc;
-    cfg.free_cb = fz_free;
+    cfg.alloc_cb = arch == NM_ARCH_RV32IMC ? fz_alloc_low : fz_alloc;
+    cfg.free_cb = arch == NM_ARCH_RV32IMC ? fz_free_low : fz_free;
     nm_image_t img;
     nm_detail_t d;
     nm_module_t m;
@@ -254,6 +303,9 @@ static void run_all(const uint8_t *data, size_t size) {
     try_load(data, size, NM_ARCH_ARMV7EMDP, NM_FLOAT_SOFT);
     try_xip_link(data, size, NM_ARCH_ARMV7EMDP, NM_FLOAT_SOFT);
     try_xip_link(data, size, NM_ARCH_X64, NM_FLOAT_HARD);
+    /* rv32imc: INSN entries in RAM mode, installed, and relinked */
+    try_load(data, size, NM_ARCH_RV32IMC, NM_FLOAT_SOFT);
+    try_xip_link(data, size, NM_ARCH_RV32IMC, NM_FLOAT_SOFT);
     if (strnlen(d.msg, sizeof d.msg) >= sizeof d.msg) {
         __builtin_trap(); /* details are always terminated */
     }

@@ -62,10 +62,16 @@
  *   code   - (target << 2) | kind
  * A site s < text_size addresses text byte s; a site s >= text_size addresses
  * RW byte (s - text_size), which must lie inside the data image. kind says
- * the width of the word at the site; the loader adds the target's run-time
- * address to the little-endian word found there (the link-time value is the
- * offset into the target region plus any addend, Thumb bit included):
+ * the width of the word at the site; for PTR32/PTR64 the loader adds the
+ * target's run-time address to the little-endian word found there (the
+ * link-time value is the offset into the target region plus any addend,
+ * Thumb bit included):
  *   target 0 - TEXT base, target 1 - RW base, target 2+i - import i's address.
+ * An NM_RELOC_INSN entry (rv32imc only; a 4-byte instruction at an even text
+ * site, target TEXT or RW) has more ULEB128 numbers after code: form
+ * (enum nm_insn_form), addend, and for forms 4 and 5 hi_site. The loader
+ * writes the instruction's immediate field from them, whatever it held
+ * (docs/format.md 4.1).
  */
 #ifndef NATMOD_FORMAT_H
 #define NATMOD_FORMAT_H
@@ -97,7 +103,24 @@ enum nm_flags {
 enum nm_reloc_kind {
     NM_RELOC_PTR32 = 0, /* 32-bit word += target */
     NM_RELOC_PTR64 = 1, /* 64-bit word += target */
-    NM_RELOC_KIND_COUNT = 2,
+    NM_RELOC_INSN = 2,  /* an instruction field is written (docs/format.md 4.1) */
+    NM_RELOC_KIND_COUNT = 3,
+};
+
+/* Forms of NM_RELOC_INSN (RISC-V, rv32imc): A = target + addend, P = the
+ * site's run-time address, P_hi = hi_site's, all mod 2^32. The instruction
+ * at the site must be a 32-bit one of the form's kind (LUI for 0, AUIPC for
+ * 3, LOAD/LOAD-FP/OP-IMM/JALR for 1 and 4, STORE/STORE-FP for 2 and 5). A
+ * form-4/5 entry's hi_site names a form-3 entry with the same target and
+ * addend, before or after it in the stream. */
+enum nm_insn_form {
+    NM_INSN_RV_HI20 = 0,        /* LUI:   imm[31:12] = (A + 0x800) >> 12 */
+    NM_INSN_RV_LO12_I = 1,      /* I-type imm = A & 0xfff */
+    NM_INSN_RV_LO12_S = 2,      /* S-type imm = A & 0xfff */
+    NM_INSN_RV_PCREL_HI20 = 3,  /* AUIPC: imm[31:12] = (A - P + 0x800) >> 12 */
+    NM_INSN_RV_PCREL_LO12_I = 4, /* I-type imm = (A - P_hi) & 0xfff */
+    NM_INSN_RV_PCREL_LO12_S = 5, /* S-type imm = (A - P_hi) & 0xfff */
+    NM_INSN_FORM_COUNT = 6,
 };
 
 enum nm_reloc_target {
@@ -176,6 +199,11 @@ typedef struct nm_reloc {
     uint32_t site;   /* see the stream description above */
     uint8_t kind;    /* enum nm_reloc_kind */
     uint32_t target; /* enum nm_reloc_target, or NM_TARGET_IMPORT0 + i */
+    /* NM_RELOC_INSN only: zero otherwise (nm_reloc_next gives zeros; the
+     * writer refuses a PTR entry with any of them set) */
+    uint8_t form;     /* enum nm_insn_form */
+    uint32_t addend;  /* offset into the target region */
+    uint32_t hi_site; /* forms 4, 5: the paired RV_PCREL_HI20's site */
 } nm_reloc_t;
 
 /* Cursor for walking the relocation stream. */

@@ -90,4 +90,45 @@ enum {
 /* Longest ULEB128 the stream may hold: 5 bytes carry 32 bits. */
 #define NMF_ULEB_MAX 5
 
+/* Most ULEB128 numbers in one entry: delta, code, then for INSN form,
+ * addend and (forms 4, 5) hi_site. */
+#define NMF_ENTRY_ULEBS 5
+
+/* 1 if an INSN form pairs with (needs) a hi_site. */
+static inline int nmf_insn_has_hi(unsigned form) {
+    return form == NM_INSN_RV_PCREL_LO12_I || form == NM_INSN_RV_PCREL_LO12_S;
+}
+
+/* 1 if the 32-bit RISC-V instruction whose low byte is op (bits 6:0 are the
+ * major opcode; bits 1:0 = 11 say "not compressed") is one the form's field
+ * belongs to (docs/format.md 4.1): LUI for HI20, AUIPC for PCREL_HI20,
+ * LOAD, LOAD-FP, OP-IMM or JALR for the I forms, STORE or STORE-FP for the
+ * S forms. A 16-bit instruction never qualifies, so a 4-byte field write
+ * can never reach into the instruction after it. */
+static inline int nmf_insn_opcode_ok(unsigned form, uint8_t op) {
+    op &= 0x7F;
+    switch (form) {
+    case NM_INSN_RV_HI20:
+        return op == 0x37;
+    case NM_INSN_RV_PCREL_HI20:
+        return op == 0x17;
+    case NM_INSN_RV_LO12_I:
+    case NM_INSN_RV_PCREL_LO12_I:
+        return op == 0x03 || op == 0x07 || op == 0x13 || op == 0x67;
+    case NM_INSN_RV_LO12_S:
+    case NM_INSN_RV_PCREL_LO12_S:
+        return op == 0x23 || op == 0x27;
+    default:
+        return 0;
+    }
+}
+
+/* "RV_HI20"...; "?" for an unknown form. */
+static inline const char *nmf_insn_form_name(unsigned form) {
+    static const char *const names[NM_INSN_FORM_COUNT] = {
+        "RV_HI20", "RV_LO12_I", "RV_LO12_S", "RV_PCREL_HI20", "RV_PCREL_LO12_I", "RV_PCREL_LO12_S",
+    };
+    return form < NM_INSN_FORM_COUNT ? names[form] : "?";
+}
+
 #endif /* NATMOD_FORMAT_INTERNAL_H */

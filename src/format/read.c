@@ -230,16 +230,86 @@ static void reloc_prefix(nm_detail_t *d, uint32_t index, int have_site, uint32_t
     nm_detail_cat(d, ": ");
 }
 
+/* "INSN form 4 (RV_PCREL_LO12_I) " after the prefix: names what an INSN refusal is about. */
+static void insn_prefix(nm_detail_t *d, uint32_t index, uint32_t site, uint32_t form) {
+    reloc_prefix(d, index, 1, site);
+    cat_dec(d, "INSN form ", form);
+    nm_detail_cat(d, " (");
+    nm_detail_cat(d, nmf_insn_form_name(form));
+    nm_detail_cat(d, ") ");
+}
+
+/* The rules an INSN entry obeys on its own (docs/format.md 4.1); whether a
+ * form-4/5 entry's hi_site names a matching form-3 entry needs the whole
+ * stream and is checked by check_insn_pairs. */
+static int check_insn(const nm_image_t *img, uint32_t index, uint32_t site, uint32_t target,
+                      uint32_t form, uint32_t hi_site, nm_detail_t *d) {
+    if (img->arch != NM_ARCH_RV32IMC) {
+        insn_prefix(d, index, site, form);
+        nm_detail_cat(d, "in a module for ");
+        nm_detail_cat(d, nm_arch_name(img->arch));
+        nm_detail_cat(d, " (only rv32imc has INSN)");
+        return NM_ERR_RELOC;
+    }
+    if (form >= NM_INSN_FORM_COUNT) {
+        reloc_prefix(d, index, 1, site);
+        cat_dec(d, "unknown INSN form ", form);
+        return NM_ERR_RELOC;
+    }
+    insn_prefix(d, index, site, form);
+    if (target > NM_TARGET_RW) {
+        cat_dec(d, "targets import ", target - NM_TARGET_IMPORT0);
+        nm_detail_cat(d, " (only TEXT or RW; imports go through the GOT)");
+        return NM_ERR_RELOC;
+    }
+    if (site >= img->text_size) {
+        cat_hex(d, "is not in text (text_size ", img->text_size);
+        nm_detail_cat(d, ")");
+        return NM_ERR_RELOC;
+    }
+    if ((uint64_t)site + 4 > img->text_size) {
+        cat_hex(d, "crosses end of text (text_size ", img->text_size);
+        nm_detail_cat(d, ")");
+        return NM_ERR_RELOC;
+    }
+    if (site & 1u) {
+        nm_detail_cat(d, "at an odd site");
+        return NM_ERR_RELOC;
+    }
+    if (!nmf_insn_opcode_ok(form, img->text[site])) {
+        cat_hex(d, "on opcode ", img->text[site] & 0x7Fu);
+        nm_detail_cat(d, ", not an instruction of that form");
+        return NM_ERR_RELOC;
+    }
+    if (nmf_insn_has_hi(form) && ((uint64_t)hi_site + 4 > img->text_size || (hi_site & 1u))) {
+        cat_hex(d, "hi_site ", hi_site);
+        nm_detail_cat(d, " is not an instruction in text");
+        return NM_ERR_RELOC;
+    }
+    return NM_OK;
+}
+
 static int reloc_next_detail(nm_reloc_iter_t *it, nm_reloc_t *out, nm_detail_t *d) {
     const nm_image_t *img = it->img;
     if (it->index >= img->n_relocs) {
         return 0;
     }
-    uint32_t delta = 0, code = 0;
+    uint32_t delta = 0, code = 0, form = 0, addend = 0, hi_site = 0;
     uint32_t pos = it->pos;
     int rc = read_uleb(img, &pos, &delta);
     if (rc == NM_OK) {
         rc = read_uleb(img, &pos, &code);
+    }
+    /* INSN entries carry form, addend and (forms 4, 5) hi_site after the
+     * code; an unknown form has no hi_site and is refused below. */
+    if (rc == NM_OK && (code & 3u) == NM_RELOC_INSN) {
+        rc = read_uleb(img, &pos, &form);
+        if (rc == NM_OK) {
+            rc = read_uleb(img, &pos, &addend);
+        }
+        if (rc == NM_OK && nmf_insn_has_hi(form)) {
+            rc = read_uleb(img, &pos, &hi_site);
+        }
     }
     if (rc != NM_OK) {
         reloc_prefix(d, it->index, 0, 0);
@@ -289,7 +359,11 @@ static int reloc_next_detail(nm_reloc_iter_t *it, nm_reloc_t *out, nm_detail_t *
         nm_detail_cat(d, " imports");
         return NM_ERR_RELOC;
     }
-    if (site < img->text_size) {
+    if (kind == NM_RELOC_INSN) {
+        if ((rc = check_insn(img, it->index, site, target, form, hi_site, d)) != NM_OK) {
+            return rc;
+        }
+    } else if (site < img->text_size) {
         if ((uint64_t)site + width > img->text_size) {
             reloc_prefix(d, it->index, 1, site);
             cat_hex(d, "word crosses end of text (text_size ", img->text_size);
@@ -322,6 +396,9 @@ static int reloc_next_detail(nm_reloc_iter_t *it, nm_reloc_t *out, nm_detail_t *
     out->site = site;
     out->kind = (uint8_t)kind;
     out->target = target;
+    out->form = (uint8_t)form;
+    out->addend = addend;
+    out->hi_site = hi_site;
     return 1;
 }
 
@@ -469,6 +546,93 @@ static int check_exports(const nm_image_t *img, nm_detail_t *d) {
     return NM_OK;
 }
 
+/*
+ * Every form-4/5 INSN entry's hi_site must be the site of a form-3 entry
+ * with the same target and addend. The partner may come before or after it
+ * (block reordering puts an AUIPC after a use of it), and the stream can
+ * only be read forwards, with no memory to sort into. So a search cursor
+ * walks forwards to each hi_site, starting from the closest known iterator
+ * state at or before it: where the cursor stopped last time, one of
+ * PAIR_MARKS states saved at evenly spaced entries, or one of two states
+ * the main walk left at multiples of PAIR_NEAR entries. Each search reads at
+ * most n_relocs / PAIR_MARKS + 1 entries, so the worst case is O(n^2 / 8)
+ * entry reads; partners in site order cost O(n) in all (the cursor only
+ * moves forwards), and a partner less than PAIR_NEAR entries behind its use
+ * costs at most 2 * PAIR_NEAR reads. Runs only if the walk saw a form-4/5
+ * entry, on a stream it accepted. 10 saved iterators: 200 bytes of stack
+ * on a 32-bit target.
+ */
+#define PAIR_MARKS 8
+#define PAIR_NEAR 32u
+
+/* Out of line, so that parsing a module without pairs (every non-RISC-V
+ * one) does not carry this frame. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int check_insn_pairs(const nm_image_t *img, nm_detail_t *d) {
+    /* marks[0..PAIR_MARKS): global; the last two: near the main walk. A
+     * state before entry i can start a search for site x if i is 0 or
+     * entry i - 1 (its site field) lies below x. */
+    nm_reloc_iter_t marks[PAIR_MARKS + 2], it, s;
+    uint32_t step = img->n_relocs / PAIR_MARKS + 1, n_marks = 0;
+    nm_reloc_t r, h = {0};
+    nm_reloc_iter_init(&it, img);
+    while (n_marks < PAIR_MARKS && it.index < img->n_relocs) {
+        if (it.index == n_marks * step) {
+            marks[n_marks++] = it;
+        }
+        if (nm_reloc_next(&it, &r) != 1) {
+            return NM_ERR_CORRUPT; /* unreachable: the walk accepted the stream */
+        }
+    }
+    nm_reloc_iter_init(&it, img);
+    marks[PAIR_MARKS] = marks[PAIR_MARKS + 1] = s = it;
+    int have = 0; /* h is the entry s read last */
+    int rc;
+    for (;;) {
+        if (it.index % PAIR_NEAR == 0) {
+            marks[PAIR_MARKS + (it.index / PAIR_NEAR) % 2] = it;
+        }
+        if ((rc = nm_reloc_next(&it, &r)) != 1) {
+            break;
+        }
+        if (r.kind != NM_RELOC_INSN || !nmf_insn_has_hi(r.form)) {
+            continue;
+        }
+        const nm_reloc_iter_t *best = &marks[0];
+        for (uint32_t k = 1; k < PAIR_MARKS + 2; k++) {
+            if ((k < n_marks || k >= PAIR_MARKS) && marks[k].index > best->index &&
+                marks[k].site < r.hi_site) {
+                best = &marks[k];
+            }
+        }
+        if (!have || h.site > r.hi_site || s.index < best->index) {
+            s = *best;
+            have = 0;
+        }
+        while ((!have || h.site < r.hi_site) && (rc = nm_reloc_next(&s, &h)) == 1) {
+            have = 1;
+        }
+        if (rc < 0) {
+            return rc;
+        }
+        const char *why = NULL;
+        if (!have || h.site != r.hi_site || h.kind != NM_RELOC_INSN || h.form != NM_INSN_RV_PCREL_HI20) {
+            why = " is not an RV_PCREL_HI20 entry";
+        } else if (h.target != r.target || h.addend != r.addend) {
+            why = " has another target or addend";
+        }
+        if (why) {
+            insn_prefix(d, it.index - 1, r.site, r.form);
+            cat_hex(d, "hi_site ", r.hi_site);
+            nm_detail_cat(d, why);
+            return NM_ERR_RELOC;
+        }
+    }
+    return rc;
+}
+
 int nm_image_parse(const void *buf, size_t len, nm_image_t *img, nm_detail_t *d) {
     int rc = nm_image_parse_header(buf, len, img, d);
     if (rc != NM_OK) {
@@ -486,8 +650,10 @@ int nm_image_parse(const void *buf, size_t len, nm_image_t *img, nm_detail_t *d)
     }
     nm_reloc_iter_t it;
     nm_reloc_t r;
+    int pairs = 0;
     nm_reloc_iter_init(&it, img);
     while ((rc = reloc_next_detail(&it, &r, d)) == 1) {
+        pairs |= r.kind == NM_RELOC_INSN && nmf_insn_has_hi(r.form);
     }
     if (rc < 0) {
         return rc;
@@ -497,6 +663,9 @@ int nm_image_parse(const void *buf, size_t len, nm_image_t *img, nm_detail_t *d)
         cat_hex(d, " entries end at byte ", it.pos);
         cat_hex(d, ", reloc_size is ", img->reloc_size);
         return NM_ERR_CORRUPT;
+    }
+    if (pairs && (rc = check_insn_pairs(img, d)) != NM_OK) {
+        return rc;
     }
     nm_detail_set(d, "");
     return NM_OK;

@@ -77,7 +77,56 @@ static void reloc_detail(nm_detail_t *d, const nm_reloc_t *r, const char *what) 
     nm_detail_cat(d, what);
 }
 
-static int check_reloc(const nm_wmodule_t *m, const nm_reloc_t *r, nm_detail_t *d) {
+/* 1 if rel[0..n) (sorted by site) holds the form-3 INSN entry a form-4/5
+ * entry r pairs with: at r's hi_site, with r's target and addend. */
+static int has_hi_partner(const nm_reloc_t *rel, uint32_t n, const nm_reloc_t *r) {
+    uint32_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (rel[mid].site < r->hi_site) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo < n && rel[lo].site == r->hi_site && rel[lo].kind == NM_RELOC_INSN &&
+           rel[lo].form == NM_INSN_RV_PCREL_HI20 && rel[lo].target == r->target &&
+           rel[lo].addend == r->addend;
+}
+
+/* INSN entries (docs/format.md 4.1); rel[0..n) is the sorted set r is in. */
+static int check_insn(const nm_wmodule_t *m, const nm_reloc_t *r, const nm_reloc_t *rel, uint32_t n,
+                      nm_detail_t *d) {
+    const char *why = NULL;
+    if (m->arch != NM_ARCH_RV32IMC) {
+        why = "INSN in a module that is not rv32imc";
+    } else if (r->form >= NM_INSN_FORM_COUNT) {
+        why = "unknown INSN form";
+    } else if (r->target > NM_TARGET_RW) {
+        why = "INSN targets an import (only TEXT or RW; imports go through the GOT)";
+    } else if ((uint64_t)r->site + 4 > m->text_size) {
+        why = "INSN site is not an instruction inside text";
+    } else if (r->site & 1u) {
+        why = "INSN at an odd site";
+    } else if (!nmf_insn_opcode_ok(r->form, m->text[r->site])) {
+        why = "INSN form does not match the instruction's opcode";
+    } else if (nmf_insn_has_hi(r->form) ? !has_hi_partner(rel, n, r) : r->hi_site != 0) {
+        why = nmf_insn_has_hi(r->form)
+                  ? "hi_site is not an RV_PCREL_HI20 entry with the same target and addend"
+                  : "hi_site set on a form that has none";
+    }
+    if (why) {
+        reloc_detail(d, r, why);
+        nm_detail_cat(d, " (form ");
+        nm_detail_cat(d, nmf_insn_form_name(r->form));
+        nm_detail_cat(d, ")");
+        return NM_ERR_RELOC;
+    }
+    return NM_OK;
+}
+
+static int check_reloc(const nm_wmodule_t *m, const nm_reloc_t *r, const nm_reloc_t *rel, uint32_t n,
+                       nm_detail_t *d) {
     uint32_t width = r->kind == NM_RELOC_PTR64 ? 8 : 4;
     if (r->kind >= NM_RELOC_KIND_COUNT) {
         reloc_detail(d, r, "unknown kind");
@@ -89,6 +138,14 @@ static int check_reloc(const nm_wmodule_t *m, const nm_reloc_t *r, nm_detail_t *
     }
     if (r->target >= (uint32_t)NM_TARGET_IMPORT0 + m->n_imports || r->target > 0x3FFFFFFFu) {
         reloc_detail(d, r, "target beyond the imports");
+        return NM_ERR_RELOC;
+    }
+    if (r->kind == NM_RELOC_INSN) {
+        return check_insn(m, r, rel, n, d);
+    }
+    if (r->form || r->addend || r->hi_site) {
+        /* The stream has no room for them: refuse rather than drop them. */
+        reloc_detail(d, r, "form, addend or hi_site set on a PTR relocation (INSN only)");
         return NM_ERR_RELOC;
     }
     if (r->site < m->text_size) {
@@ -182,7 +239,7 @@ static int check_module(const nm_wmodule_t *m, nm_detail_t *d) {
                                            : "init_idx is not a function export in text");
         }
     }
-    if (m->n_relocs > 0xFFFFFFFFu / 10) {
+    if (m->n_relocs > 0xFFFFFFFFu / (NMF_ENTRY_ULEBS * NMF_ULEB_MAX)) {
         return fail(d, NM_ERR_INVAL, "too many relocations");
     }
     nm_detail_set(d, "");
@@ -206,7 +263,7 @@ int nm_write_image(const nm_wmodule_t *m, uint8_t **out, size_t *out_len, nm_det
 
     /* Relocations: sort, check, encode. */
     rel = malloc((m->n_relocs ? m->n_relocs : 1) * sizeof *rel);
-    stream = malloc((size_t)m->n_relocs * 2 * NMF_ULEB_MAX + 1);
+    stream = malloc((size_t)m->n_relocs * NMF_ENTRY_ULEBS * NMF_ULEB_MAX + 1);
     if (!rel || !stream) {
         rc = fail(d, NM_ERR_NOMEM, "out of memory");
         goto out;
@@ -217,7 +274,7 @@ int nm_write_image(const nm_wmodule_t *m, uint8_t **out, size_t *out_len, nm_det
     qsort(rel, m->n_relocs, sizeof *rel, cmp_reloc);
     size_t reloc_size = 0;
     for (uint32_t i = 0; i < m->n_relocs; i++) {
-        if ((rc = check_reloc(m, &rel[i], d)) != NM_OK) {
+        if ((rc = check_reloc(m, &rel[i], rel, m->n_relocs, d)) != NM_OK) {
             goto out;
         }
         if (i && rel[i].site == rel[i - 1].site) {
@@ -232,6 +289,13 @@ int nm_write_image(const nm_wmodule_t *m, uint8_t **out, size_t *out_len, nm_det
         }
         reloc_size += put_uleb(stream + reloc_size, rel[i].site - (i ? rel[i - 1].site : 0));
         reloc_size += put_uleb(stream + reloc_size, (rel[i].target << 2) | rel[i].kind);
+        if (rel[i].kind == NM_RELOC_INSN) {
+            reloc_size += put_uleb(stream + reloc_size, rel[i].form);
+            reloc_size += put_uleb(stream + reloc_size, rel[i].addend);
+            if (nmf_insn_has_hi(rel[i].form)) {
+                reloc_size += put_uleb(stream + reloc_size, rel[i].hi_site);
+            }
+        }
     }
 
     /* Strings: module name first, so it lands at offset 0. */

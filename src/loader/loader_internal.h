@@ -8,6 +8,7 @@
  *   place.c    nmld_place    allocate TEXT/RW (or one IMAGE block), copy, zero bss
  *              nmld_release  give the regions back
  *   reloc.c    nmld_reloc    walk the relocation stream and patch words
+ *                            (nmld_patch: PTR words; nmld_insn: RISC-V fields)
  *   loader.c   nm_load, nm_module_sym, nm_unload: flush, init, deinit
  *   xip.c      nm_xip_link (install-time linking) and nm_load_xip, which
  *              reuse verify and resolve, claim RW only, and patch the GOT
@@ -53,7 +54,14 @@ int nmld_reloc(const nm_loader_config_t *cfg, const nm_image_t *img, nm_module_t
  * a 64-bit host. */
 int nmld_patch(uint8_t *w, unsigned kind, uintptr_t base, uint32_t index, uint32_t site,
                nm_detail_t *detail);
-/* Move a word linked against base `from` to base `to` (relinking an
+/* Write the immediate field of the RISC-V instruction at w for INSN entry r
+ * (docs/format.md 4.1): A = base + addend, P = text + site, P_hi = text +
+ * hi_site, all mod 2^32. The field is written, not added to, so applying r
+ * again for other addresses (relinking) gives what a fresh link would.
+ * NM_ERR_RELOC if a 64-bit loader passes addresses above 4 GB. */
+int nmld_insn(uint8_t *w, const nm_reloc_t *r, uintptr_t base, uintptr_t text, uint32_t index,
+              nm_detail_t *detail);
+/* Move a PTR word linked against base `from` to base `to` (relinking an
  * XIP-linked image for a new address). */
 int nmld_rebase(uint8_t *w, unsigned kind, uintptr_t from, uintptr_t to);
 /* Mark loaded and run init (xip.c and loader.c share it). */

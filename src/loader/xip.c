@@ -4,6 +4,8 @@
  * nm_xip_link is install-time linking: it streams a copy of a slice with
  * every TEXT/RW relocation applied for one flash address and one RW
  * address, and every import referenced from text bound to the firmware.
+ * RISC-V INSN entries (LUI/AUIPC pairs) are written the same way, from
+ * their target and addend, both at install and when relinking.
  * nm_load_xip then runs that copy where it lies: it claims the RW region,
  * copies the (already relocated) data image, clears bss, fills the GOT and
  * calls init. Text is never written after install.
@@ -215,7 +217,18 @@ int nm_xip_link(const nm_loader_config_t *cfg, const void *buf, size_t len, uint
         while (have == 1 && r.site + word_size(r.kind) <= pos + n) {
             uintptr_t base = 0;
             int apply = 1;
-            if (relink) {
+            if (r.kind == NM_RELOC_INSN) {
+                /* RISC-V: the field is written from the entry alone, so a
+                 * relink is a fresh link for the new text and the RW base
+                 * chosen above (its slot, or after text if RW_PCREL). */
+                rc = nmld_insn(chunk + (r.site - pos), &r,
+                               r.target == NM_TARGET_TEXT ? text_addr : rw_addr, text_addr,
+                               it.index - 1, d);
+                if (rc != NM_OK) {
+                    return rc;
+                }
+                apply = 0;
+            } else if (relink) {
                 if (r.target <= NM_TARGET_RW) {
                     nmld_rebase(chunk + (r.site - pos), r.kind,
                                 r.target == NM_TARGET_TEXT ? old_text : old_rw,

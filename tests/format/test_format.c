@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 /*
  * The .nmod reader and writer: round trips, and every field and section
  * corrupted in turn. Corruptions behind the CRC re-compute it, so each case
@@ -6,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../test.h"
 #include "format/writer.h"
@@ -26,11 +28,11 @@ static const nm_wexport_t rich_exports[] = {
 };
 /* Deliberately unsorted; one site needs a 3-byte ULEB delta. */
 static const nm_reloc_t rich_relocs[] = {
-    {70000 + 16, NM_RELOC_PTR64, NM_TARGET_IMPORT0 + 1},
-    {8, NM_RELOC_PTR64, NM_TARGET_RW},
-    {69000, NM_RELOC_PTR32, NM_TARGET_TEXT},
-    {70000 + 8, NM_RELOC_PTR64, NM_TARGET_IMPORT0},
-    {70000 + 0, NM_RELOC_PTR64, NM_TARGET_TEXT},
+    {.site = 70000 + 16, .kind = NM_RELOC_PTR64, .target = NM_TARGET_IMPORT0 + 1},
+    {.site = 8, .kind = NM_RELOC_PTR64, .target = NM_TARGET_RW},
+    {.site = 69000, .kind = NM_RELOC_PTR32, .target = NM_TARGET_TEXT},
+    {.site = 70000 + 8, .kind = NM_RELOC_PTR64, .target = NM_TARGET_IMPORT0},
+    {.site = 70000 + 0, .kind = NM_RELOC_PTR64, .target = NM_TARGET_TEXT},
 };
 
 static nm_wmodule_t rich_module(void) {
@@ -188,7 +190,8 @@ static void writer_rejects_what_the_reader_would(void) {
     uint8_t *img = NULL;
     size_t len;
     nm_detail_t d;
-    nm_reloc_t rel[2] = {{8, NM_RELOC_PTR64, NM_TARGET_RW}, {8, NM_RELOC_PTR32, NM_TARGET_TEXT}};
+    nm_reloc_t rel[2] = {{.site = 8, .kind = NM_RELOC_PTR64, .target = NM_TARGET_RW},
+                         {.site = 8, .kind = NM_RELOC_PTR32, .target = NM_TARGET_TEXT}};
     m.relocs = rel;
     m.n_relocs = 2;
     CHECK_EQ(nm_write_image(&m, &img, &len, &d), NM_ERR_RELOC);
@@ -344,8 +347,9 @@ static void every_header_field_is_checked(void) {
         {"strtab unterminated", (uint32_t)len - 1, 1, 'x', 1, NM_ERR_CORRUPT, "NUL-terminated"},
         {"module name empty", strtab_off, 1, 0, 1, NM_ERR_CORRUPT, "module name"},
         /* relocation stream: 00 00 | 04 04 | 0c 08 */
-        {"reloc kind 2", T_STREAM_OFF + 1, 1, 0x02, 1, NM_ERR_RELOC, "relocation 0 at site 0x0: unknown kind 2"},
-        {"reloc kind 3", T_STREAM_OFF + 1, 1, 0x03, 1, NM_ERR_RELOC, "unknown kind 3"},
+        {"reloc kind 2 (INSN) on armv7m", T_STREAM_OFF + 1, 1, 0x02, 1, NM_ERR_RELOC,
+         "relocation 0 at site 0x0: INSN form 4 (RV_PCREL_LO12_I) in a module for armv7m"},
+        {"reloc kind 3", T_STREAM_OFF + 1, 1, 0x03, 1, NM_ERR_RELOC, "relocation 0 at site 0x0: unknown kind 3"},
         {"reloc PTR64 on armv7m", T_STREAM_OFF + 1, 1, 0x01, 1, NM_ERR_RELOC, "PTR64"},
         {"reloc target beyond imports", T_STREAM_OFF + 5, 1, 3 << 2, 1, NM_ERR_RELOC, "target 3 beyond"},
         {"reloc site repeats", T_STREAM_OFF + 2, 1, 0, 1, NM_ERR_RELOC, "relocation 1 at site 0x0: site repeats"},
@@ -556,6 +560,470 @@ static void universal_corruptions_are_refused(void) {
     free(u);
 }
 
+/* ---- RISC-V INSN entries (docs/format.md 4.1) ---- */
+
+static void insn_entries_round_trip_every_form(void) {
+    uint8_t *img;
+    size_t len;
+    nm_detail_t d;
+    CHECK_EQ(t_build_rv32(&img, &len, NULL, 0, 0, NULL, 0, &d), NM_OK);
+    nm_image_t v;
+    CHECK_EQ(nm_image_parse(img, len, &v, &d), NM_OK);
+    CHECK_EQ(v.n_relocs, T_RV_NRELOCS);
+    /* The stream as the spec spells it: delta, (target << 2) | 2, form,
+     * addend, and hi_site for forms 4 and 5 (0x7ec is ec 0f). */
+    static const uint8_t head[] = {
+        0x00, 0x06, 0x00, 0x14,       /* 0x00 HI20 RW+0x14 */
+        0x04, 0x06, 0x01, 0x14,       /* 0x04 LO12_I */
+        0x04, 0x06, 0x02, 0x14,       /* 0x08 LO12_S */
+        0x04, 0x02, 0x00, 0x38,       /* 0x0c HI20 TEXT+0x38 */
+        0x04, 0x02, 0x01, 0x38,       /* 0x10 LO12_I */
+        0x04, 0x06, 0x03, 0xec, 0x0f, /* 0x14 PCREL_HI20 RW+0x7ec */
+        0x04, 0x06, 0x04, 0xec, 0x0f, 0x14, /* 0x18 PCREL_LO12_I, hi 0x14 */
+        0x04, 0x06, 0x05, 0xec, 0x0f, 0x14, /* 0x1c PCREL_LO12_S, hi 0x14 */
+    };
+    CHECK(v.reloc_size > sizeof head && memcmp(v.relocs, head, sizeof head) == 0);
+    nm_reloc_iter_t it;
+    nm_reloc_t r;
+    nm_reloc_iter_init(&it, &v);
+    uint32_t n = 0;
+    while (nm_reloc_next(&it, &r) == 1 && n < T_RV_NRELOCS) {
+        const nm_reloc_t *w = &t_rv_relocs[n++];
+        CHECK_EQ(r.site, w->site);
+        CHECK_EQ(r.kind, w->kind);
+        CHECK_EQ(r.target, w->target);
+        CHECK_EQ(r.form, w->form);
+        CHECK_EQ(r.addend, w->addend);
+        CHECK_EQ(r.hi_site, w->hi_site);
+    }
+    CHECK_EQ(n, T_RV_NRELOCS);
+    free(img);
+
+    /* Every form with the extreme addends (negative ones are 5-byte ULEBs),
+     * given to the writer out of order. */
+    nm_reloc_t rel[T_RV_NRELOCS];
+    static const uint32_t addends[] = {0, 1, 0x7FF, 0x800, 0xFFFFFFFFu, 0x80000000u, 0xFFFFF800u};
+    for (size_t a = 0; a < sizeof addends / sizeof addends[0]; a++) {
+        for (uint32_t i = 0; i < T_RV_NRELOCS; i++) {
+            rel[T_RV_NRELOCS - 1 - i] = t_rv_relocs[i];
+            if (t_rv_relocs[i].kind == NM_RELOC_INSN) {
+                rel[T_RV_NRELOCS - 1 - i].addend = addends[a];
+            }
+        }
+        CHECK_EQ(t_build_rv32(&img, &len, NULL, 0, NM_FLAG_RW_PCREL, rel, T_RV_NRELOCS, &d), NM_OK);
+        CHECK_EQ(nm_image_parse(img, len, &v, &d), NM_OK);
+        nm_reloc_iter_init(&it, &v);
+        n = 0;
+        while (nm_reloc_next(&it, &r) == 1 && n < T_RV_NRELOCS) {
+            const nm_reloc_t *w = &t_rv_relocs[n++];
+            CHECK(r.site == w->site && r.form == w->form && r.hi_site == w->hi_site);
+            CHECK_EQ(r.addend, w->kind == NM_RELOC_INSN ? addends[a] : 0);
+        }
+        CHECK_EQ(n, T_RV_NRELOCS);
+        free(img);
+    }
+}
+
+static void insn_writer_refuses_what_the_reader_would(void) {
+    nm_reloc_t rel[T_RV_NRELOCS];
+    uint8_t *img = NULL;
+    size_t len;
+    nm_detail_t d;
+    static const struct {
+        uint32_t entry; /* index in t_rv_relocs */
+        int field;      /* 0 site, 1 target, 2 form, 3 addend, 4 hi_site */
+        uint32_t value;
+        const char *why;
+    } cases[] = {
+        {0, 0, 0x02, "does not match the instruction's opcode"}, /* the middle of the LUI */
+        {1, 2, 6, "unknown INSN form"},
+        {1, 1, NM_TARGET_IMPORT0, "targets an import"},
+        {0, 2, NM_INSN_RV_LO12_I, "does not match the instruction's opcode"}, /* LUI with an I form */
+        {2, 2, NM_INSN_RV_LO12_I, "does not match the instruction's opcode"}, /* SW with an I form */
+        {5, 2, NM_INSN_RV_HI20, "does not match the instruction's opcode"},   /* AUIPC as LUI */
+        {6, 4, 0x22, "hi_site is not an RV_PCREL_HI20 entry"},              /* another AUIPC: addend differs */
+        {6, 4, 0x18, "hi_site is not an RV_PCREL_HI20 entry"},              /* itself */
+        {6, 4, 0x04, "hi_site is not an RV_PCREL_HI20 entry"},              /* a form-1 entry */
+        {6, 4, 0x2e, "hi_site is not an RV_PCREL_HI20 entry"},              /* no entry there */
+        {6, 3, 0x7f0, "hi_site is not an RV_PCREL_HI20 entry"},             /* partner's addend differs */
+        {6, 1, NM_TARGET_TEXT, "hi_site is not an RV_PCREL_HI20 entry"},    /* partner's target differs */
+        {0, 4, 0x14, "hi_site set on a form that has none"},
+        {12, 3, 4, "form, addend or hi_site set on a PTR relocation"},
+        {13, 2, 1, "form, addend or hi_site set on a PTR relocation"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        memcpy(rel, t_rv_relocs, sizeof rel);
+        nm_reloc_t *r = &rel[cases[c].entry];
+        uint32_t v = cases[c].value;
+        if (cases[c].field == 0) {
+            r->site = v;
+        } else if (cases[c].field == 1) {
+            r->target = v;
+        } else if (cases[c].field == 2) {
+            r->form = (uint8_t)v;
+        } else if (cases[c].field == 3) {
+            r->addend = v;
+        } else {
+            r->hi_site = v;
+        }
+        int rc = t_build_rv32(&img, &len, NULL, 0, 0, rel, T_RV_NRELOCS, &d);
+        if (rc != NM_ERR_RELOC || !strstr(d.msg, cases[c].why)) {
+            test_failures++;
+            fprintf(stderr, "writer case %zu: got %d \"%s\", want RELOC \"%s\"\n", c, rc, d.msg, cases[c].why);
+        }
+        test_checks++;
+        CHECK(img == NULL);
+    }
+    /* an odd site, a site in RW, one crossing the end of text */
+    memcpy(rel, t_rv_relocs, sizeof rel);
+    rel[0].site = 0x21; /* between the c.nop and the AUIPC */
+    CHECK_EQ(t_build_rv32(&img, &len, NULL, 0, 0, rel, T_RV_NRELOCS, &d), NM_ERR_RELOC);
+    CHECK_STR_CONTAINS(d.msg, "odd site");
+    rel[0].site = T_RV_TEXT_SIZE + 4;
+    CHECK_EQ(t_build_rv32(&img, &len, NULL, 0, 0, rel, T_RV_NRELOCS, &d), NM_ERR_RELOC);
+    CHECK_STR_CONTAINS(d.msg, "not an instruction inside text");
+    rel[0].site = T_RV_TEXT_SIZE - 2;
+    CHECK_EQ(t_build_rv32(&img, &len, NULL, 0, 0, rel, T_RV_NRELOCS, &d), NM_ERR_RELOC);
+    CHECK_STR_CONTAINS(d.msg, "not an instruction inside text");
+    /* INSN only in rv32imc modules */
+    nm_wmodule_t m = rich_module();
+    nm_reloc_t one = {.site = 0, .kind = NM_RELOC_INSN, .target = NM_TARGET_RW, .form = NM_INSN_RV_HI20};
+    m.relocs = &one;
+    m.n_relocs = 1;
+    CHECK_EQ(nm_write_image(&m, &img, &len, &d), NM_ERR_RELOC);
+    CHECK_STR_CONTAINS(d.msg, "not rv32imc");
+    CHECK(img == NULL);
+}
+
+/* A stream for the splice tests: entries given as {site, code, form,
+ * addend, hi_site}; form and addend are written for kind 2 only, hi_site
+ * for forms 4 and 5 only. */
+typedef struct raw_entry {
+    uint32_t site, code, form, addend, hi_site;
+} raw_entry_t;
+
+static size_t raw_stream(uint8_t *out, const raw_entry_t *e, uint32_t n) {
+    size_t len = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        len += t_put_uleb(out + len, e[i].site - (i ? e[i - 1].site : 0));
+        len += t_put_uleb(out + len, e[i].code);
+        if ((e[i].code & 3) == NM_RELOC_INSN) {
+            len += t_put_uleb(out + len, e[i].form);
+            len += t_put_uleb(out + len, e[i].addend);
+            if (e[i].form == 4 || e[i].form == 5) {
+                len += t_put_uleb(out + len, e[i].hi_site);
+            }
+        }
+    }
+    return len;
+}
+
+#define INSN_CODE(target) (((target) << 2) | NM_RELOC_INSN)
+#define RW INSN_CODE(NM_TARGET_RW)
+#define TX INSN_CODE(NM_TARGET_TEXT)
+#define PTR32_TEXT ((NM_TARGET_TEXT << 2) | NM_RELOC_PTR32)
+
+static void insn_reader_refuses_every_bad_entry(void) {
+    uint8_t *base;
+    size_t base_len;
+    nm_detail_t d;
+    nm_image_t v;
+    CHECK_EQ(t_build_rv32(&base, &base_len, NULL, 0, 0, NULL, 0, &d), NM_OK);
+    static struct {
+        const char *what;
+        raw_entry_t e[3];
+        uint32_t n;
+        int expect;
+        const char *detail;
+    } cases[] = {
+        {"valid: lo after its hi", {{0x14, RW, 3, 0x7ec, 0}, {0x18, RW, 4, 0x7ec, 0x14}}, 2, NM_OK, NULL},
+        {"valid: lo before its hi", {{0x2c, RW, 4, 0x910, 0x32}, {0x32, RW, 3, 0x910, 0}}, 2, NM_OK, NULL},
+        {"valid: two lo, one hi", {{0x14, RW, 3, 5, 0}, {0x18, RW, 4, 5, 0x14}, {0x1c, RW, 5, 5, 0x14}}, 3, NM_OK, NULL},
+        {"site in the data image", {{T_RV_TEXT_SIZE, RW, 1, 0, 0}}, 1, NM_ERR_RELOC,
+         "relocation 0 at site 0x3c: INSN form 1 (RV_LO12_I) is not in text"},
+        {"site in bss", {{T_RV_TEXT_SIZE + 0x20, RW, 1, 0, 0}}, 1, NM_ERR_RELOC, "is not in text"},
+        {"crosses end of text", {{T_RV_TEXT_SIZE - 2, RW, 1, 0, 0}}, 1, NM_ERR_RELOC,
+         "relocation 0 at site 0x3a: INSN form 1 (RV_LO12_I) crosses end of text (text_size 0x3c)"},
+        {"odd site", {{0x5, RW, 1, 0, 0}}, 1, NM_ERR_RELOC,
+         "relocation 0 at site 0x5: INSN form 1 (RV_LO12_I) at an odd site"},
+        {"form 6", {{0x4, RW, 6, 0, 0}}, 1, NM_ERR_RELOC, "relocation 0 at site 0x4: unknown INSN form 6"},
+        {"form 127", {{0x4, RW, 127, 0, 0}}, 1, NM_ERR_RELOC, "unknown INSN form 127"},
+        {"import target", {{0x4, INSN_CODE(NM_TARGET_IMPORT0), 1, 0, 0}}, 1, NM_ERR_RELOC,
+         "relocation 0 at site 0x4: INSN form 1 (RV_LO12_I) targets import 0"},
+        {"target beyond imports", {{0x4, INSN_CODE(NM_TARGET_IMPORT0 + 1), 1, 0, 0}}, 1, NM_ERR_RELOC,
+         "target 3 beyond the module's 1 imports"},
+        {"LUI form on ADDI", {{0x4, RW, 0, 0, 0}}, 1, NM_ERR_RELOC,
+         "relocation 0 at site 0x4: INSN form 0 (RV_HI20) on opcode 0x13, not an instruction of that form"},
+        {"I form on SW", {{0x8, RW, 1, 0, 0}}, 1, NM_ERR_RELOC, "(RV_LO12_I) on opcode 0x23"},
+        {"S form on LW", {{0x18, RW, 5, 0, 0x14}}, 1, NM_ERR_RELOC, "(RV_PCREL_LO12_S) on opcode 0x3"},
+        {"AUIPC form on LUI", {{0x0, RW, 3, 0, 0}}, 1, NM_ERR_RELOC, "(RV_PCREL_HI20) on opcode 0x37"},
+        {"on a compressed instruction", {{0x20, RW, 1, 0, 0}}, 1, NM_ERR_RELOC, "on opcode 0x1"},
+        {"hi_site beyond text", {{0x18, RW, 4, 0, T_RV_TEXT_SIZE}}, 1, NM_ERR_RELOC,
+         "relocation 0 at site 0x18: INSN form 4 (RV_PCREL_LO12_I) hi_site 0x3c is not an instruction in text"},
+        {"hi_site huge", {{0x18, RW, 4, 0, 0xFFFFFFFEu}}, 1, NM_ERR_RELOC, "is not an instruction in text"},
+        {"hi_site odd", {{0x18, RW, 4, 0, 0x15}}, 1, NM_ERR_RELOC, "is not an instruction in text"},
+        {"hi_site names no entry", {{0x14, RW, 3, 0, 0}, {0x18, RW, 4, 0, 0x22}}, 2, NM_ERR_RELOC,
+         "relocation 1 at site 0x18: INSN form 4 (RV_PCREL_LO12_I) hi_site 0x22 is not an RV_PCREL_HI20 entry"},
+        {"hi_site names a HI20", {{0x0, RW, 0, 0, 0}, {0x18, RW, 4, 0, 0x0}}, 2, NM_ERR_RELOC,
+         "hi_site 0x0 is not an RV_PCREL_HI20 entry"},
+        {"hi_site names an AUIPC with no entry", {{0x18, RW, 4, 0, 0x14}}, 1, NM_ERR_RELOC,
+         "hi_site 0x14 is not an RV_PCREL_HI20 entry"},
+        {"hi_site names itself", {{0x18, RW, 4, 0, 0x18}}, 1, NM_ERR_RELOC, "hi_site 0x18 is not"},
+        {"hi_site names another lo", {{0x14, RW, 3, 7, 0}, {0x18, RW, 4, 7, 0x1c}, {0x1c, RW, 5, 7, 0x14}}, 3,
+         NM_ERR_RELOC, "relocation 1 at site 0x18: INSN form 4 (RV_PCREL_LO12_I) hi_site 0x1c is not"},
+        {"later hi with another addend", {{0x2c, RW, 4, 0x910, 0x32}, {0x32, RW, 3, 0x911, 0}}, 2, NM_ERR_RELOC,
+         "relocation 0 at site 0x2c: INSN form 4 (RV_PCREL_LO12_I) hi_site 0x32 has another target or addend"},
+        {"earlier hi with another target", {{0x14, RW, 3, 8, 0}, {0x1c, TX, 5, 8, 0x14}}, 2, NM_ERR_RELOC,
+         "relocation 1 at site 0x1c: INSN form 5 (RV_PCREL_LO12_S) hi_site 0x14 has another target"},
+        {"word overlaps an INSN", {{0x20, RW, 0, 0, 0}, {0x22, RW, 3, 0, 0}}, 2, NM_ERR_RELOC, "on opcode 0x1"},
+        {"overlap after an INSN", {{0x22, RW, 3, 0, 0}, {0x24, RW, 3, 0, 0}}, 2, NM_ERR_RELOC,
+         "relocation 1 at site 0x24: word overlaps the previous entry's"},
+        {"PTR32 overlapping an INSN", {{0x0, RW, 0, 0, 0}, {0x2, PTR32_TEXT, 0, 0, 0}}, 2, NM_ERR_RELOC,
+         "relocation 1 at site 0x2: word overlaps"},
+    };
+    uint8_t stream[64];
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t n = raw_stream(stream, cases[c].e, cases[c].n), len;
+        uint8_t *b = t_splice_stream(base, base_len, stream, n, cases[c].n, &len);
+        d.msg[0] = 0;
+        int rc = nm_image_parse(b, len, &v, &d);
+        if (rc != cases[c].expect || (cases[c].detail && !strstr(d.msg, cases[c].detail))) {
+            test_failures++;
+            fprintf(stderr, "case '%s': got %d \"%s\"; want %d \"%s\"\n", cases[c].what, rc, d.msg,
+                    cases[c].expect, cases[c].detail ? cases[c].detail : "");
+        }
+        test_checks++;
+        free(b);
+    }
+
+    /* INSN in a module of another arch (the rvmod bytes relabelled) */
+    uint8_t *b = malloc(base_len);
+    memcpy(b, base, base_len);
+    b[6] = NM_ARCH_ARMV7M;
+    t_fix_crc(b, base_len);
+    CHECK_EQ(nm_image_parse(b, base_len, &v, &d), NM_ERR_RELOC);
+    CHECK_STR_CONTAINS(d.msg, "relocation 0 at site 0x0: INSN form 0 (RV_HI20) in a module for armv7m");
+    b[6] = NM_ARCH_RV64IMC;
+    t_fix_crc(b, base_len);
+    CHECK_EQ(nm_image_parse(b, base_len, &v, &d), NM_ERR_RELOC);
+    CHECK_STR_CONTAINS(d.msg, "in a module for rv64imc");
+    free(b);
+
+    /* the extra ULEB128s of an entry are checked like the first two */
+    static const uint8_t past_end[] = {0x14, 0x06, 0x04, 0x10};       /* hi_site missing */
+    static const uint8_t form_past_end[] = {0x14, 0x06};              /* form missing */
+    static const uint8_t long_addend[] = {0x14, 0x06, 0x01, 0x80, 0x80, 0x80, 0x80, 0x10}; /* > 32 bits */
+    static const struct {
+        const uint8_t *s;
+        size_t n;
+        const char *detail;
+    } ulebs[] = {
+        {past_end, sizeof past_end, "relocation 0: ULEB128 runs past the end of the stream"},
+        {form_past_end, sizeof form_past_end, "runs past the end"},
+        {long_addend, sizeof long_addend, "ULEB128 longer than 5 bytes or above 32 bits"},
+    };
+    for (size_t c = 0; c < sizeof ulebs / sizeof ulebs[0]; c++) {
+        size_t len;
+        uint8_t *x = t_splice_stream(base, base_len, ulebs[c].s, ulebs[c].n, 1, &len);
+        CHECK_EQ(nm_image_parse(x, len, &v, &d), NM_ERR_CORRUPT);
+        CHECK_STR_CONTAINS(d.msg, ulebs[c].detail);
+        free(x);
+    }
+    /* a valid INSN stream followed by a stray byte: not fully consumed */
+    {
+        static const uint8_t extra[] = {0x04, 0x06, 0x01, 0x14, 0x00};
+        size_t len;
+        uint8_t *x = t_splice_stream(base, base_len, extra, sizeof extra, 1, &len);
+        CHECK_EQ(nm_image_parse(x, len, &v, &d), NM_ERR_CORRUPT);
+        CHECK_STR_CONTAINS(d.msg, "entries end at byte 0x4");
+        free(x);
+    }
+    free(base);
+}
+
+/* The hi_site search (forward cursor + marks) against a brute-force one,
+ * on random streams of 1..200 entries: random AUIPC/ADDI text, random
+ * targets and addends, hi_sites pointing anywhere (before, after, at no
+ * entry, at the wrong form). */
+static void insn_pair_check_agrees_with_brute_force(void) {
+    enum { WORDS = 256 };
+    static uint8_t text[WORDS * 4];
+    static raw_entry_t e[WORDS];
+    static uint8_t stream[WORDS * 16];
+    uint32_t seed = 12345;
+#define RND() (seed = seed * 1103515245u + 12345u, (seed >> 8) & 0xFFFFFF)
+    int mismatches = 0, accepted = 0;
+    for (int trial = 0; trial < 4000; trial++) {
+        /* even words AUIPC, odd words ADDI; a few of each swapped */
+        for (uint32_t w = 0; w < WORDS; w++) {
+            uint32_t insn = (w & 1) ? 0x00078793u : 0x00000797u;
+            if (RND() % 16 == 0) {
+                insn = (w & 1) ? 0x00000797u : 0x00078793u;
+            }
+            t_wr32(text + 4 * w, insn);
+        }
+        uint32_t want_n = 1 + RND() % (trial < 2000 ? 40 : 200), n = 0;
+        for (uint32_t w = 0; w < WORDS && n < want_n; w++) {
+            if (RND() % (WORDS / want_n + 1) != 0 && WORDS - w > want_n - n) {
+                continue;
+            }
+            raw_entry_t *x = &e[n++];
+            x->site = 4 * w;
+            x->code = INSN_CODE(RND() % 2);
+            x->addend = RND() % 3;
+            x->form = (text[4 * w] == 0x97) ? 3 : 4;
+            x->hi_site = 0;
+        }
+        /* every lo gets a partner among all the AUIPC entries, before or after it */
+        uint32_t n_hi = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            n_hi += e[i].form == 3;
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            if (e[i].form != 4) {
+                continue;
+            }
+            e[i].hi_site = 4 * (RND() % WORDS);
+            if (n_hi) {
+                uint32_t pick = RND() % n_hi;
+                for (uint32_t k = 0; k < n; k++) {
+                    if (e[k].form == 3 && pick-- == 0) {
+                        e[i].hi_site = e[k].site;
+                        e[i].code = e[k].code;
+                        e[i].addend = e[k].addend;
+                        break;
+                    }
+                }
+            }
+        }
+        /* odd trials: break one lo in one of five ways */
+        if (trial & 1) {
+            for (uint32_t tries = 0; tries < n; tries++) {
+                raw_entry_t *x = &e[RND() % n];
+                if (x->form != 4) {
+                    continue;
+                }
+                switch (RND() % 5) {
+                case 0: x->hi_site = 4 * (RND() % WORDS); break;
+                case 1: x->addend ^= 1; break;
+                case 2: x->code ^= 4; break; /* the other target */
+                case 3: x->hi_site = x->site; break;
+                default: x->hi_site = e[RND() % n].site; break;
+                }
+                break;
+            }
+        }
+        int want_ok = 1;
+        uint32_t bad_index = 0;
+        for (uint32_t i = 0; i < n && want_ok; i++) {
+            if (e[i].form != 4) {
+                continue;
+            }
+            int found = 0;
+            for (uint32_t k = 0; k < n; k++) {
+                found |= e[k].site == e[i].hi_site && e[k].form == 3 && e[k].code == e[i].code &&
+                         e[k].addend == e[i].addend;
+            }
+            if (!found) {
+                want_ok = 0;
+                bad_index = i;
+            }
+        }
+        uint8_t *base, *img;
+        size_t base_len, len;
+        nm_detail_t d;
+        static const nm_reloc_t none[1];
+        if (t_build_rv32(&base, &base_len, text, sizeof text, 0, none, 0, &d) != NM_OK) {
+            CHECK(0);
+            break;
+        }
+        size_t sn = raw_stream(stream, e, n);
+        img = t_splice_stream(base, base_len, stream, sn, n, &len);
+        nm_image_t v;
+        int rc = nm_image_parse(img, len, &v, &d);
+        char want_msg[64];
+        snprintf(want_msg, sizeof want_msg, "relocation %u at site ", bad_index);
+        if (want_ok ? rc != NM_OK : (rc != NM_ERR_RELOC || !strstr(d.msg, want_msg))) {
+            if (mismatches++ < 5) {
+                fprintf(stderr, "trial %d (%u entries): got %d \"%s\", want %s %s\n", trial, n, rc, d.msg,
+                        want_ok ? "OK" : "RELOC", want_ok ? "" : want_msg);
+            }
+        }
+        accepted += rc == NM_OK;
+        free(img);
+        free(base);
+    }
+#undef RND
+    CHECK_EQ(mismatches, 0);
+    CHECK(accepted > 400 && accepted < 3600); /* both outcomes well exercised */
+    printf("    pair check: %d of 4000 random streams valid\n", accepted);
+}
+
+/* Large streams in the layouts the search is built for: each %pcrel_lo
+ * next to its AUIPC (one forward cursor: linear), a second use reaching
+ * back past another AUIPC (a near mark: a few entries), and every AUIPC far
+ * from its uses in reverse order (each search starts at a mark: at most
+ * n/8 entries). All must be accepted, and a break in the last pair found. */
+static void insn_pair_check_on_large_streams(void) {
+    enum { PAIRS = 8000 };
+    uint8_t *text = malloc(PAIRS * 8);
+    raw_entry_t *e = malloc(sizeof *e * PAIRS * 2);
+    uint8_t *stream = malloc((size_t)PAIRS * 2 * 16);
+    static const nm_reloc_t none[1];
+    static const char *const names[] = {"each AUIPC before its use", "each AUIPC right after its use",
+                                        "a use back past another AUIPC", "every AUIPC far from its use, reversed"};
+    for (int layout = 0; layout < 4; layout++) {
+        /* 0: AUIPC x, ADDI x, ...; 1: ADDI x, AUIPC x, ...;
+         * 2: AUIPC x, ADDI x, AUIPC y, ADDI y, ADDI x (a use back past y), ...;
+         * 3: all ADDIs, then all AUIPCs in reverse order */
+        for (uint32_t i = 0; i < PAIRS; i++) {
+            uint32_t hi = layout == 3 ? PAIRS + i : 2 * i + (layout == 1);
+            uint32_t lo = layout == 3 ? PAIRS - 1 - i : 2 * i + (layout != 1);
+            t_wr32(text + 4 * hi, 0x00000797u);
+            t_wr32(text + 4 * lo, 0x00078793u);
+            e[hi] = (raw_entry_t){4 * hi, INSN_CODE(NM_TARGET_RW), 3, i, 0};
+            e[lo] = (raw_entry_t){4 * lo, INSN_CODE(NM_TARGET_RW), 4, i, 4 * hi};
+        }
+        _Static_assert(2 * PAIRS % 5 == 0, "layout 2 is whole groups of five");
+        for (uint32_t w = 0; layout == 2 && w < 2 * PAIRS; w++) {
+            uint32_t g = w / 5 * 5, k = w - g; /* k: 0 hi x, 1 lo x, 2 hi y, 3 lo y, 4 lo x */
+            int is_hi = k == 0 || k == 2;
+            uint32_t hi = k == 3 ? g + 2 : g;
+            t_wr32(text + 4 * w, is_hi ? 0x00000797u : 0x00078793u);
+            e[w] = (raw_entry_t){4 * w, INSN_CODE(NM_TARGET_RW), is_hi ? 3u : 4u, is_hi ? w : hi,
+                                 is_hi ? 0 : 4 * hi};
+        }
+        uint8_t *base, *img;
+        size_t base_len, len;
+        nm_detail_t d;
+        nm_image_t v;
+        CHECK_EQ(t_build_rv32(&base, &base_len, text, PAIRS * 8, 0, none, 0, &d), NM_OK);
+        size_t n = raw_stream(stream, e, 2 * PAIRS);
+        img = t_splice_stream(base, base_len, stream, n, 2 * PAIRS, &len);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        CHECK_EQ(nm_image_parse(img, len, &v, &d), NM_OK);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        printf("    %u entries, %s: parsed in %.1f ms\n", 2 * PAIRS, names[layout],
+               (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+        free(img);
+        /* the last lo in stream order pairs with a wrong addend */
+        uint32_t last = layout == 3 ? PAIRS - 1 : 2 * PAIRS - 1 - (layout == 1);
+        e[last].addend ^= 0x100;
+        n = raw_stream(stream, e, 2 * PAIRS);
+        img = t_splice_stream(base, base_len, stream, n, 2 * PAIRS, &len);
+        CHECK_EQ(nm_image_parse(img, len, &v, &d), NM_ERR_RELOC);
+        char want[48];
+        snprintf(want, sizeof want, "relocation %u at site 0x%x", last, 4 * last);
+        CHECK_STR_CONTAINS(d.msg, want);
+        free(img);
+        free(base);
+    }
+    free(text);
+    free(e);
+    free(stream);
+}
+
 int main(void) {
     RUN(crc32_matches_zlib);
     RUN(detail_helpers_are_bounded);
@@ -566,5 +1034,10 @@ int main(void) {
     RUN(every_header_field_is_checked);
     RUN(universal_selects_the_right_slice);
     RUN(universal_corruptions_are_refused);
+    RUN(insn_entries_round_trip_every_form);
+    RUN(insn_writer_refuses_what_the_reader_would);
+    RUN(insn_reader_refuses_every_bad_entry);
+    RUN(insn_pair_check_agrees_with_brute_force);
+    RUN(insn_pair_check_on_large_streams);
     return TEST_DONE();
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../format/nmtest_images.h"
+#include "natmod/loader.h"
 #include "x64_modules.h"
 
 typedef struct entry {
@@ -48,6 +49,64 @@ static void patch(const char *name, const char *expect, const uint8_t *base, siz
     }
     add(name, expect, b, len);
     free(b);
+}
+
+/* One write of an XIP-linked image into a buffer. */
+static int sink(void *ctx, uint32_t off, const void *data, size_t len) {
+    memcpy((uint8_t *)ctx + off, data, len);
+    return 0;
+}
+
+/* RISC-V INSN entries (docs/format.md 4.1): two good rv32imc modules (the
+ * host board refuses their arch; they seed fuzz_loader with INSN streams,
+ * one XIP-linked so the relink path starts from it) and one file per INSN
+ * refusal, each a hand-made stream spliced into rvmod. */
+static void build_insn(void) {
+    uint8_t *rv, *b;
+    size_t rv_len, len;
+    if (t_build_rv32(&rv, &rv_len, NULL, 0, 0, NULL, 0, NULL) != NM_OK) {
+        fprintf(stderr, "gen_corpus: rv32 writer failed\n");
+        exit(2);
+    }
+    add("rv32_insn_every_form", "NM_ERR_ARCH", rv, rv_len);
+    static const nm_export_t fw[] = {{0, "fw_a", (const void *)(uintptr_t)0x08001000u}};
+    nm_export_t ex = fw[0];
+    ex.hash = nm_hash(ex.name);
+    nm_loader_config_t cfg = {.arch = NM_ARCH_RV32IMC, .exports = &ex, .n_exports = 1};
+    uint8_t linked[4096];
+    uint32_t linked_len = 0;
+    if (rv_len + NM_XIP_RECORD_SIZE > sizeof linked ||
+        nm_xip_link(&cfg, rv, rv_len, 0x20010000u, 0x80000100u, sink, linked, &linked_len, NULL) != NM_OK) {
+        fprintf(stderr, "gen_corpus: rv32 XIP link failed\n");
+        exit(2);
+    }
+    add("rv32_insn_xip_linked", "NM_ERR_ARCH", linked, linked_len);
+    patch("reloc_insn_on_armv7m", "NM_ERR_RELOC", rv, rv_len, 6, 1, NM_ARCH_ARMV7M, 1);
+    static const struct {
+        const char *name, *expect;
+        uint8_t stream[12];
+        uint8_t n, n_relocs;
+    } streams[] = {
+        /* delta, (target << 2) | 2, form, addend [, hi_site] */
+        {"reloc_insn_site_in_data", "NM_ERR_RELOC", {0x3c, 0x06, 0x01, 0x00}, 4, 1},
+        {"reloc_insn_crosses_text_end", "NM_ERR_RELOC", {0x3a, 0x06, 0x01, 0x00}, 4, 1},
+        {"reloc_insn_odd_site", "NM_ERR_RELOC", {0x05, 0x06, 0x01, 0x00}, 4, 1},
+        {"reloc_insn_form_6", "NM_ERR_RELOC", {0x04, 0x06, 0x06, 0x00}, 4, 1},
+        {"reloc_insn_import_target", "NM_ERR_RELOC", {0x04, 0x0a, 0x01, 0x00}, 4, 1},
+        {"reloc_insn_opcode_mismatch", "NM_ERR_RELOC", {0x04, 0x06, 0x00, 0x00}, 4, 1},
+        {"reloc_insn_hi_site_not_hi20", "NM_ERR_RELOC", {0x00, 0x06, 0x00, 0x00, 0x18, 0x06, 0x04, 0x00, 0x00},
+         9, 2},
+        {"reloc_insn_hi_site_addend_differs", "NM_ERR_RELOC",
+         {0x2c, 0x06, 0x04, 0x10, 0x32, 0x06, 0x06, 0x03, 0x11}, 9, 2},
+        {"reloc_insn_overlaps_previous", "NM_ERR_RELOC", {0x22, 0x06, 0x03, 0x00, 0x02, 0x06, 0x03, 0x00}, 8, 2},
+        {"reloc_insn_uleb_past_end", "NM_ERR_CORRUPT", {0x18, 0x06, 0x04, 0x10}, 4, 1},
+    };
+    for (size_t i = 0; i < sizeof streams / sizeof streams[0]; i++) {
+        b = t_splice_stream(rv, rv_len, streams[i].stream, streams[i].n, streams[i].n_relocs, &len);
+        add(streams[i].name, streams[i].expect, b, len);
+        free(b);
+    }
+    free(rv);
 }
 
 static void build(void) {
@@ -91,12 +150,13 @@ static void build(void) {
     /* stream module: 00 00 | 04 04 | 0c 08 at T_STREAM_OFF */
     patch("reloc_site_in_bss", "NM_ERR_RELOC", stream, stream_len, T_STREAM_OFF + 4, 1, 28, 1);
     patch("reloc_crosses_text_end", "NM_ERR_RELOC", stream, stream_len, T_STREAM_OFF + 2, 1, 13, 1);
-    patch("reloc_unknown_kind", "NM_ERR_RELOC", stream, stream_len, T_STREAM_OFF + 1, 1, 2, 1);
+    patch("reloc_unknown_kind", "NM_ERR_RELOC", stream, stream_len, T_STREAM_OFF + 1, 1, 3, 1);
     patch("reloc_ptr64_on_32bit_arch", "NM_ERR_RELOC", stream, stream_len, T_STREAM_OFF + 1, 1, 1, 1);
     patch("reloc_target_beyond_imports", "NM_ERR_RELOC", stream, stream_len, T_STREAM_OFF + 5, 1, 0x0C, 1);
     patch("reloc_sites_not_increasing", "NM_ERR_RELOC", stream, stream_len, T_STREAM_OFF + 2, 1, 0, 1);
     patch("reloc_bad_uleb", "NM_ERR_CORRUPT", stream, stream_len, T_STREAM_OFF + 5, 1, 0x80, 1);
     add("wrong_arch_armv7m", "NM_ERR_ARCH", arm, arm_len);
+    build_insn();
     add("wrong_float_soft", "NM_ERR_FLOAT_ABI", soft, soft_len);
     add("missing_import", "NM_ERR_NOSYM", missing, missing_len);
     add("init_returns_1", "NM_ERR_INIT", init1, init1_len);

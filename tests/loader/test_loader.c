@@ -315,7 +315,7 @@ static void ptr32_that_does_not_fit_is_refused(void) {
     nm_loader_config_t cfg = host_config(&h);
     static const uint8_t text[8] = {0xC3};
     static const uint8_t data[8] = {0};
-    static const nm_reloc_t rel[] = {{8, NM_RELOC_PTR32, NM_TARGET_TEXT}};
+    static const nm_reloc_t rel[] = {{.site = 8, .kind = NM_RELOC_PTR32, .target = NM_TARGET_TEXT}};
     nm_wmodule_t w = {0};
     w.arch = NM_ARCH_X64;
     w.float_abi = NM_FLOAT_HARD;

@@ -86,11 +86,11 @@ static int build(uint8_t **out, size_t *len, uint32_t flags) {
     static const nm_wexport_t ex[] = {{"get", 1, NM_REGION_TEXT, NM_EXPORT_FUNC},
                                       {"state", 4, NM_REGION_RW, NM_EXPORT_DATA}};
     static const nm_reloc_t relocs[] = {
-        {0, NM_RELOC_PTR32, NM_TARGET_TEXT},
-        {4, NM_RELOC_PTR32, NM_TARGET_RW},
-        {8, NM_RELOC_PTR32, NM_TARGET_IMPORT0},
-        {16, NM_RELOC_PTR32, NM_TARGET_IMPORT0 + 1},
-        {20, NM_RELOC_PTR32, NM_TARGET_TEXT},
+        {.site = 0, .kind = NM_RELOC_PTR32, .target = NM_TARGET_TEXT},
+        {.site = 4, .kind = NM_RELOC_PTR32, .target = NM_TARGET_RW},
+        {.site = 8, .kind = NM_RELOC_PTR32, .target = NM_TARGET_IMPORT0},
+        {.site = 16, .kind = NM_RELOC_PTR32, .target = NM_TARGET_IMPORT0 + 1},
+        {.site = 20, .kind = NM_RELOC_PTR32, .target = NM_TARGET_TEXT},
     };
     nm_wmodule_t m = {0};
     m.arch = NM_ARCH_ARMV7M;

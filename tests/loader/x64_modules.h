@@ -113,9 +113,9 @@ static inline int x_build_pcrel(uint8_t **out, size_t *len, const char *const *i
         {"counter", 32, NM_REGION_RW, NM_EXPORT_DATA},
     };
     static const nm_reloc_t rel[] = {
-        {X_PCREL_RW + 16, NM_RELOC_PTR64, NM_TARGET_RW},
-        {X_PCREL_RW + 0, NM_RELOC_PTR64, NM_TARGET_IMPORT0 + 0},
-        {X_PCREL_RW + 8, NM_RELOC_PTR64, NM_TARGET_IMPORT0 + 1},
+        {.site = X_PCREL_RW + 16, .kind = NM_RELOC_PTR64, .target = NM_TARGET_RW},
+        {.site = X_PCREL_RW + 0, .kind = NM_RELOC_PTR64, .target = NM_TARGET_IMPORT0 + 0},
+        {.site = X_PCREL_RW + 8, .kind = NM_RELOC_PTR64, .target = NM_TARGET_IMPORT0 + 1},
     };
     static const char *const default_imports[] = {"host_add", "marker"};
     nm_wmodule_t m = {0};
@@ -167,8 +167,8 @@ static inline int x_build_split(uint8_t **out, size_t *len) {
         {"call_host", 16, NM_REGION_TEXT, NM_EXPORT_FUNC},
     };
     static const nm_reloc_t rel[] = {
-        {18, NM_RELOC_PTR64, NM_TARGET_IMPORT0},
-        {2, NM_RELOC_PTR64, NM_TARGET_RW},
+        {.site = 18, .kind = NM_RELOC_PTR64, .target = NM_TARGET_IMPORT0},
+        {.site = 2, .kind = NM_RELOC_PTR64, .target = NM_TARGET_RW},
     };
     static const char *const imports[] = {"host_add"};
     nm_wmodule_t m = {0};
