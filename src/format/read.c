@@ -256,37 +256,38 @@ static int check_insn(const nm_image_t *img, uint32_t index, uint32_t site, uint
         cat_dec(d, "unknown INSN form ", form);
         return NM_ERR_RELOC;
     }
-    insn_prefix(d, index, site, form);
+    /* Find the fault first: a valid entry (every entry of a load) formats
+     * no detail text. */
+    const char *why = NULL, *tail = "";
+    uint32_t val = 0;
+    int has_val = 1, dec = 0;
     if (target > NM_TARGET_RW) {
-        cat_dec(d, "targets import ", target - NM_TARGET_IMPORT0);
-        nm_detail_cat(d, " (only TEXT or RW; imports go through the GOT)");
-        return NM_ERR_RELOC;
+        why = "targets import ", val = target - NM_TARGET_IMPORT0, dec = 1;
+        tail = " (only TEXT or RW; imports go through the GOT)";
+    } else if (site >= img->text_size) {
+        why = "is not in text (text_size ", val = img->text_size, tail = ")";
+    } else if ((uint64_t)site + 4 > img->text_size) {
+        why = "crosses end of text (text_size ", val = img->text_size, tail = ")";
+    } else if (site & 1u) {
+        why = "at an odd site", has_val = 0;
+    } else if (!nmf_insn_opcode_ok(form, img->text[site])) {
+        why = "on opcode ", val = img->text[site] & 0x7Fu, tail = ", not an instruction of that form";
+    } else if (nmf_insn_has_hi(form) && ((uint64_t)hi_site + 4 > img->text_size || (hi_site & 1u))) {
+        why = "hi_site ", val = hi_site, tail = " is not an instruction in text";
     }
-    if (site >= img->text_size) {
-        cat_hex(d, "is not in text (text_size ", img->text_size);
-        nm_detail_cat(d, ")");
-        return NM_ERR_RELOC;
+    if (!why) {
+        return NM_OK;
     }
-    if ((uint64_t)site + 4 > img->text_size) {
-        cat_hex(d, "crosses end of text (text_size ", img->text_size);
-        nm_detail_cat(d, ")");
-        return NM_ERR_RELOC;
+    insn_prefix(d, index, site, form);
+    if (!has_val) {
+        nm_detail_cat(d, why);
+    } else if (dec) {
+        cat_dec(d, why, val);
+    } else {
+        cat_hex(d, why, val);
     }
-    if (site & 1u) {
-        nm_detail_cat(d, "at an odd site");
-        return NM_ERR_RELOC;
-    }
-    if (!nmf_insn_opcode_ok(form, img->text[site])) {
-        cat_hex(d, "on opcode ", img->text[site] & 0x7Fu);
-        nm_detail_cat(d, ", not an instruction of that form");
-        return NM_ERR_RELOC;
-    }
-    if (nmf_insn_has_hi(form) && ((uint64_t)hi_site + 4 > img->text_size || (hi_site & 1u))) {
-        cat_hex(d, "hi_site ", hi_site);
-        nm_detail_cat(d, " is not an instruction in text");
-        return NM_ERR_RELOC;
-    }
-    return NM_OK;
+    nm_detail_cat(d, tail);
+    return NM_ERR_RELOC;
 }
 
 static int reloc_next_detail(nm_reloc_iter_t *it, nm_reloc_t *out, nm_detail_t *d) {
