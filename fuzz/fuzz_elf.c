@@ -1,7 +1,7 @@
 /*
  * libFuzzer target for the host linker: the input bytes become one or two
- * in-memory inputs (ELF object and/or ar archive) linked for x86-64 or
- * ARMv7-M. A successful link is written as .nmod and read back, which must
+ * in-memory inputs (ELF object and/or ar archive) linked for x86-64,
+ * ARMv7-M/ARMv6-M or RISC-V. A successful link is written as .nmod and read back, which must
  * succeed: the linker may refuse an input, never produce a bad module.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
@@ -12,9 +12,11 @@
  * bit 2 split the rest in two inputs at the position the second byte picks,
  * bit 3 wrap the second part in an ar archive, bit 4 link for .mpy
  * (entry mpy_init, packed) and read the .mpy back, bit 5 Thumb is armv6m
- * (else armv7m: the build-attribute checks refuse differently). Seeds from
+ * (else armv7m: the build-attribute checks refuse differently), bit 6
+ * RISC-V instead (rv32imc, or rv64imc with bit 5: .mpy only). Seeds from
  * the corpus have no control byte, so a plain ELF first byte (0x7f) also
- * selects plain mode, linked both ways. The input is also read as a firmware
+ * selects plain mode, linked both ways, for the arch its e_machine and
+ * class name (x86-64 for anything else). The input is also read as a firmware
  * ELF / symbol file (nml_abs_load), which must refuse or succeed, never
  * misbehave, and as a symbol name to demangle (nml_demangle), which must
  * end, in bounds, with a NUL-terminated result.
@@ -75,6 +77,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         n = size;
     }
     opt.arch = !(ctl & 1) ? NM_ARCH_X64 : (ctl & 0x20) ? NM_ARCH_ARMV6M : NM_ARCH_ARMV7M;
+    if (ctl & 0x40) {
+        opt.arch = (ctl & 0x20) ? NM_ARCH_RV64IMC : NM_ARCH_RV32IMC;
+    }
+    if (body == data && n >= 20 && body[0] == 0x7f) {
+        unsigned machine = body[18] | (unsigned)body[19] << 8;
+        opt.arch = machine == 243 ? (body[4] == 2 ? NM_ARCH_RV64IMC : NM_ARCH_RV32IMC)
+                   : machine == 40 ? NM_ARCH_ARMV7M
+                                   : NM_ARCH_X64;
+    }
     opt.gc_sections = (ctl >> 1) & 1;
     nml_input_t in[2];
     memset(in, 0, sizeof in);
@@ -138,7 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         mo.same_import = nml_mpy_same_import;
         if (nml_link(&mo, &res, detail, sizeof detail) == NM_OK) {
             static const char *const q[] = {"a", "b"};
-            nml_mpy_options_t wo = {"fuzz.mpy", q, 2, NULL};
+            nml_mpy_options_t wo = {"fuzz.mpy", q, 2, NULL, 0};
             uint8_t *img;
             size_t len;
             if (nml_write_mpy(&res, &wo, &img, &len, detail, sizeof detail) == NM_OK) {

@@ -174,7 +174,8 @@ static int64_t thumb_implicit_addend(uint32_t t, const uint8_t *p) {
     }
 }
 
-static int thumb_apply(uint32_t t, uint8_t *p, uint64_t P, int64_t v, const char **why) {
+static int thumb_apply(uint32_t t, uint8_t *p, size_t room, uint64_t P, int64_t v, const char **why) {
+    (void)room;
     uint32_t h1 = nml_rd16(p);
     uint32_t h2 = thumb_width(t) == 4 ? nml_rd16(p + 2) : 0;
     switch (t) {

@@ -98,8 +98,9 @@ static int64_t x64_implicit_addend(uint32_t t, const uint8_t *p) {
     return x64_width(t) == 8 ? (int64_t)nml_rd64(p) : x64_width(t) == 4 ? (int32_t)nml_rd32(p) : 0;
 }
 
-static int x64_apply(uint32_t t, uint8_t *p, uint64_t P, int64_t v, const char **why) {
+static int x64_apply(uint32_t t, uint8_t *p, size_t room, uint64_t P, int64_t v, const char **why) {
     (void)P;
+    (void)room;
     if (x64_width(t) == 8) {
         nml_wr64(p, (uint64_t)v);
         return NM_OK;

@@ -162,13 +162,18 @@ int nml_write_mpy(const nml_result_t *res, const nml_mpy_options_t *o, uint8_t *
     unsigned ws = nm_mpy_word_size(m->arch);
     *out = NULL;
     *out_len = 0;
-    if (m->arch != NM_ARCH_X64 && !(m->arch >= NM_ARCH_ARMV6M && m->arch <= NM_ARCH_ARMV7EMDP)) {
+    if (m->arch != NM_ARCH_X64 && !(m->arch >= NM_ARCH_ARMV6M && m->arch <= NM_ARCH_ARMV7EMDP) &&
+        m->arch != NM_ARCH_RV32IMC && m->arch != NM_ARCH_RV64IMC) {
         return fail(detail, detail_len, NM_ERR_UNSUPPORTED, ".mpy output for %s is not supported",
                     nm_arch_name(m->arch));
     }
     if (m->arch == NM_ARCH_ARMV7EM) {
         return fail(detail, detail_len, NM_ERR_UNSUPPORTED,
                     "armv7em (soft-float Cortex-M4) has no MicroPython native arch of its own: use armv7m");
+    }
+    if (o->arch_flags && m->arch != NM_ARCH_RV32IMC) {
+        return fail(detail, detail_len, NM_ERR_UNSUPPORTED,
+                    "arch flags 0x%x: MicroPython reads arch flags for rv32imc only", (unsigned)o->arch_flags);
     }
     if (o->n_qstrs > 0xffff) {
         return fail(detail, detail_len, NM_ERR_UNSUPPORTED,
@@ -278,8 +283,11 @@ int nml_write_mpy(const nml_result_t *res, const nml_mpy_options_t *o, uint8_t *
     obuf_t b = {0};
     put8(&b, NM_MPY_MAGIC);
     put8(&b, NM_MPY_VERSION);
-    put8(&b, NM_MPY_FEATURE(m->arch));
+    put8(&b, (uint8_t)(NM_MPY_FEATURE(m->arch) | (o->arch_flags ? NM_MPY_FEATURE_ARCH_FLAGS : 0)));
     put8(&b, NM_MPY_SMALL_INT_BITS);
+    if (o->arch_flags) {
+        put_uint(&b, o->arch_flags); /* py/persistentcode.c: a vuint right after the header */
+    }
     put_uint(&b, 1 + o->n_qstrs);
     put_uint(&b, 0); /* no constant objects */
     put_qstr(&b, o->source_name ? o->source_name : m->name);
@@ -324,7 +332,8 @@ static int is_libm(const char *n) {
 }
 
 static int is_libgcc(const char *n) {
-    return !strncmp(n, "__aeabi_", 8) || (!strncmp(n, "__", 2) && (strstr(n, "di3") || strstr(n, "si3") ||
+    return !strncmp(n, "__aeabi_", 8) || !strncmp(n, "__riscv_", 8) ||
+           (!strncmp(n, "__", 2) && (strstr(n, "di3") || strstr(n, "si3") ||
                                                                    strstr(n, "sf") || strstr(n, "df") ||
                                                                    strstr(n, "ti3") || strstr(n, "gnu_")));
 }

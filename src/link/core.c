@@ -338,12 +338,24 @@ static int add_obj_to_list(ctx_t *c, nml_obj_t *o) {
 
 static int include_obj(ctx_t *c, nml_obj_t *o) {
     const nml_arch_t *ar = c->arch;
-    if (o->machine != ar->machine || o->elfclass != ar->elfclass) {
+    if (o->machine != ar->machine) {
         return nml_fail(&c->err, NM_ERR_ARCH, "%s: ELF machine %u (class %u) is not %s",
                         o->name, o->machine, o->elfclass, nm_arch_name(c->opt->arch));
     }
+    if (o->elfclass != ar->elfclass) {
+        /* the right machine, the wrong width: usually a member of another multilib's archive */
+        return nml_fail(&c->err, NM_ERR_ARCH, "%s: ELF%u object, but %s code is ELF%u%s%s", o->name,
+                        o->elfclass == 2 ? 64 : 32, nm_arch_name(c->opt->arch), ar->elfclass == 2 ? 64 : 32,
+                        ar->class_hint ? ": " : "", ar->class_hint ? ar->class_hint : "");
+    }
     if (ar->check_object) {
         int err = ar->check_object(o, c->opt->arch, c->opt->float_abi, &c->err);
+        if (err) {
+            return err;
+        }
+    }
+    if (ar->prepare_object) {
+        int err = ar->prepare_object(o, &c->a, &c->err);
         if (err) {
             return err;
         }
@@ -672,6 +684,11 @@ static int rel_fail(ctx_t *c, int code, nml_obj_t *o, nml_sec_t *s, nml_rel_t *r
                     (unsigned long long)r->offset, rname(c, r->type, b, sizeof b), symname(o, r->sym), why);
 }
 
+/* Is type the HI part (AUIPC) of a PC-relative pair, recorded as form 3? */
+static int is_hi_insn(ctx_t *c, uint32_t type) {
+    return c->arch->insn_form && c->arch->insn_form(type) == NM_INSN_RV_PCREL_HI20;
+}
+
 /* The import whose GOT entry and stub g uses: g, or the one it is the same as. */
 static nml_gsym_t *import_of(nml_gsym_t *g) {
     return g && g->same ? g->same : g;
@@ -823,7 +840,7 @@ static int scan_relocs(ctx_t *c) {
                 if (kind == NML_R_UNSUPPORTED) {
                     return rel_fail(c, NM_ERR_RELOC, o, s, r, why ? why : "not supported");
                 }
-                if (kind == NML_R_IGNORE) {
+                if (kind == NML_R_IGNORE || kind == NML_R_ALIGN) {
                     continue;
                 }
                 unsigned w = ar->width(r->type);
@@ -831,10 +848,16 @@ static int scan_relocs(ctx_t *c) {
                     return rel_fail(c, NM_ERR_RELOC, o, s, r, "field outside the section");
                 }
                 int got_kind = kind == NML_R_GOT || kind == NML_R_GOTPC || kind == NML_R_GOTOFF || kind == NML_R_GOTREL;
-                if (got_kind && !ar->rw_pcrel && !c->opt->packed) {
+                int got_insn = kind == NML_R_GOT && is_hi_insn(c, r->type); /* AUIPC: an INSN record into RW */
+                if (got_kind && !got_insn && !ar->rw_pcrel && !c->opt->packed) {
                     return rel_fail(c, NM_ERR_RELOC, o, s, r,
-                                    "GOT-relative relocation: compile without -fPIC on Thumb (TEXT and RW are placed "
-                                    "independently)");
+                                    ar->insn_form ? "GOT-relative word between TEXT and RW, which are placed "
+                                                    "independently"
+                                                  : "GOT-relative relocation: compile without -fPIC on Thumb (TEXT "
+                                                    "and RW are placed independently)");
+                }
+                if (kind == NML_R_PCREL_LO) {
+                    continue; /* names the label of its HI part, which is checked where it is */
                 }
                 if (kind == NML_R_GOTPC) {
                     continue; /* the GOT's own address: no target symbol (_GLOBAL_OFFSET_TABLE_) */
@@ -881,6 +904,20 @@ static int scan_relocs(ctx_t *c) {
                 case NML_R_GOT:
                 case NML_R_GOTREL:
                     err = add_got(c, o, r->sym);
+                    break;
+                case NML_R_ABS_INSN:
+                case NML_R_PCREL_HI:
+                    if (t.kind == T_IMPORT) {
+                        return rel_fail(c, NM_ERR_RELOC, o, s, r,
+                                        "the address of an import in an instruction: text never holds a firmware "
+                                        "address; compile with -fpic so that it is read from a GOT slot (calls "
+                                        "are fine: they go through a stub)");
+                    }
+                    break;
+                case NML_R_ADDSUB:
+                    if (t.kind == T_IMPORT) {
+                        return rel_fail(c, NM_ERR_RELOC, o, s, r, "label difference involving an import");
+                    }
                     break;
                 default:
                     break;
@@ -1035,9 +1072,28 @@ static int add_reloc(ctx_t *c, uint64_t site, uint32_t target) {
         return c->err.code;
     }
     nm_reloc_t *r = &c->relocs[c->nrelocs++];
+    memset(r, 0, sizeof(*r));
     r->site = (uint32_t)site;
     r->kind = c->arch->ptr_size == 8 ? NM_RELOC_PTR64 : NM_RELOC_PTR32;
     r->target = target;
+    return NM_OK;
+}
+
+/* An instruction field the loader writes (docs/format.md 4.1): form, the
+ * target region and the offset into it, and for a PC-relative LO its HI's
+ * site. Sites are text offsets. */
+static int add_insn(ctx_t *c, uint64_t site, int form, uint32_t target, uint64_t addend, uint64_t hi_site) {
+    if (grow(c, (void **)&c->relocs, &c->caprelocs, c->nrelocs + 1, sizeof(*c->relocs))) {
+        return c->err.code;
+    }
+    nm_reloc_t *r = &c->relocs[c->nrelocs++];
+    memset(r, 0, sizeof(*r));
+    r->site = (uint32_t)site;
+    r->kind = NM_RELOC_INSN;
+    r->target = target;
+    r->form = (uint8_t)form;
+    r->addend = (uint32_t)addend;
+    r->hi_site = (uint32_t)hi_site;
     return NM_OK;
 }
 
@@ -1117,6 +1173,202 @@ static void note_relative(ctx_t *c, const tgt_t *t) {
     }
 }
 
+
+/* ---- PC-relative pairs (RISC-V AUIPC + ADDI/load/store) ---- */
+
+static int rel_before(const nml_rel_t *rels, uint32_t a, uint32_t b) {
+    return rels[a].offset < rels[b].offset;
+}
+
+/* Heap sort's sift-down of idx[root] within idx[0..n). */
+static void sift_hi(const nml_rel_t *rels, uint32_t *idx, size_t root, size_t n) {
+    for (;;) {
+        size_t child = 2 * root + 1;
+        if (child >= n) {
+            return;
+        }
+        if (child + 1 < n && rel_before(rels, idx[child], idx[child + 1])) {
+            child++;
+        }
+        if (!rel_before(rels, idx[root], idx[child])) {
+            return;
+        }
+        uint32_t t = idx[root];
+        idx[root] = idx[child];
+        idx[child] = t;
+        root = child;
+    }
+}
+
+/* Sort idx[0..n) by the offset of the relocation they index: a heap sort,
+ * bounded whatever order the (untrusted) relocations come in. */
+static void sort_hi(const nml_rel_t *rels, uint32_t *idx, size_t n) {
+    for (size_t start = n / 2; start-- > 0;) {
+        sift_hi(rels, idx, start, n);
+    }
+    for (size_t end = n; end-- > 1;) {
+        uint32_t t = idx[0];
+        idx[0] = idx[end];
+        idx[end] = t;
+        sift_hi(rels, idx, 0, end);
+    }
+}
+
+/* The HI relocation (PCREL_HI20 or GOT_HI20) a PC-relative LO pairs with:
+ * the one at the LO's symbol (the AUIPC's label) + addend, in the label's
+ * section. Several LOs may share one HI; a LO may come first in the code. */
+static int find_hi(ctx_t *c, nml_obj_t *o, nml_sec_t *s, nml_rel_t *r, nml_sec_t **hs, nml_rel_t **hr) {
+    const nml_sym_t *y = &o->syms[r->sym];
+    if (y->shndx == NML_SHN_UNDEF || y->shndx >= o->nsecs) {
+        return rel_fail(c, NM_ERR_RELOC, o, s, r,
+                        "names no label in a section (it must name the AUIPC of its %pcrel_hi)");
+    }
+    nml_sec_t *t = &o->secs[y->shndx];
+    uint64_t at = y->value + (uint64_t)r->addend;
+    if (!t->hi_built) {
+        size_t n = 0;
+        for (size_t k = 0; k < t->nrels; k++) {
+            const char *why = NULL;
+            int kind = c->arch->classify(t->rels[k].type, &why);
+            n += kind == NML_R_PCREL_HI || (kind == NML_R_GOT && is_hi_insn(c, t->rels[k].type));
+        }
+        t->hi_idx = nml_alloc_array(&c->a, n ? n : 1, sizeof(*t->hi_idx));
+        if (!t->hi_idx) {
+            return nomem(c);
+        }
+        n = 0;
+        for (size_t k = 0; k < t->nrels; k++) {
+            const char *why = NULL;
+            int kind = c->arch->classify(t->rels[k].type, &why);
+            if (kind == NML_R_PCREL_HI || (kind == NML_R_GOT && is_hi_insn(c, t->rels[k].type))) {
+                t->hi_idx[n++] = (uint32_t)k;
+            }
+        }
+        sort_hi(t->rels, t->hi_idx, n);
+        t->nhi = (uint32_t)n;
+        t->hi_built = 1;
+    }
+    size_t lo = 0, hi = t->nhi;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->rels[t->hi_idx[mid]].offset < at) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (lo == t->nhi || t->rels[t->hi_idx[lo]].offset != at) {
+        char b[160];
+        snprintf(b, sizeof b, "no R_RISCV_PCREL_HI20 or R_RISCV_GOT_HI20 at the label it names (%s+0x%llx)", t->name,
+                 (unsigned long long)at);
+        return rel_fail(c, NM_ERR_RELOC, o, s, r, b);
+    }
+    if (!t->keep || t->region != NM_REGION_TEXT) {
+        return rel_fail(c, NM_ERR_RELOC, o, s, r, "its %pcrel_hi is not in a kept code section");
+    }
+    *hs = t;
+    *hr = &t->rels[t->hi_idx[lo]];
+    return NM_OK;
+}
+
+/* What a HI relocation (and each LO paired with it) resolves to. */
+typedef struct hival {
+    enum { HI_RESOLVED, HI_ABSOLUTE, HI_INSN } mode;
+    int64_t v;        /* RESOLVED, INSN: the link-time S + A - P of the AUIPC */
+    uint64_t abs;     /* ABSOLUTE: the address (the AUIPC becomes a LUI) */
+    uint32_t target;  /* INSN: NM_TARGET_TEXT/RW and the offset into it */
+    uint64_t addend;
+    uint64_t site;    /* the AUIPC's text offset */
+} hival_t;
+
+static int final_target(ctx_t *c, nml_obj_t *o, uint32_t sym, tgt_t *t);
+static void note_relative(ctx_t *c, const tgt_t *t);
+
+static int hi_eval(ctx_t *c, nml_obj_t *o, nml_sec_t *s, nml_rel_t *r, hival_t *h) {
+    const nml_arch_t *ar = c->arch;
+    const char *why = NULL;
+    int kind = ar->classify(r->type, &why);
+    uint64_t P = s->out_off + r->offset;
+    int64_t A = r->addend;
+    memset(h, 0, sizeof(*h));
+    h->site = P;
+    if (s->region != NM_REGION_TEXT) {
+        return rel_fail(c, NM_ERR_RELOC, o, s, r, "instruction relocation in a writable section");
+    }
+    if (kind == NML_R_GOT) {
+        nml_sym_t *y = &o->syms[r->sym];
+        int32_t gi = y->g ? import_of(y->g)->got_idx : y->got_idx;
+        uint64_t entry = c->rw_offset + c->got_off + (uint64_t)gi * ar->ptr_size + (uint64_t)A;
+        h->v = (int64_t)(entry - P);
+        if (!c->opt->packed) {
+            h->mode = HI_INSN;
+            h->target = NM_TARGET_RW;
+            h->addend = entry - c->rw_offset;
+        }
+        return NM_OK;
+    }
+    tgt_t t;
+    if (final_target(c, o, r->sym, &t)) {
+        return c->err.code;
+    }
+    uint8_t region;
+    uint64_t off = 0;
+    if (t.kind == T_IMPORT) {
+        return rel_fail(c, NM_ERR_RELOC, o, s, r, "PC-relative reference to an import: compile with -fpic");
+    }
+    if (!region_of(c, &t, &region, &off)) {
+        h->mode = HI_ABSOLUTE; /* an absolute symbol, or an absent weak one (0) */
+        h->abs = addr_of(c, &t) + (uint64_t)A;
+        return NM_OK;
+    }
+    note_relative(c, &t);
+    h->v = (int64_t)((region == NM_REGION_RW ? c->rw_offset : 0) + off + (uint64_t)A - P);
+    if (region == NM_REGION_RW && !c->opt->packed) {
+        h->mode = HI_INSN;
+        h->target = NM_TARGET_RW;
+        h->addend = off + (uint64_t)A;
+    }
+    return NM_OK;
+}
+
+/* A label difference (ADD/SUB/SET at one offset) is only constant if both
+ * labels lie in one region (or in the one block of a packed link). */
+static int check_addsub(ctx_t *c, nml_obj_t *o, nml_sec_t *s, size_t k, const tgt_t *t) {
+    nml_rel_t *r = &s->rels[k];
+    int partners = 0;
+    for (int d = -1; d <= 1; d += 2) {
+        if ((d < 0 && k == 0) || (d > 0 && k + 1 >= s->nrels)) {
+            continue;
+        }
+        nml_rel_t *q = &s->rels[k + (size_t)(ptrdiff_t)d];
+        const char *why = NULL;
+        if (q->offset != r->offset || c->arch->classify(q->type, &why) != NML_R_ADDSUB) {
+            continue;
+        }
+        partners++;
+        tgt_t u;
+        if (final_target(c, o, q->sym, &u)) {
+            return c->err.code;
+        }
+        uint8_t ra = 0xff, rb = 0xff;
+        uint64_t off = 0;
+        if (u.kind == T_IMPORT) {
+            return rel_fail(c, NM_ERR_RELOC, o, s, q, "label difference involving an import");
+        }
+        region_of(c, t, &ra, &off);
+        region_of(c, &u, &rb, &off);
+        if (ra != rb && !c->opt->packed) {
+            return rel_fail(c, NM_ERR_RELOC, o, s, r,
+                            "difference of labels in TEXT and RW, which are placed independently");
+        }
+    }
+    if (!partners) {
+        return rel_fail(c, NM_ERR_RELOC, o, s, r,
+                        "a label difference without its other half (no ADD/SUB/SET at the same offset)");
+    }
+    return NM_OK;
+}
+
 static int relocate(ctx_t *c) {
     const nml_arch_t *ar = c->arch;
     uint64_t gotbase = c->rw_offset + c->got_off;
@@ -1135,7 +1387,7 @@ static int relocate(ctx_t *c) {
             nml_sec_t *s = &o->secs[i];
             if (s->keep && !s->bss) {
                 uint8_t *dst = (s->region == NM_REGION_TEXT ? c->text : c->data) + s->out_off;
-                memcpy(dst, o->data + s->offset, s->size);
+                memcpy(dst, s->bytes ? s->bytes : o->data + s->offset, s->size);
             }
         }
     }
@@ -1153,15 +1405,17 @@ static int relocate(ctx_t *c) {
                 nml_rel_t *r = &s->rels[k];
                 const char *why = NULL;
                 int kind = ar->classify(r->type, &why);
-                if (kind == NML_R_IGNORE) {
+                if (kind == NML_R_IGNORE || kind == NML_R_ALIGN) {
                     continue;
                 }
                 uint8_t *p = base + r->offset;
                 uint64_t P = sbase + r->offset;
+                size_t room = (size_t)(s->size - r->offset);
+                uint64_t site = sitebase + r->offset;
                 int64_t A = r->has_addend ? r->addend : ar->implicit_addend(r->type, p);
                 if (kind == NML_R_GOTPC) {
                     why = NULL;
-                    if (ar->apply(r->type, p, P, (int64_t)(gotbase + (uint64_t)A - P), &why)) {
+                    if (ar->apply(r->type, p, room, P, (int64_t)(gotbase + (uint64_t)A - P), &why)) {
                         return rel_fail(c, NM_ERR_RELOC, o, s, r, why ? why : "out of range");
                     }
                     continue;
@@ -1186,6 +1440,17 @@ static int relocate(ctx_t *c) {
                     if (t.kind == T_IMPORT) {
                         S = c->stub_off + (uint64_t)t.g->stub_idx * ar->stub_size;
                         v = (int64_t)(S + (uint64_t)A - P);
+                    } else if ((t.kind == T_WEAK0 || t.kind == T_ABS) && ar->pcrel_to_abs) {
+                        /* a call to an absent weak function (0) or an absolute address: AUIPC -> LUI */
+                        why = NULL;
+                        if (ar->pcrel_to_abs(r->type, p, addr_of(c, &t) + (uint64_t)A, &why)) {
+                            return rel_fail(c, NM_ERR_RELOC, o, s, r,
+                                            t.kind == T_WEAK0 ? "branch to an undefined weak symbol: only a call "
+                                                                "(AUIPC+JALR) can reach address 0"
+                                                              : "branch to an absolute address: only a call "
+                                                                "(AUIPC+JALR) can reach it");
+                        }
+                        continue;
                     } else if (t.kind == T_WEAK0) {
                         v = 0; /* branch to an absent weak function: fall through to the next instruction */
                         if (ar->width(r->type) != 4) {
@@ -1222,7 +1487,43 @@ static int relocate(ctx_t *c) {
                     }
                     v = (int64_t)(((S + (uint64_t)A) | t.thumb) - P);
                     break;
+                case NML_R_PCREL_HI:
+                case NML_R_PCREL_LO:
                 case NML_R_GOT:
+                    if (kind != NML_R_GOT || is_hi_insn(c, r->type)) {
+                        nml_sec_t *hs = s;
+                        nml_rel_t *hr = r;
+                        hival_t h;
+                        if (kind == NML_R_PCREL_LO && find_hi(c, o, s, r, &hs, &hr)) {
+                            return c->err.code;
+                        }
+                        if (hi_eval(c, o, hs, hr, &h)) {
+                            return c->err.code;
+                        }
+                        if (h.mode == HI_ABSOLUTE) {
+                            if (kind != NML_R_PCREL_LO) {
+                                why = NULL;
+                                if (ar->pcrel_to_abs(r->type, p, h.abs, &why)) {
+                                    return rel_fail(c, NM_ERR_RELOC, o, s, r, why ? why : "out of range");
+                                }
+                                continue;
+                            }
+                            v = (int64_t)h.abs; /* the LO's low part of the absolute address */
+                            break;
+                        }
+                        if (h.mode == HI_INSN) {
+                            if (!in_text) {
+                                return rel_fail(c, NM_ERR_RELOC, o, s, r, "instruction relocation in a writable section");
+                            }
+                            if (add_insn(c, site, ar->insn_form(r->type), h.target, h.addend,
+                                         kind == NML_R_PCREL_LO ? h.site : 0)) {
+                                return c->err.code;
+                            }
+                        }
+                        v = h.v;
+                        break;
+                    }
+                    /* fall through - a GOT word (x86-64, Thumb -fpic, RISC-V GOT32_PCREL) */
                 case NML_R_GOTREL: {
                     nml_sym_t *y = &o->syms[r->sym];
                     int32_t gi = y->g ? import_of(y->g)->got_idx : y->got_idx;
@@ -1230,6 +1531,37 @@ static int relocate(ctx_t *c) {
                     v = (int64_t)(kind == NML_R_GOT ? entry - P : entry - gotbase);
                     break;
                 }
+                case NML_R_ABS_INSN: {
+                    uint8_t reg;
+                    uint64_t off = 0;
+                    if (t.kind == T_IMPORT) {
+                        return rel_fail(c, NM_ERR_RELOC, o, s, r, "the address of an import in an instruction");
+                    }
+                    if (!region_of(c, &t, &reg, &off)) {
+                        v = (int64_t)(S + (uint64_t)A); /* absolute: known now */
+                        break;
+                    }
+                    if (c->opt->packed) {
+                        return rel_fail(c, NM_ERR_RELOC, o, s, r,
+                                        "absolute address in an instruction (%hi/%lo, -mcmodel=medlow): a .mpy is "
+                                        "relocated by whole words only; compile with -fpic");
+                    }
+                    if (!in_text) {
+                        return rel_fail(c, NM_ERR_RELOC, o, s, r, "instruction relocation in a writable section");
+                    }
+                    if (add_insn(c, site, ar->insn_form(r->type), reg == NM_REGION_RW ? NM_TARGET_RW : NM_TARGET_TEXT,
+                                 off + (uint64_t)A, 0)) {
+                        return c->err.code;
+                    }
+                    v = (int64_t)(S + (uint64_t)A);
+                    break;
+                }
+                case NML_R_ADDSUB:
+                    if (check_addsub(c, o, s, k, &t)) {
+                        return c->err.code;
+                    }
+                    v = (int64_t)(S + (uint64_t)A);
+                    break;
                 case NML_R_GOTOFF:
                     if (t.kind == T_ABS || t.kind == T_WEAK0) {
                         return rel_fail(c, NM_ERR_RELOC, o, s, r, "GOT-relative reference to an absolute address");
@@ -1244,7 +1576,7 @@ static int relocate(ctx_t *c) {
                     return err;
                 }
                 why = NULL;
-                if (ar->apply(r->type, p, P, v, &why)) {
+                if (ar->apply(r->type, p, room, P, v, &why)) {
                     return rel_fail(c, NM_ERR_RELOC, o, s, r, why ? why : "out of range");
                 }
             }
@@ -1271,6 +1603,14 @@ static int relocate(ctx_t *c) {
             /* The veneer's literal holds the GOT slot's address: its RW offset + RW base. */
             nml_wr32(c->text + at + ar->stub_lit, (uint32_t)(got - c->rw_offset));
             if (add_reloc(c, at + (uint64_t)ar->stub_lit, NM_TARGET_RW)) {
+                return c->err.code;
+            }
+        }
+        if (ar->insn_form && !c->opt->packed) {
+            /* its PC-relative load of the GOT slot: TEXT and RW move apart at load time */
+            uint64_t slot = got - c->rw_offset, hi = at + (uint64_t)ar->stub_insn_hi;
+            if (add_insn(c, hi, NM_INSN_RV_PCREL_HI20, NM_TARGET_RW, slot, 0) ||
+                add_insn(c, at + (uint64_t)ar->stub_insn_lo, NM_INSN_RV_PCREL_LO12_I, NM_TARGET_RW, slot, hi)) {
                 return c->err.code;
             }
         }
@@ -1597,6 +1937,12 @@ static const nml_arch_t *pick_arch(unsigned arch) {
     if (nm_arch_is_thumb(arch)) {
         return &nml_arch_thumb;
     }
+    if (arch == NM_ARCH_RV32IMC) {
+        return &nml_arch_rv32;
+    }
+    if (arch == NM_ARCH_RV64IMC) {
+        return &nml_arch_rv64;
+    }
     return NULL;
 }
 
@@ -1748,6 +2094,11 @@ int nml_link(const nml_options_t *opt, nml_result_t *res, char *detail, size_t d
     c.arch = pick_arch(opt->arch);
     if (!c.arch) {
         return nml_fail(&c.err, NM_ERR_UNSUPPORTED, "linking for %s is not supported", nm_arch_name(opt->arch));
+    }
+    if (opt->arch == NM_ARCH_RV64IMC && !opt->packed) {
+        return nml_fail(&c.err, NM_ERR_UNSUPPORTED,
+                        "rv64imc is linked for .mpy only (natmod mpy link/build): .nmod instruction relocations "
+                        "(INSN) are defined for rv32imc");
     }
     if (opt->n_inputs && !opt->inputs) {
         return nml_fail(&c.err, NM_ERR_INVAL, "nml_link: inputs is NULL");

@@ -11,6 +11,7 @@
 enum {
     NML_EM_ARM = 40,
     NML_EM_X86_64 = 62,
+    NML_EM_RISCV = 243,
     NML_SHT_NULL = 0, NML_SHT_PROGBITS = 1, NML_SHT_SYMTAB = 2, NML_SHT_STRTAB = 3,
     NML_SHT_RELA = 4, NML_SHT_NOBITS = 8, NML_SHT_REL = 9, NML_SHT_DYNSYM = 11,
     NML_SHT_INIT_ARRAY = 14, NML_SHT_FINI_ARRAY = 15, NML_SHT_PREINIT_ARRAY = 16,
@@ -44,6 +45,10 @@ typedef struct nml_sec {
     nml_rel_t *rels;
     size_t nrels;
     uint32_t relsec; /* index of the (first) relocation section, for messages; 0 none */
+    const uint8_t *bytes; /* contents edited by the arch (prepare_object); NULL: data + offset */
+    uint32_t *hi_idx;     /* RISC-V: indices of the PC-relative HI relocations, by offset */
+    uint32_t nhi;
+    uint8_t hi_built;
     /* link state (core.c) */
     uint8_t drop;  /* never placed: non-alloc, debug, exidx... */
     uint8_t keep;  /* placed in the output (after GC) */

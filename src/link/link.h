@@ -114,6 +114,8 @@ typedef struct nml_mpy_options {
     const char *const *qstrs;  /* the module's own qstrs: table entries 1..n */
     size_t n_qstrs;
     const nml_abs_syms_t *abs; /* firmware/extern symbols, or NULL */
+    uint32_t arch_flags;       /* rv32imc: the extensions the code needs (Zba 1, Zcmp 2), written after
+                                * the header when non-zero, as mpy_ld.py --arch-flags does */
 } nml_mpy_options_t;
 
 /* Write the linked module (linked with entry "mpy_init", packed) as a .mpy:

@@ -34,6 +34,12 @@ enum nml_rkind {
     NML_R_GOTOFF,      /* S + A - GOT base */
     NML_R_GOTREL,      /* GOT entry address + A - GOT base (ARM GOT_BREL) */
     NML_R_UNSUPPORTED, /* refuse, with arch-provided reason */
+    /* instruction-field relocations (arches with insn_form, RISC-V): */
+    NML_R_ABS_INSN,    /* S + A in an instruction field (HI20, LO12): an INSN record */
+    NML_R_PCREL_HI,    /* S + A - P, upper part (AUIPC): resolved in TEXT, an INSN record into RW */
+    NML_R_PCREL_LO,    /* lower part of the PCREL_HI/GOT HI at the symbol's address (its label) */
+    NML_R_ADDSUB,      /* link-time address arithmetic on a field (ADD/SUB/SET): pairs, one region */
+    NML_R_ALIGN,       /* alignment padding (prepare_object deletes the excess) */
 };
 
 typedef struct nml_arch {
@@ -55,9 +61,10 @@ typedef struct nml_arch {
     /* REL: read the implicit addend from the bytes at p */
     int64_t (*implicit_addend)(uint32_t type, const uint8_t *p);
     /* Patch the field at p (link-time address P) with v, the value the
-     * kind computes (S + A - P, S + A, ...; Thumb bit included). Range
-     * checks here. Returns 0 or NM_ERR_RELOC with *why set. */
-    int (*apply)(uint32_t type, uint8_t *p, uint64_t P, int64_t v, const char **why);
+     * kind computes (S + A - P, S + A, ...; Thumb bit included); room bytes
+     * of the section lie from p on (>= width). Range checks here. Returns 0
+     * or NM_ERR_RELOC with *why set. */
+    int (*apply)(uint32_t type, uint8_t *p, size_t room, uint64_t P, int64_t v, const char **why);
     /* Write a stub at p (link-time address at), jumping to the import whose
      * GOT slot is at got (if stub_uses_got). */
     void (*write_stub)(uint8_t *p, uint64_t at, uint64_t got);
@@ -71,9 +78,33 @@ typedef struct nml_arch {
      * instruction set. NM_OK or the NM_ERR_* recorded in e, naming the
      * object. NULL: every object of the right ELF machine runs. */
     int (*check_object)(const nml_obj_t *o, unsigned arch, unsigned float_abi, nml_err_t *e);
+    /* What to add to the message that refuses an object of this machine
+     * but another ELF class (which multilib to use); NULL: nothing. */
+    const char *class_hint;
+
+    /* ---- instruction-field relocations (RISC-V); NULL/0 elsewhere ---- */
+    /* The enum nm_insn_form an NML_R_ABS_INSN, NML_R_PCREL_HI,
+     * NML_R_PCREL_LO or HI-part NML_R_GOT type records, or -1. */
+    int (*insn_form)(uint32_t type);
+    /* Rewrite the PC-relative HI part (or call pair) at p so that it yields
+     * the absolute address value instead (AUIPC becomes LUI): for targets
+     * whose address is known and not in the module (absolute symbols, an
+     * absent weak symbol = 0). Its LO partners then get value's low part. */
+    int (*pcrel_to_abs)(uint32_t type, uint8_t *p, uint64_t value, const char **why);
+    /* Edit an included object before layout: delete the alignment padding
+     * that linker relaxation would have deleted (R_RISCV_ALIGN). May give
+     * sections new contents (nml_sec.bytes) and move symbols and
+     * relocations. NM_OK or an error recorded in e. */
+    int (*prepare_object)(nml_obj_t *o, nml_arena_t *a, nml_err_t *e);
+    /* The stub's PC-relative load of the GOT slot: offsets of its HI
+     * (AUIPC) and LO (load) instructions, which become INSN records against
+     * RW when TEXT and RW are placed independently; -1: none. */
+    int8_t stub_insn_hi, stub_insn_lo;
 } nml_arch_t;
 
 extern const nml_arch_t nml_arch_x86_64;
 extern const nml_arch_t nml_arch_thumb;
+extern const nml_arch_t nml_arch_rv32;
+extern const nml_arch_t nml_arch_rv64;
 
 #endif /* NATMOD_LINK_INTERNAL_H */

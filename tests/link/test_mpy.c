@@ -74,7 +74,7 @@ static int link_mpy(unsigned arch, const char *externs, const char *const *q, si
     o.same_import = nml_mpy_same_import;
     int err = nml_link(&o, &l->res, detail, sizeof detail);
     if (!err) {
-        nml_mpy_options_t mo = {"mod.mpy", q, nq, abs};
+        nml_mpy_options_t mo = {"mod.mpy", q, nq, abs, 0};
         err = nml_write_mpy(&l->res, &mo, &l->mpy, &l->len, detail, sizeof detail);
     }
     nml_abs_free(abs);

@@ -18,7 +18,7 @@ int cmd_mpy_qstrs(int argc, char **argv); /* argv[0] = "qstrs" */
 
 /* One link to a .mpy. */
 typedef struct cli_mpy_link {
-    uint8_t arch;            /* NM_ARCH_X64, NM_ARCH_X86?, NM_ARCH_ARMV6M/7M/7EMSP/7EMDP */
+    uint8_t arch;            /* NM_ARCH_X64, NM_ARCH_ARMV6M/7M/7EMSP/7EMDP, NM_ARCH_RV32IMC/RV64IMC */
     const char *output;      /* .mpy path; written atomically, nothing left behind on error */
     const char *source_name; /* qstr 0 (the module's file name); NULL: output's base name */
     /* The module's own qstrs, in table order (qstr table entry 1 is names[0]).
@@ -32,6 +32,7 @@ typedef struct cli_mpy_link {
     const char *firmware; /* firmware ELF: absolute addresses of named symbols, or NULL */
     const char *externs;  /* linker-script symbol file (sym = 0xADDR;), or NULL */
     int gc;               /* drop sections unreachable from mpy_init */
+    uint32_t arch_flags;  /* rv32imc extension flags (Zba 1, Zcmp 2), 0: none (no arch-flags field) */
     int verbose;
 } cli_mpy_link_t;
 
@@ -54,5 +55,10 @@ void cli_mpy_free_names(char **names, size_t n);
  * x86-64 is one); *out NULL-terminated and malloc'd (free with
  * cli_mpy_free_names). Returns the exit status (0 with n == 0: none). */
 int cli_mpy_script_archives(const char *path, char ***out, size_t *n);
+
+/* --arch-flags as mpy_ld.py takes it: a number (decimal, 0x.., 0b..) or a
+ * comma-separated list of RV32 extension names (zba, zcmp). Only rv32imc
+ * has arch flags. Returns the exit status; 0 with *flags set. */
+int cli_mpy_parse_arch_flags(const char *s, uint8_t arch, uint32_t *flags);
 
 #endif /* NATMOD_CLI_MPY_H */

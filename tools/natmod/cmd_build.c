@@ -1,6 +1,7 @@
 /* natmod build: compile C sources for an arch with the right flags, using the
  * installed (cross) compiler, then link them with libgcc (and, on Thumb,
- * newlib's libm/libc) pulled in member by member as needed. */
+ * newlib's libm/libc; on RISC-V, picolibc's) pulled in member by member as
+ * needed. */
 #define _GNU_SOURCE /* mkdtemp */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,22 +26,45 @@ static const char *const common_flags[] = {
     "-fdata-sections", "-fno-asynchronous-unwind-tables", "-fno-stack-protector", NULL};
 static const char *const x64_flags[] = {"-O2", "-fPIC", "-fno-plt", "-fcf-protection=none", NULL};
 static const char *const thumb_flags[] = {"-Os", "-mthumb", "-fno-exceptions", "-fno-unwind-tables", NULL};
+/* RISC-V: -mcmodel=medlow, absolute %hi/%lo data addresses, which become
+ * INSN records (medany and -fpic objects link too). */
+static const char *const rv_flags[] = {"-Os", "-mcmodel=medlow", "-fno-exceptions", "-fno-unwind-tables", NULL};
+
+enum { LIBS_NONE, LIBS_NEWLIB, LIBS_PICOLIBC };
 
 struct arch_tool {
     uint8_t arch, fabi;
-    const char *cc; /* default compiler */
+    const char *cc;     /* default compiler */
+    const char *cc_env; /* environment variable naming another one */
     const char *const cpu_flags[4];
-    int newlib; /* add libm.a and libc.a */
+    const char *const *opt_flags;
+    int libs; /* LIBS_*: the C library whose libm.a and libc.a are offered */
 };
 
 static const struct arch_tool arch_tools[] = {
-    {NM_ARCH_X64, NM_FLOAT_HARD, "gcc", {NULL}, 0},
-    {NM_ARCH_ARMV6M, NM_FLOAT_SOFT, "arm-none-eabi-gcc", {"-mcpu=cortex-m0", "-mfloat-abi=soft", NULL}, 1},
-    {NM_ARCH_ARMV7M, NM_FLOAT_SOFT, "arm-none-eabi-gcc", {"-mcpu=cortex-m3", "-mfloat-abi=soft", NULL}, 1},
-    {NM_ARCH_ARMV7EM, NM_FLOAT_SOFT, "arm-none-eabi-gcc", {"-mcpu=cortex-m4", "-mfloat-abi=soft", NULL}, 1},
-    {NM_ARCH_ARMV7EMSP, NM_FLOAT_HARD, "arm-none-eabi-gcc", {"-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", NULL}, 1},
-    {NM_ARCH_ARMV7EMDP, NM_FLOAT_HARD, "arm-none-eabi-gcc", {"-mcpu=cortex-m7", "-mfloat-abi=hard", "-mfpu=fpv5-d16", NULL}, 1},
+    {NM_ARCH_X64, NM_FLOAT_HARD, "gcc", "NATMOD_CC_X64", {NULL}, x64_flags, LIBS_NONE},
+    {NM_ARCH_ARMV6M, NM_FLOAT_SOFT, "arm-none-eabi-gcc", "NATMOD_CC_ARM", {"-mcpu=cortex-m0", "-mfloat-abi=soft", NULL}, thumb_flags, LIBS_NEWLIB},
+    {NM_ARCH_ARMV7M, NM_FLOAT_SOFT, "arm-none-eabi-gcc", "NATMOD_CC_ARM", {"-mcpu=cortex-m3", "-mfloat-abi=soft", NULL}, thumb_flags, LIBS_NEWLIB},
+    {NM_ARCH_ARMV7EM, NM_FLOAT_SOFT, "arm-none-eabi-gcc", "NATMOD_CC_ARM", {"-mcpu=cortex-m4", "-mfloat-abi=soft", NULL}, thumb_flags, LIBS_NEWLIB},
+    {NM_ARCH_ARMV7EMSP, NM_FLOAT_HARD, "arm-none-eabi-gcc", "NATMOD_CC_ARM", {"-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", NULL}, thumb_flags, LIBS_NEWLIB},
+    {NM_ARCH_ARMV7EMDP, NM_FLOAT_HARD, "arm-none-eabi-gcc", "NATMOD_CC_ARM", {"-mcpu=cortex-m7", "-mfloat-abi=hard", "-mfpu=fpv5-d16", NULL}, thumb_flags, LIBS_NEWLIB},
+    {NM_ARCH_RV32IMC, NM_FLOAT_SOFT, "riscv64-unknown-elf-gcc", "NATMOD_CC_RV32", {"-march=rv32imc", "-mabi=ilp32", NULL}, rv_flags, LIBS_PICOLIBC},
 };
+
+/* RISC-V: Debian's gcc-riscv64-unknown-elf is multilib and comes with
+ * picolibc (picolibc-riscv64-unknown-elf) as its only C library. gcc finds
+ * picolibc's headers through --specs=picolibc.specs; clang is given them
+ * with -isystem. Libraries are always asked of gcc (clang's own answer is
+ * its compiler-rt, which Debian does not ship for riscv32), and picolibc's
+ * libc.a is found in its multilib directory, since gcc 12 does not search
+ * the specs' directories for -print-file-name. */
+#define RV_GCC "riscv64-unknown-elf-gcc"
+#define RV_PICOLIBC "/usr/lib/picolibc/riscv64-unknown-elf"
+
+static int is_clang(const char *cc) {
+    const char *slash = strrchr(cc, '/');
+    return strstr(slash ? slash + 1 : cc, "clang") != NULL;
+}
 
 struct argv_buf {
     const char *v[MAX_ARGS + 1];
@@ -98,18 +122,22 @@ static void build_help(void) {
     puts("usage: natmod build --arch ARCH [--float soft|hard] [-o OUT.nmod] [options] SOURCES...\n"
          "\n"
          "Compile C sources with the arch's compiler and flags, then link them\n"
-         "(with libgcc, and newlib's libm/libc on Thumb, members pulled on demand).\n"
+         "(with libgcc, and newlib's libm/libc on Thumb or picolibc's on RISC-V,\n"
+         "members pulled on demand).\n"
          ".o and .a arguments are passed to the linker as they are.\n"
          "\n"
-         "  --arch ARCH       x86_64 (host board), armv6m, armv7m, armv7em, armv7emsp, armv7emdp\n"
+         "  --arch ARCH       x86_64 (host board), armv6m, armv7m, armv7em, armv7emsp, armv7emdp,\n"
+         "                    rv32imc\n"
          "  --float ABI       soft or hard (armv7em + hard = armv7emsp)\n"
          "  -o FILE           output (default: NAME.nmod)\n"
          "  --name NAME       module name (default: first source's base name)\n"
          "  --syms FILE       firmware symbol list: imports it lacks fail at link time\n"
          "  --export SYM      export SYM even if it is not marked NM_EXPORT\n"
          "  -I DIR, -D DEF    passed to the compiler\n"
-         "  -O LEVEL          optimisation (default -O2 on x86_64, -Os on Thumb)\n"
-         "  --cc COMPILER     compiler to run (default gcc / arm-none-eabi-gcc)\n"
+         "  -O LEVEL          optimisation (default -O2 on x86_64, -Os on Thumb and RISC-V)\n"
+         "  --cc COMPILER     compiler to run (default gcc / arm-none-eabi-gcc / riscv64-unknown-elf-gcc;\n"
+         "                    env NATMOD_CC_X64, NATMOD_CC_ARM, NATMOD_CC_RV32); a clang gets --target\n"
+         "                    on RISC-V, and gcc still finds libgcc and picolibc\n"
          "  --cflag FLAG      one more compiler flag (repeatable)\n"
          "  --no-libc         do not offer libm.a/libc.a to the linker\n"
          "  --keep DIR        keep the object files in DIR (made, with its parents, if missing)\n"
@@ -209,20 +237,37 @@ int cmd_build(int argc, char **argv) {
         goto done;
     }
     if (!cc) {
-        cc = getenv(opt.arch == NM_ARCH_X64 ? "NATMOD_CC_X64" : "NATMOD_CC_ARM");
-        cc = cc ? cc : tool->cc;
+        cc = getenv(tool->cc_env);
+        cc = cc && *cc ? cc : tool->cc;
     }
     const char *incdir = cli_include_dir();
     static char incflag[4200];
     snprintf(incflag, sizeof incflag, "-I%s", incdir);
+    int rv = tool->libs == LIBS_PICOLIBC, clang = is_clang(cc);
+    const char *picolibc = getenv("NATMOD_PICOLIBC_RV");
+    picolibc = picolibc && *picolibc ? picolibc : RV_PICOLIBC;
+    static char rv_inc[4200];
+    snprintf(rv_inc, sizeof rv_inc, "%s/include", picolibc);
 
     /* Base argv: compiler + arch flags; library queries use it too, so
      * gcc picks the multilib that matches the arch and float ABI. */
     struct argv_buf base = {.n = 0};
-    if (push(&base, cc) || push_list(&base, tool->cpu_flags) ||
-        push_list(&base, opt.arch == NM_ARCH_X64 ? x64_flags : thumb_flags)) {
+    if (push(&base, cc) || (rv && clang && push(&base, "--target=riscv32-unknown-elf")) ||
+        push_list(&base, tool->cpu_flags) || push_list(&base, tool->opt_flags) ||
+        (rv && !clang && push(&base, "--specs=picolibc.specs")) ||
+        (rv && clang && (push(&base, "-isystem") || push(&base, rv_inc)))) {
         rc = cli_exit_code(NM_ERR_INVAL);
         goto done;
+    }
+    /* the library queries: the compiler itself, or gcc for clang on RISC-V */
+    struct argv_buf libq = {.n = 0};
+    if (rv && clang) {
+        if (push(&libq, RV_GCC) || push_list(&libq, tool->cpu_flags)) {
+            rc = cli_exit_code(NM_ERR_INVAL);
+            goto done;
+        }
+    } else {
+        libq = base;
     }
     if (keep) {
         if (snprintf(tmpdir, sizeof tmpdir, "%s", keep) >= (int)sizeof tmpdir) {
@@ -276,9 +321,37 @@ int cmd_build(int argc, char **argv) {
     }
     /* Libraries last; members are pulled only for symbols still undefined. */
     const char *queries[3] = {"-print-libgcc-file-name", "-print-file-name=libm.a", "-print-file-name=libc.a"};
-    size_t n_queries = (tool->newlib && !no_libc) ? 3 : 1;
+    size_t n_queries = (tool->libs != LIBS_NONE && !no_libc) ? 3 : 1;
+    char multidir[512] = "";
+    if (rv && n_queries > 1) {
+        struct argv_buf a = libq;
+        if (push(&a, "-print-multi-directory") || run(&a, verbose, multidir, sizeof multidir)) {
+            rc = cli_exit_code(NM_ERR_IO);
+            goto done;
+        }
+    }
     for (size_t q = 0; q < n_queries; q++) {
-        char *lib = find_lib(&base, queries[q], verbose);
+        char *lib = NULL;
+        if (rv && q > 0) {
+            /* picolibc: <prefix>/lib/<multilib dir>/lib{m,c}.a (libm.a is empty: libc.a holds libm) */
+            size_t len = strlen(picolibc) + strlen(multidir) + 16;
+            lib = malloc(len);
+            if (!lib) {
+                rc = cli_fail(NM_ERR_NOMEM, "out of memory");
+                goto done;
+            }
+            snprintf(lib, len, "%s/lib/%s/lib%c.a", picolibc, multidir, q == 1 ? 'm' : 'c');
+            if (access(lib, R_OK) != 0) {
+                if (q == 2) {
+                    fprintf(stderr, "natmod: build: warning: no picolibc for %s (%s): install "
+                                    "picolibc-riscv64-unknown-elf, or set NATMOD_PICOLIBC_RV\n", multidir, lib);
+                }
+                free(lib);
+                lib = NULL;
+            }
+        } else {
+            lib = find_lib(&libq, queries[q], verbose);
+        }
         if (lib) {
             owned[n_owned++] = lib;
             inputs[opt.n_inputs++].path = lib;

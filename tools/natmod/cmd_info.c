@@ -17,14 +17,16 @@ static void print_reloc_counts(const nm_image_t *img) {
     nm_reloc_iter_init(&it, img);
     while (nm_reloc_next(&it, &r) == 1) {
         unsigned t = r.target >= NM_TARGET_IMPORT0 ? 2 : r.target;
-        counts[r.kind][t]++;
+        if (r.kind < NM_RELOC_KIND_COUNT) {
+            counts[r.kind][t]++;
+        }
         if (r.site < img->text_size) {
             in_text++;
         } else {
             in_rw++;
         }
     }
-    static const char *const kind_names[NM_RELOC_KIND_COUNT] = {"ptr32", "ptr64"};
+    static const char *const kind_names[NM_RELOC_KIND_COUNT] = {"ptr32", "ptr64", "insn"};
     printf("  relocations:  %u (%u bytes; %u sites in text, %u in data)\n", (unsigned)img->n_relocs,
            (unsigned)img->reloc_size, (unsigned)in_text, (unsigned)in_rw);
     for (unsigned k = 0; k < NM_RELOC_KIND_COUNT; k++) {
@@ -100,7 +102,18 @@ static int info_slice(const char *path, const char *heading, const uint8_t *buf,
         while (nm_reloc_next(&it, &r) == 1) {
             const char *where = r.site < img.text_size ? "text" : "data";
             uint32_t off = r.site < img.text_size ? r.site : r.site - img.text_size;
-            if (r.target >= NM_TARGET_IMPORT0) {
+            if (r.kind == NM_RELOC_INSN) {
+                /* e.g. "reloc text+0x00010 insn rv_pcrel_lo12_i = rw base + 0x8 (hi at text+0x0000c)" */
+                static const char *const forms[NM_INSN_FORM_COUNT] = {
+                    "rv_hi20", "rv_lo12_i", "rv_lo12_s", "rv_pcrel_hi20", "rv_pcrel_lo12_i", "rv_pcrel_lo12_s"};
+                printf("    reloc %s+0x%05x insn %-15s = %s base + 0x%x", where, (unsigned)off,
+                       r.form < NM_INSN_FORM_COUNT ? forms[r.form] : "?", r.target == NM_TARGET_TEXT ? "text" : "rw",
+                       (unsigned)r.addend);
+                if (r.form == NM_INSN_RV_PCREL_LO12_I || r.form == NM_INSN_RV_PCREL_LO12_S) {
+                    printf(" (hi at text+0x%05x)", (unsigned)r.hi_site);
+                }
+                printf("\n");
+            } else if (r.target >= NM_TARGET_IMPORT0) {
                 nm_import_info_t im = {0, "?"};
                 nm_image_import(&img, r.target - NM_TARGET_IMPORT0, &im);
                 printf("    reloc %s+0x%05x %s += %s\n", where, (unsigned)off, r.kind ? "ptr64" : "ptr32", im.name);

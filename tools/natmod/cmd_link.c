@@ -40,7 +40,7 @@ static void link_help(void) {
          "Link ELF relocatable objects (.o) and ar archives (.a) into one module.\n"
          "Archive members are pulled in only when they define a needed symbol.\n"
          "\n"
-         "  --arch ARCH       x86_64, armv6m, armv7m, armv7em, armv7emsp, armv7emdp\n"
+         "  --arch ARCH       x86_64, armv6m, armv7m, armv7em, armv7emsp, armv7emdp, rv32imc\n"
          "  --float ABI       soft or hard (armv7em + hard = armv7emsp)\n"
          "  -o FILE           output (default: NAME.nmod)\n"
          "  --name NAME       module name (default: first input's base name)\n"

@@ -1,8 +1,10 @@
 /* natmod mpy: MicroPython .mpy native modules. `natmod mpy link` takes
  * mpy_ld.py's options, so a dynruntime.mk Makefile can use it as MPY_LD. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -19,6 +21,7 @@ static const struct {
     {"x64", NM_ARCH_X64, NM_FLOAT_HARD},          {"armv6m", NM_ARCH_ARMV6M, NM_FLOAT_SOFT},
     {"armv7m", NM_ARCH_ARMV7M, NM_FLOAT_SOFT},    {"armv7emsp", NM_ARCH_ARMV7EMSP, NM_FLOAT_HARD},
     {"armv7emdp", NM_ARCH_ARMV7EMDP, NM_FLOAT_HARD},
+    {"rv32imc", NM_ARCH_RV32IMC, NM_FLOAT_SOFT},    {"rv64imc", NM_ARCH_RV64IMC, NM_FLOAT_SOFT},
 };
 
 static int parse_mpy_arch(const char *s, uint8_t *arch, uint8_t *fabi) {
@@ -30,12 +33,50 @@ static int parse_mpy_arch(const char *s, uint8_t *arch, uint8_t *fabi) {
         }
     }
     if (!s) {
-        return cli_fail(NM_ERR_INVAL, "mpy: --arch is required (x64, armv6m, armv7m, armv7emsp, armv7emdp)");
+        return cli_fail(NM_ERR_INVAL,
+                        "mpy: --arch is required (x64, armv6m, armv7m, armv7emsp, armv7emdp, rv32imc, rv64imc)");
     }
     return cli_fail(NM_ERR_UNSUPPORTED,
-                    "mpy: arch '%s' is not supported (x64, armv6m, armv7m, armv7emsp, armv7emdp; x86, xtensa, "
-                    "xtensawin, rv32imc and rv64imc are not)",
+                    "mpy: arch '%s' is not supported (x64, armv6m, armv7m, armv7emsp, armv7emdp, rv32imc, rv64imc; "
+                    "x86, xtensa and xtensawin are not)",
                     s);
+}
+
+int cli_mpy_parse_arch_flags(const char *s, uint8_t arch, uint32_t *flags) {
+    static const struct {
+        const char *name;
+        uint32_t bit;
+    } ext[] = {{"zba", 1}, {"zcmp", 2}}; /* mpy_ld.py's RV32_EXTENSIONS */
+    uint32_t v = 0;
+    if (s[0] >= '0' && s[0] <= '9') {
+        int base = (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) ? 16 : (s[0] == '0' && (s[1] == 'b' || s[1] == 'B')) ? 2 : 10;
+        char *end;
+        errno = 0;
+        unsigned long n = strtoul(base == 10 ? s : s + 2, &end, base);
+        if (*end || errno || n > 0xffffffffu || (base != 10 && !s[2])) {
+            return cli_fail(NM_ERR_INVAL, "mpy: --arch-flags '%s' is not a number", s);
+        }
+        v = (uint32_t)n;
+    } else {
+        for (const char *p = s; *p;) {
+            size_t len = strcspn(p, ",");
+            size_t k = 0;
+            while (k < sizeof ext / sizeof ext[0] &&
+                   !(strlen(ext[k].name) == len && !strncasecmp(p, ext[k].name, len))) {
+                k++;
+            }
+            if (k == sizeof ext / sizeof ext[0]) {
+                return cli_fail(NM_ERR_INVAL, "mpy: --arch-flags: unknown extension '%.*s' (zba, zcmp)", (int)len, p);
+            }
+            v |= ext[k].bit;
+            p += len + (p[len] == ',');
+        }
+    }
+    if (v && arch != NM_ARCH_RV32IMC) {
+        return cli_fail(NM_ERR_UNSUPPORTED, "mpy: --arch-flags %s: only rv32imc has arch flags", s);
+    }
+    *flags = v;
+    return 0;
 }
 
 static const char *base_name(const char *p) {
@@ -103,7 +144,7 @@ int cli_mpy_link(const cli_mpy_link_t *a) {
     }
     nml_mpy_options_t mo = {a->source_name ? a->source_name : base_name(a->output),
                             a->qstrs_path ? (const char *const *)cfg_names : a->qstrs,
-                            a->qstrs_path ? n_cfg : a->n_qstrs, abs};
+                            a->qstrs_path ? n_cfg : a->n_qstrs, abs, a->arch_flags};
     uint8_t *img = NULL;
     size_t len = 0;
     err = nml_write_mpy(&res, &mo, &img, &len, detail, sizeof detail);
@@ -146,7 +187,7 @@ static void link_help(void) {
          "Link ELF objects into a MicroPython native module (.mpy v6.3). Takes\n"
          "mpy_ld.py's options, so a dynruntime.mk Makefile can set MPY_LD to it.\n"
          "\n"
-         "  --arch ARCH         x64, armv6m, armv7m, armv7emsp, armv7emdp\n"
+         "  --arch ARCH         x64, armv6m, armv7m, armv7emsp, armv7emdp, rv32imc, rv64imc\n"
          "  --qstrs FILE        the config header naming the module's qstrs\n"
          "  -l, --libs LIB.a    archive; members are pulled only when needed\n"
          "  -o, --output FILE   output (default: first object with .mpy)\n"
@@ -156,7 +197,8 @@ static void link_help(void) {
          "  --no-gc             keep sections mpy_init does not reach\n"
          "  --preprocess        write the config header for the sources instead\n"
          "  -v                  print a summary (-vv: what the linker pulls)\n"
-         "  --arch-flags F      accepted for compatibility; must be 0 for these archs");
+         "  --arch-flags F      rv32imc: extensions the code uses, zba,zcmp or a number (MicroPython\n"
+         "                      refuses the module on a CPU without them); 0 for the other archs");
 }
 
 static int cmd_mpy_link(int argc, char **argv) {
@@ -246,12 +288,11 @@ static int cmd_mpy_link(int argc, char **argv) {
         rc = cli_mpy_write_config(a.output, files, n);
         goto done;
     }
-    if (arch_flags && strtoul(arch_flags, NULL, 0) != 0) {
-        rc = cli_fail(NM_ERR_UNSUPPORTED, "mpy link: --arch-flags %s: only rv32imc has arch flags", arch_flags);
-        goto done;
-    }
     uint8_t fabi;
     if ((rc = cli_exit_code(parse_mpy_arch(arch, &a.arch, &fabi)))) {
+        goto done;
+    }
+    if (arch_flags && (rc = cli_mpy_parse_arch_flags(arch_flags, a.arch, &a.arch_flags))) {
         goto done;
     }
     char defout[4096];

@@ -571,7 +571,8 @@ done:
 /* ---- natmod mpy build ---- */
 
 /* The compiler and flags per arch, as py/dynruntime.mk has them (the archs
- * natmod's .mpy linker handles; x86, xtensa and RISC-V it does not). */
+ * natmod's .mpy linker handles; x86 and xtensa it does not). RISC-V: gcc
+ * with picolibc (its only C library in Debian), whose libc.a holds libm. */
 struct mpy_arch {
     const char *name;
     uint8_t arch;
@@ -589,7 +590,22 @@ static const struct mpy_arch mpy_archs[] = {
      {"-mthumb", "-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", NULL}, "FLOAT"},
     {"armv7emdp", NM_ARCH_ARMV7EMDP, "arm-none-eabi-gcc", "NATMOD_CC_ARM",
      {"-mthumb", "-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mfloat-abi=hard", NULL}, "DOUBLE"},
+    {"rv32imc", NM_ARCH_RV32IMC, "riscv64-unknown-elf-gcc", "NATMOD_CC_RV32",
+     {"-march=rv32imac", "-mabi=ilp32", "-mno-relax", NULL}, "NONE"},
+    {"rv64imc", NM_ARCH_RV64IMC, "riscv64-unknown-elf-gcc", "NATMOD_CC_RV64",
+     {"-march=rv64imac", "-mabi=lp64", "-mno-relax", NULL}, "NONE"},
 };
+#define RV_GCC "riscv64-unknown-elf-gcc"
+#define RV_PICOLIBC "/usr/lib/picolibc/riscv64-unknown-elf"
+
+static int is_rv(const struct mpy_arch *a) {
+    return a->arch == NM_ARCH_RV32IMC || a->arch == NM_ARCH_RV64IMC;
+}
+
+static int is_clang(const char *cc) {
+    const char *slash = strrchr(cc, '/');
+    return strstr(slash ? slash + 1 : cc, "clang") != NULL;
+}
 #define N_MPY_ARCHS (sizeof mpy_archs / sizeof mpy_archs[0])
 
 static const struct mpy_arch *find_arch(const char *name) {
@@ -748,7 +764,7 @@ static void build_help(void) {
          "the compiler's libgcc and libm (members pulled only when needed).\n"
          ".o and .a arguments go to the linker as they are. .py sources are not supported.\n"
          "\n"
-         "  --arch ARCH        x64, armv6m, armv7m, armv7emsp, armv7emdp\n"
+         "  --arch ARCH        x64, armv6m, armv7m, armv7emsp, armv7emdp, rv32imc, rv64imc\n"
          "  --mpy-dir DIR      the MicroPython tree (adds -I DIR; its static qstrs are checked)\n"
          "  --no-mpy-dir       no MicroPython tree: the -I options provide py/dynruntime.h\n"
          "  -o FILE            output (default: MOD.mpy)\n"
@@ -756,7 +772,9 @@ static void build_help(void) {
          "  -I DIR, -D DEF     passed to the compiler\n"
          "  --cflags \"FLAGS\"   more compiler flags (split at spaces)\n"
          "  --float-impl IMPL  none, float or double (default: float on armv6m/armv7m/armv7emsp)\n"
-         "  --cc COMPILER      compiler (default: dynruntime.mk's, or $NATMOD_CC_X64 / _ARM)\n"
+         "  --cc COMPILER      compiler (default: dynruntime.mk's, or $NATMOD_CC_X64 / _ARM / _RV32 /\n"
+         "                     _RV64); on RISC-V a clang gets --target and picolibc's headers\n"
+         "  --arch-flags F     rv32imc: the extensions the code uses (zba,zcmp or a number)\n"
          "  -l LIB.a           an archive to link (members pulled on demand)\n"
          "  --firmware FW.elf  firmware ELF: its symbols may be used at their addresses\n"
          "  --externs FILE     linker-script symbol file (sym = 0xADDR;), as mpy_ld.py --externs\n"
@@ -768,13 +786,14 @@ static void build_help(void) {
 
 int cmd_mpy_build(int argc, char **argv) {
     const char *arch_name = NULL, *mpy_dir = NULL, *out = NULL, *name = NULL, *cc = NULL;
-    const char *float_impl = NULL, *firmware = NULL, *externs = NULL, *build_dir = NULL;
+    const char *float_impl = NULL, *firmware = NULL, *externs = NULL, *build_dir = NULL, *arch_flags = NULL;
     int no_mpy_dir = 0, keep = 0, verbose = 0, gc = 1, rc = 0;
     strlist_t user = {0};   /* -I, -D, --cflags words, in order */
     strlist_t srcs = {0};   /* .c/.S sources */
     strlist_t inputs = {0}; /* link inputs: objects, then user .o/.a, then libraries */
     strlist_t extra = {0};  /* user .o/.a and -l archives */
     strlist_t base = {0}, cc_arch = {0}, cmd = {0};
+    strlist_t rv_extra = {0}, libq = {0}; /* RISC-V: picolibc flags; the library queries' argv */
     char *mod = NULL, *defout = NULL, *config = NULL, tmpdir[PATH_MAX] = "", bdir[PATH_MAX] = "";
 #define NEED_ARG(var)                                                                                                 \
     do {                                                                                                              \
@@ -807,6 +826,8 @@ int cmd_mpy_build(int argc, char **argv) {
             NEED_ARG(cc);
         } else if (!strcmp(a, "--float-impl")) {
             NEED_ARG(float_impl);
+        } else if (!strcmp(a, "--arch-flags")) {
+            NEED_ARG(arch_flags);
         } else if (!strcmp(a, "--firmware")) {
             NEED_ARG(firmware);
         } else if (!strcmp(a, "--externs")) {
@@ -866,19 +887,24 @@ int cmd_mpy_build(int argc, char **argv) {
     }
 #undef NEED_ARG
     if (!arch_name) {
-        rc = cli_fail(NM_ERR_INVAL, "mpy build: --arch is required (x64, armv6m, armv7m, armv7emsp, armv7emdp)");
+        rc = cli_fail(NM_ERR_INVAL,
+                      "mpy build: --arch is required (x64, armv6m, armv7m, armv7emsp, armv7emdp, rv32imc, rv64imc)");
         goto done;
     }
     const struct mpy_arch *arch = find_arch(arch_name);
     if (!arch) {
-        static const char *const later[] = {"x86", "xtensa", "xtensawin", "rv32imc", "rv64imc"};
+        static const char *const later[] = {"x86", "xtensa", "xtensawin"};
         int known = 0;
         for (size_t k = 0; k < sizeof later / sizeof later[0]; k++) {
             known |= !strcmp(arch_name, later[k]);
         }
         rc = cli_fail(known ? NM_ERR_UNSUPPORTED : NM_ERR_INVAL,
-                      "mpy build: %s arch '%s' (x64, armv6m, armv7m, armv7emsp, armv7emdp)",
+                      "mpy build: %s arch '%s' (x64, armv6m, armv7m, armv7emsp, armv7emdp, rv32imc, rv64imc)",
                       known ? "natmod cannot build .mpy files for" : "unknown", arch_name);
+        goto done;
+    }
+    uint32_t flags = 0;
+    if (arch_flags && (rc = cli_mpy_parse_arch_flags(arch_flags, arch->arch, &flags))) {
         goto done;
     }
     if (!mpy_dir && !no_mpy_dir) {
@@ -953,12 +979,33 @@ int cmd_mpy_build(int argc, char **argv) {
         cc = getenv(arch->cc_env);
         cc = cc && *cc ? cc : arch->cc;
     }
-    if (push_words(&cc_arch, cc) || push_all(&cc_arch, arch->flags)) {
+    int rv = is_rv(arch), clang = is_clang(cc);
+    const char *rv_target = arch->arch == NM_ARCH_RV64IMC ? "--target=riscv64-unknown-elf" : "--target=riscv32-unknown-elf";
+    if (push_words(&cc_arch, cc) || (rv && clang && sl_push(&cc_arch, strdup(rv_target))) ||
+        push_all(&cc_arch, arch->flags)) {
         OOM();
     }
     if (!cc_arch.n) {
         rc = cli_fail(NM_ERR_INVAL, "mpy build: --cc is empty");
         goto done;
+    }
+    /* RISC-V: picolibc's headers (gcc: through its specs, as dynruntime.mk
+     * does; clang: -isystem), and its libraries asked of gcc */
+    const char *picolibc = getenv("NATMOD_PICOLIBC_RV");
+    picolibc = picolibc && *picolibc ? picolibc : RV_PICOLIBC;
+    if (rv && !clang && sl_push(&rv_extra, strdup("--specs=picolibc.specs"))) {
+        OOM();
+    }
+    if (rv && clang) {
+        char *inc = NULL;
+        if (asprintf(&inc, "%s/include", picolibc) < 0 || sl_push(&rv_extra, strdup("-isystem")) ||
+            sl_push(&rv_extra, inc)) {
+            OOM();
+        }
+    }
+    if (rv && clang ? (sl_push(&libq, strdup(RV_GCC)) || push_all(&libq, arch->flags))
+                    : push_all(&libq, (const char *const *)cc_arch.v)) {
+        OOM();
     }
     char *mpy_inc = NULL, *cfg_def = NULL, *float_def = NULL;
     char fi[8];
@@ -980,7 +1027,9 @@ int cmd_mpy_build(int argc, char **argv) {
     /* dynruntime.mk's order: CFLAGS, then CFLAGS_ARCH, then the float impl */
     if (push_words(&base, cc) || sl_push(&base, strdup("-I.")) || (mpy_inc && sl_push(&base, mpy_inc)) ||
         push_all(&base, cflags) || sl_push(&base, cfg_def) || push_all(&base, arch_common) ||
-        push_all(&base, arch->flags) || sl_push(&base, float_def) || push_all(&base, gc_flags)) {
+        (rv && clang && sl_push(&base, strdup(rv_target))) || push_all(&base, arch->flags) ||
+        (rv_extra.n && push_all(&base, (const char *const *)rv_extra.v)) || sl_push(&base, float_def) ||
+        push_all(&base, gc_flags)) {
         OOM();
     }
     for (size_t k = 0; k < user.n; k++) {
@@ -1029,7 +1078,30 @@ int cmd_mpy_build(int argc, char **argv) {
      * undefined, so offering them costs nothing when they are not needed. */
     const char *queries[2] = {"-print-libgcc-file-name", "-print-file-name=libm.a"};
     for (int q = 0; q < 2; q++) {
-        if ((rc = push_lib(&inputs, &cc_arch, queries[q], verbose))) {
+        if (rv && q == 1) {
+            /* picolibc's libc.a (which holds libm), in its multilib directory:
+             * gcc 12 does not search the specs' directories for -print-file-name */
+            strlist_t a = {0};
+            char dir[PATH_MAX] = "", *lib = NULL;
+            if (push_all(&a, (const char *const *)libq.v) || sl_push(&a, strdup("-print-multi-directory"))) {
+                sl_free(&a);
+                OOM();
+            }
+            int st_run = run(&a, verbose, dir, sizeof dir);
+            sl_free(&a);
+            if (st_run == 0 && dir[0] && asprintf(&lib, "%s/lib/%s/libc.a", picolibc, dir) >= 0) {
+                if (is_archive(lib)) {
+                    if (sl_push(&inputs, lib)) {
+                        OOM();
+                    }
+                } else {
+                    fprintf(stderr, "natmod: mpy build: warning: no picolibc libc.a at %s\n", lib);
+                    free(lib);
+                }
+            }
+            continue;
+        }
+        if ((rc = push_lib(&inputs, &libq, queries[q], verbose))) {
             goto done;
         }
     }
@@ -1045,6 +1117,7 @@ int cmd_mpy_build(int argc, char **argv) {
     link.externs = externs;
     link.gc = gc;
     link.verbose = verbose;
+    link.arch_flags = flags;
     rc = cli_mpy_link(&link);
     if (!rc && keep && tmpdir[0]) {
         printf("build directory: %s\n", tmpdir);
@@ -1060,6 +1133,8 @@ done:
     sl_free(&base);
     sl_free(&cc_arch);
     sl_free(&cmd);
+    sl_free(&rv_extra);
+    sl_free(&libq);
     free(mod);
     free(defout);
     free(config);

@@ -117,7 +117,7 @@ int cli_write_file(const char *path, const uint8_t *data, size_t len) {
 int cli_parse_arch(const char *arch, const char *fabi, uint8_t *arch_out, uint8_t *float_out) {
     unsigned a = NM_ARCH_NONE;
     if (!arch) {
-        fprintf(stderr, "natmod: --arch is required (x86_64, armv6m, armv7m, armv7em, armv7emsp, armv7emdp)\n");
+        fprintf(stderr, "natmod: --arch is required (x86_64, armv6m, armv7m, armv7em, armv7emsp, armv7emdp, rv32imc)\n");
         return NM_ERR_INVAL;
     }
     if (!strcmp(arch, "x64") || !strcmp(arch, "host")) {
@@ -129,8 +129,13 @@ int cli_parse_arch(const char *arch, const char *fabi, uint8_t *arch_out, uint8_
         }
     }
     if (a == NM_ARCH_NONE) {
-        fprintf(stderr, "natmod: unknown arch '%s' (x86_64, armv6m, armv7m, armv7em, armv7emsp, armv7emdp)\n", arch);
+        fprintf(stderr, "natmod: unknown arch '%s' (x86_64, armv6m, armv7m, armv7em, armv7emsp, armv7emdp, rv32imc)\n", arch);
         return NM_ERR_INVAL;
+    }
+    if (a == NM_ARCH_RV64IMC) {
+        fprintf(stderr, "natmod: rv64imc modules are .mpy only (natmod mpy link/build --arch rv64imc): .nmod "
+                        "instruction relocations are defined for rv32imc\n");
+        return NM_ERR_UNSUPPORTED;
     }
     unsigned f;
     if (!fabi) {
@@ -155,6 +160,10 @@ int cli_parse_arch(const char *arch, const char *fabi, uint8_t *arch_out, uint8_
     }
     if ((a == NM_ARCH_ARMV6M || a == NM_ARCH_ARMV7M) && f == NM_FLOAT_HARD) {
         fprintf(stderr, "natmod: %s has no FPU: the float ABI must be soft\n", nm_arch_name(a));
+        return NM_ERR_INVAL;
+    }
+    if (a == NM_ARCH_RV32IMC && f != NM_FLOAT_SOFT) {
+        fprintf(stderr, "natmod: rv32imc has no FPU: the float ABI is soft (ilp32)\n");
         return NM_ERR_INVAL;
     }
     if (a == NM_ARCH_X64 && f != NM_FLOAT_HARD) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Regenerate the malformed-input corpus for the linker (tests/corpus/elf).
 
-Builds a few tiny valid objects with the host cc and arm-none-eabi-gcc, then
+Builds a few tiny valid objects with the host cc, arm-none-eabi-gcc and
+riscv64-unknown-elf-gcc, then
 writes mutated copies: each breaks exactly one thing the reader must check.
 MANIFEST lists: file arch expected-error syms-file words-in-message.
 Run from anywhere: python3 tests/corpus/elf/gen.py
@@ -17,6 +18,11 @@ X64 = ["cc", "-O2", "-fPIC", "-fno-plt", "-fvisibility=hidden", "-ffreestanding"
 ARM = ["arm-none-eabi-gcc", "-O2", "-mthumb", "-mcpu=cortex-m3", "-ffreestanding", "-fno-common",
        "-fvisibility=hidden", "-ffunction-sections", "-fdata-sections", "-fno-unwind-tables",
        "-fno-asynchronous-unwind-tables", "-c"]
+
+RV = ["riscv64-unknown-elf-gcc", "-march=rv32imc", "-mabi=ilp32", "-Os", "-ffreestanding", "-fno-common",
+      "-fvisibility=hidden", "-ffunction-sections", "-fdata-sections", "-fno-asynchronous-unwind-tables", "-c"]
+RV64 = ["riscv64-unknown-elf-gcc", "-march=rv64imc", "-mabi=lp64", "-Os", "-ffreestanding", "-fno-common",
+        "-fvisibility=hidden", "-ffunction-sections", "-fdata-sections", "-fno-asynchronous-unwind-tables", "-c"]
 
 SRC = r'''
 #define NM_EXPORT __attribute__((visibility("default"), used))
@@ -348,6 +354,124 @@ def main():
     '''
     emit("arm_jump11_range.o", build(["arm-none-eabi-gcc", "-mcpu=cortex-m3", "-c"], far, ".s"), "armv7m",
          "RELOC", ["R_ARM_THM_JUMP11", "'far'", "out of range"])
+
+    # RISC-V (ELF32, RELA): a medany object, so that the table is reached by
+    # an AUIPC/ADDI pair (R_RISCV_PCREL_HI20 + R_RISCV_PCREL_LO12_I)
+    r = build(RV, SRC, extra=["-mcmodel=medany", "-mno-relax"])
+
+    def rv_rel(e, t, sec=".rela.text.entry"):
+        """File offset of the first RELA entry of type t in sec."""
+        i, o = rel_entry(e, sec)
+        s = e.sh(i)
+        for k in range(s["size"] // 12):
+            info, = struct.unpack_from("<I", e.b, s["offset"] + 12 * k + 4)
+            if info & 0xff == t:
+                return s["offset"] + 12 * k
+        raise KeyError(t)
+
+    def rv_type(t_from, t_to):
+        def f(e, b):
+            o = rv_rel(e, t_from)
+            info, = struct.unpack_from("<I", b, o + 4)
+            struct.pack_into("<I", b, o + 4, (info & ~0xff) | t_to)
+        return f
+
+    def rv_field(t, off, fmt, v):
+        def f(e, b):
+            struct.pack_into(fmt, b, rv_rel(e, t) + off, v)
+        return f
+    PCREL_HI20, PCREL_LO12_I, CALL_PLT = 23, 24, 19
+    emit("ok_rv32.o", r, "rv32imc", "OK", [])
+    emit("rv_reloc_unknown.o", mutate(r, rv_type(CALL_PLT, 250)), "rv32imc", "RELOC",
+         ["relocation type 250", ".text.entry+0x", "not supported"])
+    emit("rv_reloc_symbol_index.o", mutate(r, lambda e, b: struct.pack_into(
+        "<I", b, rv_rel(e, CALL_PLT) + 4, (77 << 8) | CALL_PLT)), "rv32imc", "ELF", ["symbol index 77 out of range"])
+    # the %pcrel_lo's label has no %pcrel_hi: the HI turned into R_RISCV_NONE,
+    # or the LO pointing 2 bytes past its label
+    emit("rv_pcrel_lo_without_hi.o", mutate(r, rv_type(PCREL_HI20, 0)), "rv32imc", "RELOC",
+         ["R_RISCV_PCREL_LO12_I", ".text.entry+0x", "no R_RISCV_PCREL_HI20 or R_RISCV_GOT_HI20 at the label"])
+    emit("rv_pcrel_lo_label_moved.o", mutate(r, rv_field(PCREL_LO12_I, 8, "<i", 2)), "rv32imc", "RELOC",
+         ["R_RISCV_PCREL_LO12_I", "no R_RISCV_PCREL_HI20", ".text.entry+0x"])
+    emit("rv_pcrel_lo_no_label.o", mutate(r, lambda e, b: struct.pack_into(
+        "<I", b, rv_rel(e, PCREL_LO12_I) + 4, PCREL_LO12_I)), "rv32imc", "RELOC",
+         ["R_RISCV_PCREL_LO12_I", "names no label in a section"])
+    emit("rv_tls.o", mutate(r, rv_type(PCREL_HI20, 29)), "rv32imc", "RELOC",
+         ["R_RISCV_TPREL_HI20", "'table'", "thread-local storage not supported"])
+    emit("rv_call_past_end.o", mutate(r, lambda e, b: struct.pack_into(
+        "<I", b, rv_rel(e, CALL_PLT), e.sh(e.find(lambda s, n: n == ".text.entry"))["size"] - 4)), "rv32imc",
+        "RELOC", ["R_RISCV_CALL_PLT", "'helper'", "field outside the section"])
+    emit("rv_float_abi_double.o", mutate(r, lambda e, b: struct.pack_into("<I", b, 0x24, 0x5)), "rv32imc",
+         "FLOAT_ABI", ["rv_float_abi_double.o", "double", "-mabi=ilp32"])
+    emit("rv_rve.o", mutate(r, lambda e, b: struct.pack_into("<I", b, 0x24, 0x9)), "rv32imc", "ARCH",
+         ["RV32E", "rv32imc"])
+    emit("rv_wrong_class.o", build(RV64, SRC), "rv32imc", "ARCH", ["ELF64 object, but rv32imc code is ELF32"])
+    rv_asm = r'''
+    .section .text.entry,"ax",@progbits
+    .globl entry
+    .type entry, @function
+entry:
+    .reloc ., R_RISCV_BRANCH, far
+    .word 0x00b50063 /* beq a0, a1, . */
+    lla a0, .Ltab
+    addi a0, a0, 1
+    .p2align 3
+    ret
+    .section .rodata.tab,"a",@progbits
+.Ltab:
+    .word .Lb - .La
+    /* a ULEB128 label difference; gas 2.40 writes none, so an ADD8/SUB8
+     * pair whose types gen.py turns into SET_ULEB128/SUB_ULEB128 */
+    .reloc ., R_RISCV_SET8, .Lb
+    .reloc ., R_RISCV_SUB8, .La
+    .byte 0x80, 0x00
+    .section .text.pad,"ax",@progbits
+.La:
+    .skip 5000
+.Lb:
+far:
+    ret
+'''
+    ra = build(RV, rv_asm, ".S", extra=["-mrelax"])
+    emit("rv_branch_range.o", ra, "rv32imc", "RELOC",
+         ["R_RISCV_BRANCH", "'far'", ".text.entry+0x0", "out of range for a conditional branch"])
+    ALIGN, SUB32, SUB_ULEB128 = 43, 39, 61
+
+    def rv_no_branch(e, b):
+        o = rv_rel(e, 16)
+        struct.pack_into("<I", b, o + 4, 0)  # R_RISCV_NONE: the branch goes, the rest stays
+        for t_from, t_to in ((54, 60), (37, 61)):  # SET8 -> SET_ULEB128, SUB8 -> SUB_ULEB128
+            o = rv_rel(e, t_from, ".rela.rodata.tab")
+            info, = struct.unpack_from("<I", b, o + 4)
+            struct.pack_into("<I", b, o + 4, (info & ~0xff) | t_to)
+    rb = mutate(ra, rv_no_branch)
+    emit("ok_rv32_relaxed.o", rb, "rv32imc", "OK", [])
+    emit("rv_align_padding_too_big.o", mutate(rb, rv_field(ALIGN, 8, "<i", 0x4000)), "rv32imc", "RELOC",
+         ["R_RISCV_ALIGN", ".text.entry+0x", "do not fit the section"])
+    def rv_align_at(off, n):
+        def f(e, b):
+            rv_field(ALIGN, 0, "<I", off)(e, b)
+            rv_field(ALIGN, 8, "<i", n)(e, b)
+        return f
+    emit("rv_align_padding_short.o", mutate(rb, rv_align_at(2, 4)), "rv32imc", "RELOC",
+         ["R_RISCV_ALIGN", ".text.entry+0x2", "6 bytes needed to align to 8, only 4 of padding"])
+    emit("rv_align_padding_odd.o", mutate(rb, rv_field(ALIGN, 8, "<i", 3)), "rv32imc", "RELOC",
+         ["R_RISCV_ALIGN", "3 bytes of padding in code"])
+
+    def rv_rodata(t_from, t_to):
+        def f(e, b):
+            o = rv_rel(e, t_from, ".rela.rodata.tab")
+            info, = struct.unpack_from("<I", b, o + 4)
+            struct.pack_into("<I", b, o + 4, (info & ~0xff) | t_to)
+        return f
+    emit("rv_add_without_sub.o", mutate(rb, rv_rodata(SUB32, 0)), "rv32imc", "RELOC",
+         ["R_RISCV_ADD32", ".rodata.tab+0x0", "without its other half"])
+
+    def rv_uleb_past_end(e, b):
+        i = e.find(lambda s, n: n == ".rodata.tab")
+        s = e.sh(i)
+        b[s["offset"] + s["size"] - 1] |= 0x80  # the ULEB's last byte says more follow
+    emit("rv_uleb_past_end.o", mutate(rb, rv_uleb_past_end), "rv32imc", "RELOC",
+         ["R_RISCV_SET_ULEB128", "ULEB128 field runs past its section"])
 
     # archives
     emit("ok_archive.a", ar([("m.o", x)]), "x86_64", "INVAL", ["no object files"])
