@@ -51,23 +51,7 @@ bench_board() { # name machine board-arch board-float module-arch module-float c
     # table shows it, so only a run with no results at all is a failure.
     qemu_run "$machine" "$d/fw.elf" "$d/script.txt" "$d/out.txt" $files -- -icount shift=0 || true
     grep -q '^bench .* xip loads' "$d/out.txt" || { echo "bench on $n failed:"; tail -5 "$d/out.txt"; return 1; }
-    awk -v board="$n" -v arch="$ma" '
-        /^calib / { per = $3 / $5 }
-        /^bench / && $3 == "ram" && $4 == "failed" { ram_t[$2] = -1 }
-        /^bench / && $3 == "ram" && $4 != "failed" { ram_t[$2] = $7; ram_b[$2] = $9 + $11; n = $5 }
-        /^bench / && $3 == "xip" {
-            ex = $2; xt = $7; xb = $9 + $11
-            bound = $17 + $19 + 4 * $21 + 64
-            n = $5; xi = xt * per / n; inst = $13 * per
-            if (ram_t[ex] < 0) { # RAM mode does not fit this board at all
-                ok = (xb <= bound) ? "yes" : "NO"
-                printf "%-7s %-10s %-10s %11s %11.0f %9s %9d %9d %7s %12.0f\n", board, arch, ex, "no RAM", xi, "-", xb, bound, ok, inst
-                next
-            }
-            ri = ram_t[ex] * per / n
-            ok = (xi < ri && xb <= bound) ? "yes" : "NO"
-            printf "%-7s %-10s %-10s %11.0f %11.0f %9d %9d %9d %7s %12.0f\n", board, arch, ex, ri, xi, ram_b[ex], xb, bound, ok, inst
-        }' "$d/out.txt"
+    awk -v board="$n" -v arch="$ma" -f "$top/bench/board-load.awk" "$d/out.txt"
 }
 bench_board m3 mps2-an385 NM_ARCH_ARMV7M NM_FLOAT_SOFT armv7m soft -mcpu=cortex-m3 -mfloat-abi=soft
 bench_board m3 mps2-an385 NM_ARCH_ARMV7M NM_FLOAT_SOFT armv6m soft -mcpu=cortex-m3 -mfloat-abi=soft

@@ -6,8 +6,9 @@
 #  2. the loader on the host board: load/unload time and RAM beyond the
 #     module's own text + data + bss;
 #  3. module size: .nmod bytes vs the example's .o bytes;
-#  4. bench/cortex-m-load.sh: instructions and RAM to load each example on
-#     the Cortex-M board under QEMU -icount, RAM mode vs XIP mode;
+#  4. bench/cortex-m-load.sh and bench/riscv-load.sh: instructions and RAM
+#     to load each example on the Cortex-M and RISC-V boards under QEMU
+#     -icount, RAM mode vs XIP mode;
 #  5. bench_store: the module store on emulated flash (mount cost, write
 #     amplification, defragmentation, erase-count spread; device counts);
 #  6. bench_asi2c: the asi2c link on the simulated bus (throughput vs the
@@ -91,6 +92,12 @@ if command -v qemu-system-arm >/dev/null && command -v arm-none-eabi-gcc >/dev/n
     "$top/bench/cortex-m-load.sh" "$build"
 else
     echo "== Cortex-M load cost: skipped (qemu-system-arm or arm-none-eabi-gcc missing)"
+fi
+echo
+if command -v qemu-system-riscv32 >/dev/null && command -v riscv64-unknown-elf-gcc >/dev/null; then
+    "$top/bench/riscv-load.sh" "$build" || echo "== RISC-V load cost: failed (does natmod build rv32imc?)"
+else
+    echo "== RISC-V load cost: skipped (qemu-system-riscv32 or riscv64-unknown-elf-gcc missing)"
 fi
 
 echo

@@ -2,7 +2,8 @@
 # deps.sh [--bench]: install the Debian packages natmod's build and tests need,
 # only those missing. Needs root (or sudo) only when something is missing.
 set -eu
-pkgs="cmake make gcc libc6-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm clang libclang-rt-14-dev libgpiod-dev pkg-config python3"
+pkgs="cmake make gcc libc6-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm clang libclang-rt-14-dev libgpiod-dev pkg-config python3
+      gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc"
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs valgrind hyperfine"
 missing=""
 for p in $pkgs; do

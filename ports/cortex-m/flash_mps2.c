@@ -10,6 +10,12 @@
 
 #include "board.h"
 
+/* The erase unit this board gives its module flash: 4 KB, a common NOR
+ * sector size (the SSRAM itself has none). */
+uint32_t board_flash_block(void) {
+    return 4096u;
+}
+
 int board_flash_erase(uintptr_t at, uint32_t size) {
     memset((void *)at, 0xFF, size);
     return 0;

@@ -14,6 +14,10 @@
 #define NVMC_ERASEPAGE (*(volatile uint32_t *)0x4001E508u)
 #define NRF51_PAGE 1024u
 
+uint32_t board_flash_block(void) {
+    return NRF51_PAGE;
+}
+
 static void wait_ready(void) {
     while (!(NVMC_READY & 1u)) {
     }

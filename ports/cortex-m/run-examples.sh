@@ -14,25 +14,14 @@ set -u
 natmod=$1; gen=$2; top=$3; work=$4
 port="$top/ports/cortex-m"
 . "$port/qemu.sh"
+. "$top/ports/common/examples.sh"
 mkdir -p "$work"
 pass=0; fail=0
 
-# calls.txt ("fn:a,b fn2 --periph") -> a board script for module EX in MODE
+# a board script for module EX in MODE
 script_for() { # ex mode
-    periph=0
     [ "$2" = xip ] && echo "store format" # XIP loads install into the module store
-    echo "load $1 $stage $2"
-    for tok in $(cat "$top/examples/$1/calls.txt"); do
-        case $tok in
-        --periph) periph=1 ;;
-        *:*) echo "call $1 ${tok%%:*} $(echo "${tok#*:}" | tr ',' ' ')" ;;
-        *) echo "call $1 $tok" ;;
-        esac
-    done
-    [ $periph = 1 ] && echo periph
-    echo "unload $1"
-    [ $periph = 1 ] && echo periph
-    return 0
+    example_script "$1" "$1" "load $1 $stage $2"
 }
 
 board() { # name machine board-arch board-float cpu-flags module-arches...
@@ -70,15 +59,7 @@ board() { # name machine board-arch board-float cpu-flags module-arches...
                     fi
                     continue
                 fi
-                grep -v '^store: ' "$d/out.txt" >"$d/out-mod.txt" # the store's own lines
-                if [ $st -eq 0 ] && diff -u "$top/examples/$ex/expected.txt" "$d/out-mod.txt" >"$d/diff.txt"; then
-                    pass=$((pass + 1))
-                    echo "ok   $ex $march/$mfloat $mode on $name ($machine)"
-                else
-                    fail=$((fail + 1))
-                    echo "FAIL $ex $march/$mfloat $mode on $name ($machine): exit $st"
-                    cat "$d/diff.txt" "$d/out.txt" | head -20
-                fi
+                example_check "$ex" "$d/out.txt" $st "$ex $march/$mfloat $mode on $name ($machine)"
             done
         done
     done

@@ -1,8 +1,8 @@
 /*
  * proof: reports where its code runs, for the board's XIP proof. xip_where
- * returns the address it executes at (the PC on Thumb), xip_static_fn the
- * address of a static function, xip_call_static calls that function through
- * a pointer the compiler cannot see through.
+ * returns the address it executes at (the PC on Thumb and RISC-V),
+ * xip_static_fn the address of a static function, xip_call_static calls that
+ * function through a pointer the compiler cannot see through.
  */
 #include "natmod/module.h"
 
@@ -17,6 +17,8 @@ NM_EXPORT uintptr_t xip_where(void) {
     uintptr_t pc;
 #if defined(__thumb__)
     __asm volatile("mov %0, pc" : "=r"(pc));
+#elif defined(__riscv)
+    __asm volatile("auipc %0, 0" : "=r"(pc));
 #else
     pc = (uintptr_t)&xip_where;
 #endif

@@ -1,7 +1,8 @@
 /*
- * Module RAM on the Cortex-M board: one static pool, placed first in RAM by
- * the linker script (section .modram) so its address does not move when
- * the firmware changes. Two parts:
+ * Module RAM on the bare-metal boards: one static pool, placed by the
+ * linker script (section .modram: first in RAM on Cortex-M, a region of its
+ * own on RISC-V) so its address does not move when the firmware changes.
+ * Two parts:
  *
  *   [0, MEM_ARENA)            the store's RW arena: the module store assigns
  *                             each linked install a slot here, and an XIP

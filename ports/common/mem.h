@@ -1,7 +1,7 @@
-/* Module RAM of the Cortex-M board (mem.c): RAM-mode blocks and the store's
- * RW arena. */
-#ifndef NATMOD_CORTEX_M_MEM_H
-#define NATMOD_CORTEX_M_MEM_H
+/* Module RAM of the bare-metal boards (mem.c): RAM-mode blocks and the
+ * store's RW arena. */
+#ifndef NATMOD_PORTS_MEM_H
+#define NATMOD_PORTS_MEM_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -22,4 +22,4 @@ uint32_t mem_in_use(void);
 uint32_t mem_peak(void);
 void mem_peak_reset(void);
 
-#endif /* NATMOD_CORTEX_M_MEM_H */
+#endif /* NATMOD_PORTS_MEM_H */

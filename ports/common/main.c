@@ -1,8 +1,10 @@
 /*
- * Cortex-M board firmware: runs a script of module commands that QEMU placed
- * at SCRIPT_ADDR (NUL-terminated text, -device loader), with module files
- * staged at addresses in [STAGE_LO, STAGE_HI). Script lines, as on the host
- * board (`#` comments and blank lines ignored):
+ * The bare-metal boards' firmware (Cortex-M, RISC-V): runs a script of
+ * module commands that QEMU placed at SCRIPT_ADDR (NUL-terminated text,
+ * -device loader), with module files staged at addresses in
+ * [STAGE_LO, STAGE_HI). The board supplies its memory map, time, interrupts
+ * and flash driver (fw.h); everything here is the same on every board.
+ * Script lines, as on the host board (`#` comments and blank lines ignored):
  *
  *   load NAME ADDR [ram|xip]  load the module staged at ADDR as NAME
  *   load NAME store           run the store's module NAME in place
@@ -19,6 +21,8 @@
  *   store defrag [BUDGET]     move modules down, at most BUDGET blocks
  *   store save PATH           write the partition to a host file (semihosting)
  *
+ * and the board's own commands (board_command), if any.
+ *
  * The module store (natmod/store.h, store_bd.c) owns the module flash
  * [FLASH_LO, FLASH_HI): it links each install for its extent and for an RW
  * slot in the module RAM arena (mem.c). It is mounted at boot, silently; an
@@ -33,10 +37,14 @@
  * `error: line N: CMD NAME: reason` and the script goes on; the exit status
  * (through semihosting) is 0, or the positive NM_ERR_* of the first failure.
  */
+#define _POSIX_C_SOURCE 200809L /* open, write, close: store save */
+
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "board.h"
 #include "mem.h"
@@ -55,7 +63,7 @@ static nm_store_t store;
 static void unload(nm_module_t *m, int from_store) {
     nm_image_t h;
     if (nm_image_parse_header(m->image, m->image_size, &h, NULL) == NM_OK) {
-        board_timer_drop((uintptr_t)m->text, (uintptr_t)m->text + h.text_size);
+        fw_timer_drop((uintptr_t)m->text, (uintptr_t)m->text + h.text_size);
     }
     if (from_store) {
         nm_store_unload(&store, m);
@@ -96,6 +104,13 @@ static int claim_cb(void *ctx, void *addr, size_t size, unsigned kind) {
     return mem_claim(addr, size);
 }
 
+#ifdef BOARD_FLUSH_ICACHE
+static void flush_cb(void *ctx, void *addr, size_t len) {
+    (void)ctx;
+    board_sync_code(addr, len);
+}
+#endif
+
 static nm_loader_config_t cfg = {
     .arch = BOARD_ARCH,
     .float_abi = BOARD_FLOAT,
@@ -103,6 +118,9 @@ static nm_loader_config_t cfg = {
     .alloc_cb = alloc_cb,
     .free_cb = free_cb,
     .claim_cb = claim_cb,
+#ifdef BOARD_FLUSH_ICACHE
+    .flush_cb = flush_cb,
+#endif
 };
 
 static int fail(int err, const char *cmd, const char *name, const char *why) {
@@ -226,12 +244,14 @@ static void print_stat(void) {
 /* The whole partition, byte for byte, into a host file: a second boot can
  * load it back at FLASH_LO (QEMU -device loader). */
 static int store_save(const char *cmd, const char *path) {
-    FILE *f = fopen(path, "wb");
-    if (!f) {
+    /* open/write rather than stdio: fopen takes its FILE from the heap, and
+     * the micro:bit's 16 KB of RAM leave no room for newlib's first sbrk. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
         return fail(NM_ERR_IO, cmd, path, "cannot create the host file (semihosting)");
     }
-    size_t n = fwrite((const void *)FLASH_LO, 1, FLASH_HI - FLASH_LO, f);
-    if (fclose(f) != 0 || n != FLASH_HI - FLASH_LO) {
+    ssize_t n = write(fd, (const void *)FLASH_LO, FLASH_HI - FLASH_LO);
+    if (close(fd) != 0 || n != (ssize_t)(FLASH_HI - FLASH_LO)) {
         return fail(NM_ERR_IO, cmd, path, "writing the host file failed");
     }
     printf("store: saved %lu bytes to %s\n", (unsigned long)n, path);
@@ -250,7 +270,7 @@ static void store_cmd(char **w, int n) {
     if (!strcmp(sub, "format") && n == 2) {
         if (store_in_use()) {
             fail(NM_ERR_BUSY, cmd, NULL, "modules from the store are loaded: unload them first");
-        } else if ((err = nm_store_format(&store, board_store_config(&cfg), &d)) != 0) {
+        } else if ((err = nm_store_format(&store, fw_store_config(&cfg), &d)) != 0) {
             store_err = err;
             store_why = d;
             fail_d(err, cmd, NULL, &d);
@@ -319,7 +339,7 @@ static void store_cmd(char **w, int n) {
     }
 }
 
-static uint32_t load_ticks; /* SysTick counts of the last nm_load / nm_load_xip call */
+static uint32_t load_ticks; /* board_cycles of the last nm_load / nm_load_xip call */
 
 /* Load in the given mode; prints the error itself. *from_store: the module
  * runs from the store (unload with nm_store_unload). */
@@ -436,14 +456,13 @@ static int proof(const char *name, uintptr_t staged) {
     return 0;
 }
 
-/* ---- bench: SysTick counts of N loader calls (init included) per mode ---- */
+/* ---- bench: board_cycles of N loader calls (init included) per mode ---- */
 
-/* 2 x 50000 instructions, for turning SysTick counts into instructions
- * when QEMU runs with -icount (bench/cortex-m-load.sh). */
+/* 2 x 50000 instructions, for turning board_cycles into instructions when
+ * QEMU runs with -icount (bench/cortex-m-load.sh, bench/riscv-load.sh). */
 static void calibrate(void) {
     uint32_t c0 = board_cycles();
-    uint32_t n = 50000;
-    __asm volatile(".syntax unified\n1: subs %0, %0, #1\n\tbne 1b" : "+l"(n)::"cc");
+    board_spin(50000);
     printf("calib insns 100000 ticks %lu\n", (unsigned long)(board_cycles() - c0));
 }
 
@@ -543,7 +562,7 @@ static void run_line(char *line) {
             s->used = 0;
         }
     } else if (!strcmp(cmd, "periph") && n == 1) {
-        board_periph_dump();
+        fw_periph_dump();
     } else if (!strcmp(cmd, "stats") && n == 1) {
         nm_store_stats_t t;
         nm_store_stat(&store, &t);
@@ -564,7 +583,11 @@ static void run_line(char *line) {
     } else if (!strcmp(cmd, "store") && n >= 2) {
         store_cmd(w, n);
     } else {
-        fail(NM_ERR_INVAL, cmd, NULL, "unknown command or wrong number of words");
+        const char *why = "unknown command or wrong number of words";
+        int err = board_command(w, n, &why);
+        if (err) {
+            fail(err > 0 ? NM_ERR_INVAL : err, cmd, NULL, why);
+        }
     }
 }
 
@@ -573,8 +596,8 @@ int main(void) {
     memcpy(script, (const void *)SCRIPT_ADDR, sizeof script - 1);
     cfg.n_exports = nm_fw_n_exports;
     /* Silent: an unformatted partition is normal on a first boot. */
-    store_err = nm_store_mount(&store, board_store_config(&cfg), &store_why);
-    board_systick_start();
+    store_err = nm_store_mount(&store, fw_store_config(&cfg), &store_why);
+    board_tick_start();
     char *next;
     for (char *line = script; line; line = next) {
         next = strchr(line, '\n');
