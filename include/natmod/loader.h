@@ -108,7 +108,8 @@ typedef int (*nm_write_fn)(void *context, uint32_t off, const void *data, size_t
  * write() with a small stack buffer: no allocation. *out_size (if non-NULL)
  * receives the image size, which nm_xip_size gives before writing.
  * buf may itself be XIP-linked (a store moving an installed module): it is
- * relinked for dest, TEXT and RW words moved by the change of their base,
+ * relinked for dest, TEXT and RW words moved by the change of their base
+ * (RISC-V instruction fields, NM_RELOC_INSN, written afresh from the stream),
  * RW kept at its recorded slot (rw_addr ignored) unless it follows text,
  * imports left bound - refused if the firmware has moved one since.
  */
