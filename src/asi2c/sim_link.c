@@ -442,12 +442,26 @@ int nm_simlink_host_open(nm_simlink_host_t *h, const char *path) {
     struct stat st;
     if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
         unlink(path);
+    /* Bind and listen under a temporary name, then rename: the socket file
+     * appears only once it accepts, so a client that waits for the file
+     * never meets a bound socket that is not listening yet (refused). */
+    struct sockaddr_un t;
+    char tmp[sizeof t.sun_path + 16];
+    snprintf(tmp, sizeof tmp, "%s.%ld", path, (long)getpid());
+    if (fill_addr(&t, tmp) < 0) {
+        t = a; /* no room for a suffix: bind the name itself */
+        snprintf(tmp, sizeof tmp, "%s", path);
+    }
     h->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    if (h->listen_fd < 0 || bind(h->listen_fd, (struct sockaddr *)&a, sizeof a) < 0 ||
-        listen(h->listen_fd, 4) < 0) {
+    int bound = h->listen_fd >= 0 && bind(h->listen_fd, (struct sockaddr *)&t, sizeof t) == 0;
+    if (!bound || listen(h->listen_fd, 4) < 0 || (strcmp(tmp, path) != 0 && rename(tmp, path) < 0)) {
         snprintf(h->err.msg, sizeof h->err.msg, "cannot listen on bus socket %s: %s", path, strerror(errno));
-        if (h->listen_fd >= 0)
+        if (bound) {
+            unlink(tmp); /* ours: the socket file bind made */
+        }
+        if (h->listen_fd >= 0) {
             close(h->listen_fd);
+        }
         h->listen_fd = -1;
         return NM_ERR_IO;
     }
