@@ -1,7 +1,7 @@
 /*
  * libFuzzer target for the host linker: the input bytes become one or two
  * in-memory inputs (ELF object and/or ar archive) linked for x86-64,
- * ARMv7-M/ARMv6-M or RISC-V. A successful link is written as .nmod and read back, which must
+ * ARMv7-M/ARMv6-M, RISC-V or Xtensa. A successful link is written as .nmod and read back, which must
  * succeed: the linker may refuse an input, never produce a bad module.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
@@ -13,7 +13,8 @@
  * bit 3 wrap the second part in an ar archive, bit 4 link for .mpy
  * (entry mpy_init, packed) and read the .mpy back, bit 5 Thumb is armv6m
  * (else armv7m: the build-attribute checks refuse differently), bit 6
- * RISC-V instead (rv32imc, or rv64imc with bit 5: .mpy only). Seeds from
+ * RISC-V instead (rv32imc, or rv64imc with bit 5: .mpy only), or with
+ * bits 6 and 0 Xtensa (xtensa, or xtensawin with bit 5). Seeds from
  * the corpus have no control byte, so a plain ELF first byte (0x7f) also
  * selects plain mode, linked both ways, for the arch its e_machine and
  * class name (x86-64 for anything else). The input is also read as a firmware
@@ -78,12 +79,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     opt.arch = !(ctl & 1) ? NM_ARCH_X64 : (ctl & 0x20) ? NM_ARCH_ARMV6M : NM_ARCH_ARMV7M;
     if (ctl & 0x40) {
-        opt.arch = (ctl & 0x20) ? NM_ARCH_RV64IMC : NM_ARCH_RV32IMC;
+        opt.arch = (ctl & 1) ? ((ctl & 0x20) ? NM_ARCH_XTENSAWIN : NM_ARCH_XTENSA)
+                             : ((ctl & 0x20) ? NM_ARCH_RV64IMC : NM_ARCH_RV32IMC);
     }
     if (body == data && n >= 20 && body[0] == 0x7f) {
         unsigned machine = body[18] | (unsigned)body[19] << 8;
         opt.arch = machine == 243 ? (body[4] == 2 ? NM_ARCH_RV64IMC : NM_ARCH_RV32IMC)
                    : machine == 40 ? NM_ARCH_ARMV7M
+                   : machine == 94 ? NM_ARCH_XTENSA
                                    : NM_ARCH_X64;
     }
     opt.gc_sections = (ctl >> 1) & 1;

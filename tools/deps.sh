@@ -2,8 +2,11 @@
 # deps.sh [--bench]: install the Debian packages natmod's build and tests need,
 # only those missing. Needs root (or sudo) only when something is missing.
 set -eu
+# clang-22 (about 500 MB) builds the windowed Xtensa firmware and modules
+# (ports/xtensa): Debian's only Xtensa gcc is the call0 lx106 one.
 pkgs="cmake make gcc libc6-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm clang libclang-rt-14-dev libgpiod-dev pkg-config python3
-      gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc"
+      gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc
+      gcc-xtensa-lx106 picolibc-xtensa-lx106-elf clang-22"
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs valgrind hyperfine"
 missing=""
 for p in $pkgs; do

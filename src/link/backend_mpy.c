@@ -163,7 +163,8 @@ int nml_write_mpy(const nml_result_t *res, const nml_mpy_options_t *o, uint8_t *
     *out = NULL;
     *out_len = 0;
     if (m->arch != NM_ARCH_X64 && !(m->arch >= NM_ARCH_ARMV6M && m->arch <= NM_ARCH_ARMV7EMDP) &&
-        m->arch != NM_ARCH_RV32IMC && m->arch != NM_ARCH_RV64IMC) {
+        m->arch != NM_ARCH_RV32IMC && m->arch != NM_ARCH_RV64IMC && m->arch != NM_ARCH_XTENSA &&
+        m->arch != NM_ARCH_XTENSAWIN) {
         return fail(detail, detail_len, NM_ERR_UNSUPPORTED, ".mpy output for %s is not supported",
                     nm_arch_name(m->arch));
     }

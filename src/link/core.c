@@ -982,10 +982,17 @@ static int layout(ctx_t *c) {
         /* the jump's size depends on the distance, which depends on the
          * size: size it for the longest jump plus alignment (sizes only grow
          * with distance, so the final distance needs no more) */
-        c->entry_jump = eoff ? ar->jump_size(c->opt->arch, (int64_t)(eoff + 8 + esec->align)) : 0;
-        cur = c->entry_jump;
-        if (place(c, esec, &cur, &c->text_align)) {
-            return c->err.code;
+        if (ar->text_in_order) {
+            /* the entry stays among its object's sections, behind the jump */
+            c->entry_jump = ar->jump_size(c->opt->arch, 0);
+            cur = c->entry_jump;
+            esec = NULL;
+        } else {
+            c->entry_jump = eoff ? ar->jump_size(c->opt->arch, (int64_t)(eoff + 8 + esec->align)) : 0;
+            cur = c->entry_jump;
+            if (place(c, esec, &cur, &c->text_align)) {
+                return c->err.code;
+            }
         }
     }
     for (int pass = 0; pass < 2; pass++) {
@@ -993,7 +1000,7 @@ static int layout(ctx_t *c) {
             for (uint32_t i = 1; i < o->nsecs; i++) {
                 nml_sec_t *s = &o->secs[i];
                 if (!s->keep || s == esec || s->region != NM_REGION_TEXT ||
-                    ((s->flags & NML_SHF_EXEC) != 0) != (pass == 0)) {
+                    (ar->text_in_order ? pass != 0 : ((s->flags & NML_SHF_EXEC) != 0) != (pass == 0))) {
                     continue;
                 }
                 if (place(c, s, &cur, &c->text_align)) {
@@ -1008,6 +1015,15 @@ static int layout(ctx_t *c) {
         cur += (uint64_t)c->nstubs * ar->stub_size;
     }
     c->text_size = cur;
+    if (c->entry && ar->text_in_order) {
+        uint64_t eoff;
+        nml_sec_t *es = entry_section(c, &eoff);
+        if (ar->jump_size(c->opt->arch, (int64_t)(es->out_off + eoff)) != c->entry_jump) {
+            return nml_fail(&c->err, NM_ERR_RELOC, "%s: the entry %s at TEXT +0x%llx is out of the entry jump's reach",
+                            c->entry->obj->name, c->entry->obj->syms[c->entry->sym].name,
+                            (unsigned long long)(es->out_off + eoff));
+        }
+    }
     /* RW: data, GOT, then bss */
     cur = 0;
     for (nml_obj_t *o = c->first; o; o = o->next) {
@@ -1412,7 +1428,9 @@ static int relocate(ctx_t *c) {
                 uint64_t P = sbase + r->offset;
                 size_t room = (size_t)(s->size - r->offset);
                 uint64_t site = sitebase + r->offset;
-                int64_t A = r->has_addend ? r->addend : ar->implicit_addend(r->type, p);
+                int64_t A = !r->has_addend     ? ar->implicit_addend(r->type, p)
+                            : ar->rela_inplace ? r->addend + ar->implicit_addend(r->type, p)
+                                               : r->addend;
                 if (kind == NML_R_GOTPC) {
                     why = NULL;
                     if (ar->apply(r->type, p, room, P, (int64_t)(gotbase + (uint64_t)A - P), &why)) {
@@ -1942,6 +1960,12 @@ static const nml_arch_t *pick_arch(unsigned arch) {
     }
     if (arch == NM_ARCH_RV64IMC) {
         return &nml_arch_rv64;
+    }
+    if (arch == NM_ARCH_XTENSA) {
+        return &nml_arch_xtensa;
+    }
+    if (arch == NM_ARCH_XTENSAWIN) {
+        return &nml_arch_xtensawin;
     }
     return NULL;
 }

@@ -53,6 +53,17 @@ typedef struct nml_arch {
     uint8_t stub_size, stub_align;
     uint8_t stub_uses_got; /* x86-64: stub jumps through the import's GOT slot */
     int8_t stub_lit;     /* offset of the literal holding the GOT slot address, or -1 */
+    /* Xtensa: an L32R loads a literal that must precede it, and compilers
+     * put literals in any section of the object (clang: in another
+     * function's .text or in a .rodata after a jump table): TEXT keeps the
+     * objects' code and read-only sections in input order, the entry
+     * included (reached through the entry jump). */
+    uint8_t text_in_order;
+    /* Xtensa: RELA, but some types keep (part of) the addend in the field
+     * too (R_XTENSA_32: gas writes "sym + 4" as +4 in the word, as BFD's
+     * partial_inplace howto reads it): implicit_addend is added to
+     * r_addend. */
+    uint8_t rela_inplace;
     const char *(*reloc_name)(uint32_t type); /* NULL if unknown */
     /* classification; *why receives a reason for NML_R_UNSUPPORTED */
     int (*classify)(uint32_t type, const char **why);
@@ -106,5 +117,7 @@ extern const nml_arch_t nml_arch_x86_64;
 extern const nml_arch_t nml_arch_thumb;
 extern const nml_arch_t nml_arch_rv32;
 extern const nml_arch_t nml_arch_rv64;
+extern const nml_arch_t nml_arch_xtensa;
+extern const nml_arch_t nml_arch_xtensawin;
 
 #endif /* NATMOD_LINK_INTERNAL_H */

@@ -29,6 +29,13 @@ static const char *const thumb_flags[] = {"-Os", "-mthumb", "-fno-exceptions", "
 /* RISC-V: -mcmodel=medlow, absolute %hi/%lo data addresses, which become
  * INSN records (medany and -fpic objects link too). */
 static const char *const rv_flags[] = {"-Os", "-mcmodel=medlow", "-fno-exceptions", "-fno-unwind-tables", NULL};
+/* Xtensa: -mlongcalls makes calls that reach the firmware (l32r + callx0
+ * through a literal the loader relocates); literals in .literal sections. */
+static const char *const xt_flags[] = {"-Os", "-fno-exceptions", "-fno-unwind-tables", NULL};
+/* windowed (clang): no frame pointer, or clang 22 moves the stack for
+ * outgoing stack arguments with MOVSP, which raises the Alloca exception
+ * when the caller's window is spilled (docs/board-xtensa.md) */
+static const char *const xtw_flags[] = {"-Os", "-fno-exceptions", "-fno-unwind-tables", "-fomit-frame-pointer", NULL};
 
 enum { LIBS_NONE, LIBS_NEWLIB, LIBS_PICOLIBC };
 
@@ -49,7 +56,54 @@ static const struct arch_tool arch_tools[] = {
     {NM_ARCH_ARMV7EMSP, NM_FLOAT_HARD, "arm-none-eabi-gcc", "NATMOD_CC_ARM", {"-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", NULL}, thumb_flags, LIBS_NEWLIB},
     {NM_ARCH_ARMV7EMDP, NM_FLOAT_HARD, "arm-none-eabi-gcc", "NATMOD_CC_ARM", {"-mcpu=cortex-m7", "-mfloat-abi=hard", "-mfpu=fpv5-d16", NULL}, thumb_flags, LIBS_NEWLIB},
     {NM_ARCH_RV32IMC, NM_FLOAT_SOFT, "riscv64-unknown-elf-gcc", "NATMOD_CC_RV32", {"-march=rv32imc", "-mabi=ilp32", NULL}, rv_flags, LIBS_PICOLIBC},
+    /* call0 (ESP8266): Debian's gcc-xtensa-lx106; -print-file-name finds picolibc-xtensa-lx106-elf's libc.a */
+    {NM_ARCH_XTENSA, NM_FLOAT_SOFT, "xtensa-lx106-elf-gcc", "NATMOD_CC_XTENSA", {"-mlongcalls", NULL}, xt_flags, LIBS_NEWLIB},
+    /* windowed (ESP32): clang, see XTWIN_* below; no C library or libgcc for it in Debian */
+    {NM_ARCH_XTENSAWIN, NM_FLOAT_SOFT, "clang-22", "NATMOD_CC_XTENSAWIN", {"--target=xtensa", NULL}, xtw_flags, LIBS_NONE},
 };
+
+/* Windowed Xtensa with clang (22): the core options of an LX6 such as the
+ * ESP32's that QEMU's de212 also has (no MUL32_HIGH, FP, BOOLEANS:
+ * soft float), given to the front end (-Xclang -target-feature) and the
+ * assembler (cc1as). Not +density: clang 22 emits the literal pool that
+ * follows a function without aligning it, and narrow instructions make it
+ * odd more often. The pool is aligned by compiling to assembly, adding
+ * ".p2align 2" before each ".literal_position", and assembling that
+ * (fix_literal_pools); the header search path is picolibc's (lx106
+ * package: plain C headers). -ffunction-sections (common_flags) is
+ * needed too: without it clang 22 fails "fixup value must be 4-byte
+ * aligned" on calls inside one section. */
+static const char *const xtwin_features[] = {"+windowed", "+mul32", "+div32", "+mul16", "+nsa",
+                                             "+minmax", "+sext", "+clamps", "+loop", "+mac16", NULL};
+#define XT_PICOLIBC_INC "/usr/lib/xtensa-lx106-elf/include"
+
+/* Copy the assembly in to out, adding ".p2align 2" before each
+ * ".literal_position" line. */
+static int fix_literal_pools(const char *in, const char *out) {
+    FILE *f = fopen(in, "r");
+    if (!f) {
+        return cli_fail(NM_ERR_IO, "build: cannot read %s: %s", in, strerror(errno));
+    }
+    FILE *g = fopen(out, "w");
+    if (!g) {
+        fclose(f);
+        return cli_fail(NM_ERR_IO, "build: cannot write %s: %s", out, strerror(errno));
+    }
+    char line[4096];
+    while (fgets(line, sizeof line, f)) {
+        const char *t = line + strspn(line, " \t");
+        if (!strncmp(t, ".literal_position", 17)) {
+            fputs("\t.p2align 2\n", g);
+        }
+        fputs(line, g);
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (fclose(g) != 0 || bad) {
+        return cli_fail(NM_ERR_IO, "build: cannot write %s", out);
+    }
+    return 0;
+}
 
 /* RISC-V: Debian's gcc-riscv64-unknown-elf is multilib and comes with
  * picolibc (picolibc-riscv64-unknown-elf) as its only C library. gcc finds
@@ -127,16 +181,17 @@ static void build_help(void) {
          ".o and .a arguments are passed to the linker as they are.\n"
          "\n"
          "  --arch ARCH       x86_64 (host board), armv6m, armv7m, armv7em, armv7emsp, armv7emdp,\n"
-         "                    rv32imc\n"
+         "                    rv32imc, xtensa (call0: xtensa-lx106-elf-gcc), xtensawin (windowed: clang-22)\n"
          "  --float ABI       soft or hard (armv7em + hard = armv7emsp)\n"
          "  -o FILE           output (default: NAME.nmod)\n"
          "  --name NAME       module name (default: first source's base name)\n"
          "  --syms FILE       firmware symbol list: imports it lacks fail at link time\n"
          "  --export SYM      export SYM even if it is not marked NM_EXPORT\n"
          "  -I DIR, -D DEF    passed to the compiler\n"
-         "  -O LEVEL          optimisation (default -O2 on x86_64, -Os on Thumb and RISC-V)\n"
+         "  -O LEVEL          optimisation (default -O2 on x86_64, -Os on Thumb, RISC-V and Xtensa)\n"
          "  --cc COMPILER     compiler to run (default gcc / arm-none-eabi-gcc / riscv64-unknown-elf-gcc;\n"
-         "                    env NATMOD_CC_X64, NATMOD_CC_ARM, NATMOD_CC_RV32); a clang gets --target\n"
+         "                    env NATMOD_CC_X64, NATMOD_CC_ARM, NATMOD_CC_RV32, NATMOD_CC_XTENSA,\n"
+         "                    NATMOD_CC_XTENSAWIN); a clang gets --target\n"
          "                    on RISC-V, and gcc still finds libgcc and picolibc\n"
          "  --cflag FLAG      one more compiler flag (repeatable)\n"
          "  --no-libc         do not offer libm.a/libc.a to the linker\n"
@@ -155,7 +210,7 @@ int cmd_build(int argc, char **argv) {
     const char **user = calloc((size_t)argc * 2 + 1, sizeof *user); /* -I/-D/--cflag */
     const char **exports = calloc((size_t)argc + 1, sizeof *exports);
     nml_input_t *inputs = calloc((size_t)argc + 4, sizeof *inputs);
-    char **owned = calloc((size_t)argc + 4, sizeof *owned);
+    char **owned = calloc(3 * (size_t)argc + 4, sizeof *owned);
     size_t n_srcs = 0, n_user = 0, n_exports = 0, n_owned = 0;
     char tmpdir[4096] = "";
     if (!srcs || !user || !exports || !inputs || !owned) {
@@ -259,6 +314,17 @@ int cmd_build(int argc, char **argv) {
         rc = cli_exit_code(NM_ERR_INVAL);
         goto done;
     }
+    int xtwin = opt.arch == NM_ARCH_XTENSAWIN && clang;
+    for (const char *const *f = xtwin_features; xtwin && *f; f++) {
+        if (push(&base, "-Xclang") || push(&base, "-target-feature") || push(&base, "-Xclang") || push(&base, *f)) {
+            rc = cli_exit_code(NM_ERR_INVAL);
+            goto done;
+        }
+    }
+    if (xtwin && (push(&base, "-isystem") || push(&base, XT_PICOLIBC_INC))) {
+        rc = cli_exit_code(NM_ERR_INVAL);
+        goto done;
+    }
     /* the library queries: the compiler itself, or gcc for clang on RISC-V */
     struct argv_buf libq = {.n = 0};
     if (rv && clang) {
@@ -303,8 +369,24 @@ int cmd_build(int argc, char **argv) {
         snprintf(obj, len, "%s/%zu_%s.o", tmpdir, k, bn);
         owned[n_owned++] = obj;
         struct argv_buf a = base;
+        char *asm_in = NULL, *asm_out = NULL;
+        if (xtwin) {
+            asm_in = malloc(len + 4);
+            asm_out = malloc(len + 4);
+            if (!asm_in || !asm_out) {
+                free(asm_in);
+                free(asm_out);
+                rc = cli_fail(NM_ERR_NOMEM, "out of memory");
+                goto done;
+            }
+            snprintf(asm_in, len + 4, "%s/%zu_%s.s", tmpdir, k, bn);
+            snprintf(asm_out, len + 4, "%s/%zu_%s.x.s", tmpdir, k, bn);
+            owned[n_owned++] = asm_in;
+            owned[n_owned++] = asm_out;
+        }
         if (push_list(&a, common_flags) || (olevel && push(&a, olevel)) || push(&a, incflag) ||
-            push(&a, "-Wall") || push(&a, "-c") || push(&a, s) || push(&a, "-o") || push(&a, obj)) {
+            push(&a, "-Wall") || push(&a, xtwin ? "-S" : "-c") || push(&a, s) || push(&a, "-o") ||
+            push(&a, xtwin ? asm_in : obj)) {
             rc = cli_exit_code(NM_ERR_INVAL);
             goto done;
         }
@@ -317,11 +399,32 @@ int cmd_build(int argc, char **argv) {
         if ((rc = run(&a, verbose, NULL, 0))) {
             goto done;
         }
+        if (xtwin) {
+            struct argv_buf as = {.n = 0};
+            if ((rc = fix_literal_pools(asm_in, asm_out)) || push(&as, cc) || push(&as, "-cc1as") ||
+                push(&as, "-triple") || push(&as, "xtensa") || push(&as, "-filetype") || push(&as, "obj")) {
+                rc = rc ? rc : cli_exit_code(NM_ERR_INVAL);
+                goto done;
+            }
+            for (const char *const *f = xtwin_features; *f; f++) {
+                if (push(&as, "-target-feature") || push(&as, *f)) {
+                    rc = cli_exit_code(NM_ERR_INVAL);
+                    goto done;
+                }
+            }
+            if (push(&as, asm_out) || push(&as, "-o") || push(&as, obj)) {
+                rc = cli_exit_code(NM_ERR_INVAL);
+                goto done;
+            }
+            if ((rc = run(&as, verbose, NULL, 0))) {
+                goto done;
+            }
+        }
         inputs[opt.n_inputs++].path = obj;
     }
     /* Libraries last; members are pulled only for symbols still undefined. */
     const char *queries[3] = {"-print-libgcc-file-name", "-print-file-name=libm.a", "-print-file-name=libc.a"};
-    size_t n_queries = (tool->libs != LIBS_NONE && !no_libc) ? 3 : 1;
+    size_t n_queries = (tool->libs != LIBS_NONE && !no_libc) ? 3 : xtwin ? 0 : 1;
     char multidir[512] = "";
     if (rv && n_queries > 1) {
         struct argv_buf a = libq;

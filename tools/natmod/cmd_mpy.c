@@ -22,6 +22,7 @@ static const struct {
     {"armv7m", NM_ARCH_ARMV7M, NM_FLOAT_SOFT},    {"armv7emsp", NM_ARCH_ARMV7EMSP, NM_FLOAT_HARD},
     {"armv7emdp", NM_ARCH_ARMV7EMDP, NM_FLOAT_HARD},
     {"rv32imc", NM_ARCH_RV32IMC, NM_FLOAT_SOFT},    {"rv64imc", NM_ARCH_RV64IMC, NM_FLOAT_SOFT},
+    {"xtensa", NM_ARCH_XTENSA, NM_FLOAT_SOFT},      {"xtensawin", NM_ARCH_XTENSAWIN, NM_FLOAT_SOFT},
 };
 
 static int parse_mpy_arch(const char *s, uint8_t *arch, uint8_t *fabi) {
@@ -34,11 +35,11 @@ static int parse_mpy_arch(const char *s, uint8_t *arch, uint8_t *fabi) {
     }
     if (!s) {
         return cli_fail(NM_ERR_INVAL,
-                        "mpy: --arch is required (x64, armv6m, armv7m, armv7emsp, armv7emdp, rv32imc, rv64imc)");
+                        "mpy: --arch is required (x64, armv6m, armv7m, armv7emsp, armv7emdp, rv32imc, rv64imc, xtensa, xtensawin)");
     }
     return cli_fail(NM_ERR_UNSUPPORTED,
-                    "mpy: arch '%s' is not supported (x64, armv6m, armv7m, armv7emsp, armv7emdp, rv32imc, rv64imc; "
-                    "x86, xtensa and xtensawin are not)",
+                    "mpy: arch '%s' is not supported (x64, armv6m, armv7m, armv7emsp, armv7emdp, rv32imc, rv64imc, "
+                    "xtensa, xtensawin; x86 is not)",
                     s);
 }
 
@@ -187,7 +188,8 @@ static void link_help(void) {
          "Link ELF objects into a MicroPython native module (.mpy v6.3). Takes\n"
          "mpy_ld.py's options, so a dynruntime.mk Makefile can set MPY_LD to it.\n"
          "\n"
-         "  --arch ARCH         x64, armv6m, armv7m, armv7emsp, armv7emdp, rv32imc, rv64imc\n"
+         "  --arch ARCH         x64, armv6m, armv7m, armv7emsp, armv7emdp, rv32imc, rv64imc, xtensa,\n"
+         "                      xtensawin\n"
          "  --qstrs FILE        the config header naming the module's qstrs\n"
          "  -l, --libs LIB.a    archive; members are pulled only when needed\n"
          "  -o, --output FILE   output (default: first object with .mpy)\n"

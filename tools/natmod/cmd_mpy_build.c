@@ -571,7 +571,7 @@ done:
 /* ---- natmod mpy build ---- */
 
 /* The compiler and flags per arch, as py/dynruntime.mk has them (the archs
- * natmod's .mpy linker handles; x86 and xtensa it does not). RISC-V: gcc
+ * natmod's .mpy linker handles; x86 and xtensawin (clang only) it does not build). RISC-V: gcc
  * with picolibc (its only C library in Debian), whose libc.a holds libm. */
 struct mpy_arch {
     const char *name;
@@ -594,6 +594,8 @@ static const struct mpy_arch mpy_archs[] = {
      {"-march=rv32imac", "-mabi=ilp32", "-mno-relax", NULL}, "NONE"},
     {"rv64imc", NM_ARCH_RV64IMC, "riscv64-unknown-elf-gcc", "NATMOD_CC_RV64",
      {"-march=rv64imac", "-mabi=lp64", "-mno-relax", NULL}, "NONE"},
+    /* dynruntime.mk: CROSS = xtensa-lx106-elf-, -mforce-l32 (xtensawin: natmod mpy link only, see docs/mpy.md) */
+    {"xtensa", NM_ARCH_XTENSA, "xtensa-lx106-elf-gcc", "NATMOD_CC_XTENSA", {"-mforce-l32", NULL}, "FLOAT"},
 };
 #define RV_GCC "riscv64-unknown-elf-gcc"
 #define RV_PICOLIBC "/usr/lib/picolibc/riscv64-unknown-elf"
@@ -764,7 +766,7 @@ static void build_help(void) {
          "the compiler's libgcc and libm (members pulled only when needed).\n"
          ".o and .a arguments go to the linker as they are. .py sources are not supported.\n"
          "\n"
-         "  --arch ARCH        x64, armv6m, armv7m, armv7emsp, armv7emdp, rv32imc, rv64imc\n"
+         "  --arch ARCH        x64, armv6m, armv7m, armv7emsp, armv7emdp, rv32imc, rv64imc, xtensa\n"
          "  --mpy-dir DIR      the MicroPython tree (adds -I DIR; its static qstrs are checked)\n"
          "  --no-mpy-dir       no MicroPython tree: the -I options provide py/dynruntime.h\n"
          "  -o FILE            output (default: MOD.mpy)\n"
@@ -888,18 +890,18 @@ int cmd_mpy_build(int argc, char **argv) {
 #undef NEED_ARG
     if (!arch_name) {
         rc = cli_fail(NM_ERR_INVAL,
-                      "mpy build: --arch is required (x64, armv6m, armv7m, armv7emsp, armv7emdp, rv32imc, rv64imc)");
+                      "mpy build: --arch is required (x64, armv6m, armv7m, armv7emsp, armv7emdp, rv32imc, rv64imc, xtensa)");
         goto done;
     }
     const struct mpy_arch *arch = find_arch(arch_name);
     if (!arch) {
-        static const char *const later[] = {"x86", "xtensa", "xtensawin"};
+        static const char *const later[] = {"x86", "xtensawin"};
         int known = 0;
         for (size_t k = 0; k < sizeof later / sizeof later[0]; k++) {
             known |= !strcmp(arch_name, later[k]);
         }
         rc = cli_fail(known ? NM_ERR_UNSUPPORTED : NM_ERR_INVAL,
-                      "mpy build: %s arch '%s' (x64, armv6m, armv7m, armv7emsp, armv7emdp, rv32imc, rv64imc)",
+                      "mpy build: %s arch '%s' (x64, armv6m, armv7m, armv7emsp, armv7emdp, rv32imc, rv64imc, xtensa)",
                       known ? "natmod cannot build .mpy files for" : "unknown", arch_name);
         goto done;
     }

@@ -117,7 +117,7 @@ int cli_write_file(const char *path, const uint8_t *data, size_t len) {
 int cli_parse_arch(const char *arch, const char *fabi, uint8_t *arch_out, uint8_t *float_out) {
     unsigned a = NM_ARCH_NONE;
     if (!arch) {
-        fprintf(stderr, "natmod: --arch is required (x86_64, armv6m, armv7m, armv7em, armv7emsp, armv7emdp, rv32imc)\n");
+        fprintf(stderr, "natmod: --arch is required (x86_64, armv6m, armv7m, armv7em, armv7emsp, armv7emdp, rv32imc, xtensa, xtensawin)\n");
         return NM_ERR_INVAL;
     }
     if (!strcmp(arch, "x64") || !strcmp(arch, "host")) {
@@ -129,7 +129,7 @@ int cli_parse_arch(const char *arch, const char *fabi, uint8_t *arch_out, uint8_
         }
     }
     if (a == NM_ARCH_NONE) {
-        fprintf(stderr, "natmod: unknown arch '%s' (x86_64, armv6m, armv7m, armv7em, armv7emsp, armv7emdp, rv32imc)\n", arch);
+        fprintf(stderr, "natmod: unknown arch '%s' (x86_64, armv6m, armv7m, armv7em, armv7emsp, armv7emdp, rv32imc, xtensa, xtensawin)\n", arch);
         return NM_ERR_INVAL;
     }
     if (a == NM_ARCH_RV64IMC) {
@@ -164,6 +164,10 @@ int cli_parse_arch(const char *arch, const char *fabi, uint8_t *arch_out, uint8_
     }
     if (a == NM_ARCH_RV32IMC && f != NM_FLOAT_SOFT) {
         fprintf(stderr, "natmod: rv32imc has no FPU: the float ABI is soft (ilp32)\n");
+        return NM_ERR_INVAL;
+    }
+    if ((a == NM_ARCH_XTENSA || a == NM_ARCH_XTENSAWIN) && f != NM_FLOAT_SOFT) {
+        fprintf(stderr, "natmod: %s passes floats in core registers: the float ABI is soft\n", nm_arch_name(a));
         return NM_ERR_INVAL;
     }
     if (a == NM_ARCH_X64 && f != NM_FLOAT_HARD) {

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Regenerate the malformed-input corpus for the linker (tests/corpus/elf).
 
-Builds a few tiny valid objects with the host cc, arm-none-eabi-gcc and
-riscv64-unknown-elf-gcc, then
+Builds a few tiny valid objects with the host cc, arm-none-eabi-gcc,
+riscv64-unknown-elf-gcc and xtensa-lx106-elf-gcc, then
 writes mutated copies: each breaks exactly one thing the reader must check.
 MANIFEST lists: file arch expected-error syms-file words-in-message.
 Run from anywhere: python3 tests/corpus/elf/gen.py
@@ -23,6 +23,8 @@ RV = ["riscv64-unknown-elf-gcc", "-march=rv32imc", "-mabi=ilp32", "-Os", "-ffree
       "-fvisibility=hidden", "-ffunction-sections", "-fdata-sections", "-fno-asynchronous-unwind-tables", "-c"]
 RV64 = ["riscv64-unknown-elf-gcc", "-march=rv64imc", "-mabi=lp64", "-Os", "-ffreestanding", "-fno-common",
         "-fvisibility=hidden", "-ffunction-sections", "-fdata-sections", "-fno-asynchronous-unwind-tables", "-c"]
+XT = ["xtensa-lx106-elf-gcc", "-Os", "-mlongcalls", "-ffreestanding", "-fno-common", "-fvisibility=hidden",
+      "-ffunction-sections", "-fdata-sections", "-fno-asynchronous-unwind-tables", "-c"]
 
 SRC = r'''
 #define NM_EXPORT __attribute__((visibility("default"), used))
@@ -472,6 +474,57 @@ far:
         b[s["offset"] + s["size"] - 1] |= 0x80  # the ULEB's last byte says more follow
     emit("rv_uleb_past_end.o", mutate(rb, rv_uleb_past_end), "rv32imc", "RELOC",
          ["R_RISCV_SET_ULEB128", "ULEB128 field runs past its section"])
+
+    # Xtensa (call0, gcc): relocations refused by name, a SLOT0_OP on an
+    # instruction without a PC-relative operand, the other ABI
+    xt = build(XT, SRC)
+
+    def xt_rel(e, t, prefix=".rela.text.entry"):
+        i, o = rel_entry(e, prefix)
+        s = e.sh(i)
+        for k in range(s["size"] // 12):
+            info, = struct.unpack_from("<I", e.b, o + 12 * k + 4)
+            if info & 0xff == t:
+                return o + 12 * k
+        raise KeyError(t)
+
+    def xt_type(t_from, t_to):
+        def f(e, b):
+            o = xt_rel(e, t_from)
+            info, = struct.unpack_from("<I", b, o + 4)
+            struct.pack_into("<I", b, o + 4, (info & ~0xff) | t_to)
+        return f
+    SLOT0_OP = 20
+    emit("ok_xtensa.o", xt, "xtensa", "OK", [])
+    emit("xt_reloc_unknown.o", mutate(xt, xt_type(SLOT0_OP, 250)), "xtensa", "RELOC",
+         ["relocation type 250", ".text.entry+0x", "not supported"])
+    emit("xt_reloc_flix.o", mutate(xt, xt_type(SLOT0_OP, 21)), "xtensa", "RELOC",
+         ["R_XTENSA_SLOT1_OP", ".text.entry+0x", "FLIX"])
+    emit("xt_reloc_const16.o", mutate(xt, xt_type(SLOT0_OP, 35)), "xtensa", "RELOC",
+         ["R_XTENSA_SLOT0_ALT", "CONST16"])
+    emit("xt_reloc_tls.o", mutate(xt, xt_type(SLOT0_OP, 53)), "xtensa", "RELOC",
+         ["R_XTENSA_TLS_TPOFF", "not supported"])
+
+    def xt_not_pcrel(e, b):
+        o = xt_rel(e, SLOT0_OP)
+        off, = struct.unpack_from("<I", b, o)
+        i = e.find(lambda s, n: n == ".text.entry")
+        p = e.sh(i)["offset"] + off
+        b[p] = (b[p] & 0xf0) | 0x2  # L32R becomes an LSAI load (op0 2)
+    emit("xt_slot0_not_pcrel.o", mutate(xt, xt_not_pcrel), "xtensa", "RELOC",
+         ["R_XTENSA_SLOT0_OP", ".text.entry+0x", "without a PC-relative operand"])
+
+    def xt_abi(v):
+        def f(e, b):
+            i = e.find(lambda s, n: n == ".xtensa.info")
+            s = e.sh(i)
+            k = b.index(b"ABI=", s["offset"], s["offset"] + s["size"])
+            b[k + 4] = ord(v)
+        return f
+    emit("xt_windowed_info.o", mutate(xt, xt_abi("0")), "xtensa", "ARCH",
+         ["xt_windowed_info.o", "windowed ABI", "call0 ABI"])
+    emit("xt_call0_for_windowed.o", xt, "xtensawin", "ARCH", ["call0 ABI", "linking for the windowed ABI"])
+    emit("xt_wrong_machine.o", x, "xtensa", "ARCH", ["is not xtensa"])
 
     # archives
     emit("ok_archive.a", ar([("m.o", x)]), "x86_64", "INVAL", ["no object files"])
