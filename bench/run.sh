@@ -6,8 +6,9 @@
 #  2. the loader on the host board: load/unload time and RAM beyond the
 #     module's own text + data + bss;
 #  3. module size: .nmod bytes vs the example's .o bytes;
-#  4. bench/cortex-m-load.sh and bench/riscv-load.sh: instructions and RAM
-#     to load each example on the Cortex-M and RISC-V boards under QEMU
+#  4. bench/cortex-m-load.sh, bench/riscv-load.sh and bench/xtensa-load.sh:
+#     instructions and RAM to load each example on the Cortex-M, RISC-V and
+#     Xtensa boards under QEMU
 #     -icount, RAM mode vs XIP mode;
 #  5. bench_store: the module store on emulated flash (mount cost, write
 #     amplification, defragmentation, erase-count spread; device counts);
@@ -26,7 +27,7 @@ natmod="$build/tools/natmod/natmod"
 syms="$build/ports/host/board.syms"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-arches="x86_64 armv6m armv7m armv7emsp"
+arches="x86_64 armv6m armv7m armv7emsp rv32imc"
 examples="hello state callbacks mathlib driver"
 
 libs_for() { # arch -> the archives natmod build offers the linker
@@ -36,7 +37,12 @@ libs_for() { # arch -> the archives natmod build offers the linker
     armv7m) f="-mthumb -mcpu=cortex-m3 -mfloat-abi=soft" ;;
     armv7emsp) f="-mthumb -mcpu=cortex-m4 -mfloat-abi=hard -mfpu=fpv4-sp-d16" ;;
     esac
-    if [ "$1" != x86_64 ]; then
+    if [ "$1" = rv32imc ]; then
+        # libgcc of the rv32im/ilp32 multilib; picolibc's libc.a (it holds libm)
+        rv="riscv64-unknown-elf-gcc -march=rv32imc -mabi=ilp32"
+        $rv -print-libgcc-file-name
+        echo "${NATMOD_PICOLIBC_RV:-/usr/lib/picolibc/riscv64-unknown-elf/lib/$($rv -print-multi-directory)/libc.a}"
+    elif [ "$1" != x86_64 ]; then
         # shellcheck disable=SC2086
         for q in -print-libgcc-file-name -print-file-name=libm.a -print-file-name=libc.a; do
             arm-none-eabi-gcc $f $q
@@ -96,6 +102,7 @@ fi
 echo
 if command -v qemu-system-riscv32 >/dev/null && command -v riscv64-unknown-elf-gcc >/dev/null; then
     "$top/bench/riscv-load.sh" "$build" || echo "== RISC-V load cost: failed (does natmod build rv32imc?)"
+    "$top/bench/xtensa-load.sh" "$build" || echo "== Xtensa load cost: failed (does natmod build xtensa/xtensawin?)"
 else
     echo "== RISC-V load cost: skipped (qemu-system-riscv32 or riscv64-unknown-elf-gcc missing)"
 fi

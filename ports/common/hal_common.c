@@ -148,3 +148,10 @@ void fw_periph_dump(void) {
 
 /* ---- the export list (the same on every board) ---- */
 #include "hal_exports.h"
+
+/* A board's own additions (-DBOARD_EXPORTS="file.h"): compiler helpers
+ * its modules call that its C library lacks (the Xtensa board's
+ * divisions). Modules that need none load on every board as before. */
+#ifdef BOARD_EXPORTS
+#include BOARD_EXPORTS
+#endif

@@ -1,6 +1,8 @@
 /*
  * proof: reports where its code runs, for the board's XIP proof. xip_where
- * returns the address it executes at (the PC on Thumb and RISC-V),
+ * returns the address it executes at (the PC on Thumb, RISC-V and call0
+ * Xtensa; clang's windowed Xtensa is excluded: it also defines
+ * __XTENSA_CALL0_ABI__),
  * xip_static_fn the address of a static function, xip_call_static calls that
  * function through a pointer the compiler cannot see through.
  */
@@ -19,6 +21,9 @@ NM_EXPORT uintptr_t xip_where(void) {
     __asm volatile("mov %0, pc" : "=r"(pc));
 #elif defined(__riscv)
     __asm volatile("auipc %0, 0" : "=r"(pc));
+#elif defined(__XTENSA_CALL0_ABI__) && !defined(__clang__)
+    /* call0 to the next aligned word: a0 = the return address, here */
+    __asm volatile("call0 1f\n\t.align 4\n1:\tmov %0, a0" : "=r"(pc)::"a0");
 #else
     pc = (uintptr_t)&xip_where;
 #endif
