@@ -16,41 +16,21 @@
 
 #include "../test.h"
 #include "link/link.h"
+#include "lt_util.h"
 #include "link/link_internal.h" /* the arch hook, for every multilib member */
 
-static const char *objdir, *syms, *libgcc;
-static char detail[4096];
-
-static const char *obj(const char *name) {
-    static char buf[8][512];
-    static int i;
-    char *b = buf[i++ & 7];
-    snprintf(b, 512, "%s/%s", objdir, name);
-    return b;
-}
+static const char *syms, *libgcc;
 
 /* Link the NULL-terminated list of paths. */
 static int link_files(unsigned arch, unsigned fabi, const char *symfile, int gc, nml_result_t *res, ...) {
-    nml_input_t in[16];
-    size_t n = 0;
+    lt_link_t l;
     va_list ap;
     va_start(ap, res);
-    const char *p;
-    while ((p = va_arg(ap, const char *)) != NULL && n < 16) {
-        memset(&in[n], 0, sizeof in[n]);
-        in[n++].path = p;
-    }
+    nml_options_t *opt = lt_options_va(&l, arch, fabi, ap);
     va_end(ap);
-    nml_options_t opt;
-    memset(&opt, 0, sizeof opt);
-    opt.arch = (uint8_t)arch;
-    opt.float_abi = (uint8_t)fabi;
-    opt.inputs = in;
-    opt.n_inputs = n;
-    opt.syms_path = symfile;
-    opt.gc_sections = gc;
-    detail[0] = 0;
-    int err = nml_link(&opt, res, detail, sizeof detail);
+    opt->syms_path = symfile;
+    opt->gc_sections = gc;
+    int err = nml_link(opt, res, detail, sizeof detail);
     if (err) {
         printf("    (link: %d %s)\n", err, detail);
     }

@@ -28,45 +28,20 @@
 #include "../test.h"
 #include "link/link.h"
 #include "natmod/mpy.h"
+#include "lt_util.h"
 #include "rv32emu.h"
 
-static const char *objdir, *syms, *libgcc32, *libc32, *libgcc64;
-static char detail[4096];
-
-static const char *obj(const char *name) {
-    static char buf[8][512];
-    static int i;
-    char *b = buf[i++ & 7];
-    snprintf(b, 512, "%s/%s", objdir, name);
-    return b;
-}
-
-static int exists(const char *path) {
-    return access(path, R_OK) == 0;
-}
+static const char *syms, *libgcc32, *libc32, *libgcc64;
 
 /* Link the NULL-terminated list of paths for rv32imc (.nmod layout). */
 static int link_rv(nml_result_t *res, ...) {
-    nml_input_t in[16];
-    size_t n = 0;
+    lt_link_t l;
     va_list ap;
     va_start(ap, res);
-    const char *p;
-    while ((p = va_arg(ap, const char *)) != NULL && n < 16) {
-        memset(&in[n], 0, sizeof in[n]);
-        in[n++].path = p;
-    }
+    nml_options_t *opt = lt_options_va(&l, NM_ARCH_RV32IMC, NM_FLOAT_SOFT, ap);
     va_end(ap);
-    nml_options_t opt;
-    memset(&opt, 0, sizeof opt);
-    opt.arch = NM_ARCH_RV32IMC;
-    opt.float_abi = NM_FLOAT_SOFT;
-    opt.inputs = in;
-    opt.n_inputs = n;
-    opt.syms_path = syms;
-    opt.gc_sections = 1;
-    detail[0] = 0;
-    return nml_link(&opt, res, detail, sizeof detail);
+    opt->syms_path = syms;
+    return nml_link(opt, res, detail, sizeof detail);
 }
 
 /* ------------------------------------------------ the firmware's side */
@@ -279,21 +254,10 @@ static uint64_t call(loaded_t *l, const char *name, unsigned n, ...) {
 /* Link paths, write the slice, load it at (tb, rb). */
 static int link_load(loaded_t *l, uint32_t tb, uint32_t rb, uint8_t **img, size_t *len, const char *const *paths) {
     nml_result_t r;
-    nml_input_t in[8];
-    size_t n = 0;
-    for (; paths[n] && n < 8; n++) {
-        memset(&in[n], 0, sizeof in[n]);
-        in[n].path = paths[n];
-    }
-    nml_options_t opt;
-    memset(&opt, 0, sizeof opt);
-    opt.arch = NM_ARCH_RV32IMC;
-    opt.float_abi = NM_FLOAT_SOFT;
-    opt.inputs = in;
-    opt.n_inputs = n;
-    opt.syms_path = syms;
-    opt.gc_sections = 1;
-    int err = nml_link(&opt, &r, detail, sizeof detail);
+    lt_link_t lk;
+    nml_options_t *opt = lt_options(&lk, NM_ARCH_RV32IMC, NM_FLOAT_SOFT, paths);
+    opt->syms_path = syms;
+    int err = nml_link(opt, &r, detail, sizeof detail);
     if (err) {
         printf("    (link %s: %d %s)\n", paths[0], err, detail);
         return -1;

@@ -29,48 +29,21 @@
 
 #include "../test.h"
 #include "link/link.h"
+#include "lt_util.h"
 #include "natmod/mpy.h"
-
-static const char *objdir;
-static char detail[4096];
-
-static const char *obj(const char *name) {
-    static char buf[8][512];
-    static int i;
-    char *b = buf[i++ & 7];
-    snprintf(b, 512, "%s/%s", objdir, name);
-    return b;
-}
-
-static int exists(const char *path) {
-    return access(path, R_OK) == 0;
-}
 
 /* Link the NULL-terminated paths for arch; export ex if non-NULL. */
 static int link_xt(nml_result_t *res, unsigned arch, const char *ex, ...) {
-    nml_input_t in[8];
-    size_t n = 0;
+    lt_link_t l;
     va_list ap;
     va_start(ap, ex);
-    const char *p;
-    while ((p = va_arg(ap, const char *)) != NULL && n < 8) {
-        memset(&in[n], 0, sizeof in[n]);
-        in[n++].path = p;
-    }
+    nml_options_t *opt = lt_options_va(&l, arch, NM_FLOAT_SOFT, ap);
     va_end(ap);
-    nml_options_t opt;
-    memset(&opt, 0, sizeof opt);
-    opt.arch = (uint8_t)arch;
-    opt.float_abi = NM_FLOAT_SOFT;
-    opt.inputs = in;
-    opt.n_inputs = n;
-    opt.gc_sections = 1;
     const char *exs[1] = {ex};
-    opt.extra_exports = exs;
-    opt.n_extra_exports = ex ? 1 : 0;
+    opt->extra_exports = exs;
+    opt->n_extra_exports = ex ? 1 : 0;
     memset(res, 0, sizeof *res);
-    detail[0] = 0;
-    return nml_link(&opt, res, detail, sizeof detail);
+    return nml_link(opt, res, detail, sizeof detail);
 }
 
 static uint32_t rd32(const uint8_t *p) {

@@ -20,18 +20,10 @@
 
 #include "../test.h"
 #include "link/link.h"
+#include "lt_util.h"
 #include "natmod/mpy.h"
 
-static const char *objdir, *libgcc;
-static char detail[4096];
-
-static const char *obj(const char *name) {
-    static char buf[8][512];
-    static int i;
-    char *b = buf[i++ & 7];
-    snprintf(b, 512, "%s/%s", objdir, name);
-    return b;
-}
+static const char *libgcc;
 
 static const char *const qstrs[] = {"answer", "buf", "type"};
 
@@ -44,15 +36,11 @@ typedef struct linked {
 /* Link paths (NULL-terminated) for arch as natmod mpy link does. */
 static int link_mpy(unsigned arch, const char *externs, const char *const *q, size_t nq, linked_t *l,
                     const char *const *paths) {
-    nml_input_t in[8];
-    size_t n = 0;
+    lt_link_t lk;
     memset(l, 0, sizeof *l);
-    for (; paths[n] && n < 8; n++) {
-        memset(&in[n], 0, sizeof in[n]);
-        in[n].path = paths[n];
-    }
+    unsigned fabi = arch == NM_ARCH_X64 || arch >= NM_ARCH_ARMV7EMSP ? NM_FLOAT_HARD : NM_FLOAT_SOFT;
+    nml_options_t *o = lt_options(&lk, arch, fabi, paths);
     nml_abs_syms_t *abs = NULL;
-    detail[0] = 0;
     if (externs) {
         int err = nml_abs_load(externs, NULL, 0, &abs, detail, sizeof detail);
         if (err) {
@@ -60,19 +48,12 @@ static int link_mpy(unsigned arch, const char *externs, const char *const *q, si
         }
     }
     nml_mpy_imports_t im = {abs, externs, NULL};
-    nml_options_t o;
-    memset(&o, 0, sizeof o);
-    o.arch = (uint8_t)arch;
-    o.float_abi = arch == NM_ARCH_X64 || arch >= NM_ARCH_ARMV7EMSP ? NM_FLOAT_HARD : NM_FLOAT_SOFT;
-    o.inputs = in;
-    o.n_inputs = n;
-    o.gc_sections = 1;
-    o.entry = "mpy_init";
-    o.packed = 1;
-    o.check_import = nml_mpy_check_import;
-    o.import_ctx = &im;
-    o.same_import = nml_mpy_same_import;
-    int err = nml_link(&o, &l->res, detail, sizeof detail);
+    o->entry = "mpy_init";
+    o->packed = 1;
+    o->check_import = nml_mpy_check_import;
+    o->import_ctx = &im;
+    o->same_import = nml_mpy_same_import;
+    int err = nml_link(o, &l->res, detail, sizeof detail);
     if (!err) {
         nml_mpy_options_t mo = {"mod.mpy", q, nq, abs, 0};
         err = nml_write_mpy(&l->res, &mo, &l->mpy, &l->len, detail, sizeof detail);
