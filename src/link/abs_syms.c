@@ -216,9 +216,12 @@ static int load_script(const char *path, const uint8_t *d, size_t n, nml_abs_sym
         const char *s = skip_ws(buf, buf + bl), *e = buf + bl;
         if (s < e) {
             int provide = 0;
-            if ((size_t)(e - s) > 8 && !memcmp(s, "PROVIDE(", 8)) {
+            /* PROVIDE(...) or, as ESP8266's eagle.rom.addr.v6.ld writes it,
+             * PROVIDE ( ... ) */
+            const char *o = (size_t)(e - s) > 7 && !memcmp(s, "PROVIDE", 7) ? skip_ws(s + 7, e) : s;
+            if (o > s + 6 && o < e && *o == '(') {
                 provide = 1;
-                s = skip_ws(s + 8, e);
+                s = skip_ws(o + 1, e);
             }
             const char *name = s;
             if (s >= e || !ident_start((unsigned char)*s)) {

@@ -383,7 +383,8 @@ static void test_thumb(void) {
         snprintf(ext, sizeof ext, "%s/fw_m0.ld", objdir);
         FILE *f = fopen(ext, "w");
         if (f) {
-            fputs("PROVIDE(fw_led = 0x08001235); // thumb\n", f);
+            /* spaced as ESP8266's eagle.rom.addr.v6.ld writes it */
+            fputs("PROVIDE ( fw_led = 0x08001235 ); // thumb\n", f);
             fclose(f);
         }
         linked_t l;
