@@ -507,6 +507,9 @@ static int cut_padding(nml_obj_t *o, uint32_t si, nml_arena_t *a, nml_err_t *e) 
         return NM_OK;
     }
     const char *sec = s->name;
+    if (s->type == NML_SHT_NULL) {
+        return NM_OK; /* not part of the object: elf.c vouches for no offset or size of it */
+    }
     if (s->type == NML_SHT_NOBITS) {
         return nml_fail(e, NM_ERR_ELF, "%s: section %u (%s): R_RISCV_ALIGN in a section without contents", o->name,
                         si, sec);

@@ -1705,7 +1705,7 @@ static int no_exports(ctx_t *c) {
             }
         }
     }
-    const char *mod = c->opt->name ? c->opt->name : "";
+    const char *mod = c->opt->name && c->opt->name[0] ? c->opt->name : c->first ? c->first->name : "";
     if (!shown) {
         return nml_fail(&c->err, NM_ERR_NOSYM,
                         "module '%s' exports nothing and has no nm_init, and its objects define no global function: "
