@@ -9,15 +9,8 @@
  */
 #include <stdint.h>
 
-uint32_t __udivsi3(uint32_t n, uint32_t d);
-uint32_t __umodsi3(uint32_t n, uint32_t d);
-int32_t __divsi3(int32_t n, int32_t d);
-int32_t __modsi3(int32_t n, int32_t d);
-uint64_t __udivdi3(uint64_t n, uint64_t d);
-uint64_t __umoddi3(uint64_t n, uint64_t d);
-int64_t __divdi3(int64_t n, int64_t d);
-int64_t __moddi3(int64_t n, int64_t d);
-uint64_t __muldi3(uint64_t a, uint64_t b);
+#include "natmod/export.h"
+#include "board_exports.h" /* the prototypes, with the export markers */
 
 /* n / d and n % d for 64-bit operands (division by zero gives all ones). */
 static uint64_t udivmod64(uint64_t n, uint64_t d, uint64_t *rem) {

@@ -66,4 +66,14 @@ static inline nml_options_t *lt_options_va(lt_link_t *l, unsigned arch, unsigned
     return lt_options(l, arch, fabi, paths);
 }
 
+/* The options natmod mpy link adds (entry mpy_init, one packed blob,
+ * imports from mp_fun_table through im). */
+static inline void lt_mpy_options(nml_options_t *o, nml_mpy_imports_t *im) {
+    o->entry = "mpy_init";
+    o->packed = 1;
+    o->check_import = nml_mpy_check_import;
+    o->import_ctx = im;
+    o->same_import = nml_mpy_same_import;
+}
+
 #endif

@@ -546,11 +546,7 @@ static int link_mpy(unsigned arch, const char *path, size_t nq, uint32_t arch_fl
     o.inputs = &in;
     o.n_inputs = 1;
     o.gc_sections = 1;
-    o.entry = "mpy_init";
-    o.packed = 1;
-    o.check_import = nml_mpy_check_import;
-    o.import_ctx = &im;
-    o.same_import = nml_mpy_same_import;
+    lt_mpy_options(&o, &im);
     detail[0] = 0;
     int err = nml_link(&o, &l->res, detail, sizeof detail);
     if (!err) {

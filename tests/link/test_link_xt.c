@@ -301,11 +301,7 @@ static void mpy_decodes_and_relocs_land_on_literals(const char *name, unsigned a
     o.inputs = &in;
     o.n_inputs = 1;
     o.gc_sections = 1;
-    o.entry = "mpy_init";
-    o.packed = 1;
-    o.check_import = nml_mpy_check_import;
-    o.import_ctx = &im;
-    o.same_import = nml_mpy_same_import;
+    lt_mpy_options(&o, &im);
     nml_result_t res;
     memset(&res, 0, sizeof res);
     uint8_t *buf = NULL;

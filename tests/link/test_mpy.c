@@ -48,11 +48,7 @@ static int link_mpy(unsigned arch, const char *externs, const char *const *q, si
         }
     }
     nml_mpy_imports_t im = {abs, externs, NULL};
-    o->entry = "mpy_init";
-    o->packed = 1;
-    o->check_import = nml_mpy_check_import;
-    o->import_ctx = &im;
-    o->same_import = nml_mpy_same_import;
+    lt_mpy_options(o, &im);
     int err = nml_link(o, &l->res, detail, sizeof detail);
     if (!err) {
         nml_mpy_options_t mo = {"mod.mpy", q, nq, abs, 0};
