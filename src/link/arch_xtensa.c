@@ -307,7 +307,9 @@ enum { ABI_UNKNOWN = -1, ABI_WINDOWED = 0, ABI_CALL0 = 1 };
 static int info_abi(const nml_obj_t *o) {
     for (uint32_t si = 1; si < o->nsecs; si++) {
         const nml_sec_t *s = &o->secs[si];
-        if (strcmp(s->name, ".xtensa.info") != 0 || s->type == NML_SHT_NOBITS || s->size < 5) {
+        /* NULL and NOBITS sections have no contents elf.c vouches for */
+        if (strcmp(s->name, ".xtensa.info") != 0 || s->type == NML_SHT_NOBITS || s->type == NML_SHT_NULL ||
+            s->size < 5) {
             continue;
         }
         const char *d = (const char *)o->data + s->offset;
@@ -331,7 +333,8 @@ static long entry_func(const nml_obj_t *o, int windowed) {
             continue;
         }
         const nml_sec_t *s = &o->secs[y->shndx];
-        if (!(s->flags & NML_SHF_EXEC) || s->type == NML_SHT_NOBITS || y->value + 3 > s->size) {
+        if (!(s->flags & NML_SHF_EXEC) || s->type == NML_SHT_NOBITS || s->type == NML_SHT_NULL ||
+            y->value + 3 > s->size) {
             continue;
         }
         const uint8_t *b = (s->bytes ? s->bytes : o->data + s->offset) + y->value;
