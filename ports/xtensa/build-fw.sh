@@ -34,7 +34,7 @@ xtensawin)
     ;;
 *) echo "build-fw.sh: unknown ABI '$abi' (xtensa, xtensawin)" >&2; exit 2 ;;
 esac
-board_srcs="$port/startup.c $port/hal.c $port/flash_nor.c $port/libgcc_div.c"
+board_srcs="$port/startup.c $port/hal.c $port/flash_nor.c $port/libgcc_div.c $top/ports/common/softfp.c"
 [ "$abi" = xtensawin ] && board_srcs="$board_srcs $port/libc_mini.c"
 
 # clang-22 drives no Xtensa linker: compile each source with it, link with

@@ -6,14 +6,13 @@
 # mounts) on the board's NOR flash window (256 sectors of 4 KB). The sim
 # machine's flash is RAM, so boot 1 ends with `store save` and boot 2 is a
 # fresh QEMU with only that file loaded into the flash window. The third
-# module is callbacks: mathlib needs soft-float helpers the Xtensa
-# toolchains lack. The two cores run at the same time.
+# module is mathlib, as on every board: its soft-float helpers come from
+# the firmware (ports/common/softfp.c). The two cores run at the same time.
 set -u
 natmod=$1; gen=$2; top=$3; work=$4
 port="$top/ports/xtensa"
 . "$port/qemu.sh"
 . "$top/ports/common/examples.sh"
-store_third=callbacks
 . "$top/tests/boards/store-flow.sh"
 pass=0; fail=0
 
@@ -25,7 +24,7 @@ flow() { # ABI: both boots; status 0 if both passed
     abi=$1; cpu=$(xt_cpu "$abi"); d="$work/$abi"
     mkdir -p "$d"
     NATMOD_WERROR=${NATMOD_WERROR:-ON} "$port/build-fw.sh" "$gen" "$top" "$d" "$abi" || { bad "$cpu: firmware build" /dev/null; return; }
-    for ex in hello state "$store_third"; do
+    for ex in hello state mathlib; do
         "$natmod" build -q --arch "$abi" --syms "$d/board.syms" -o "$d/$ex.nmod" \
             "$top/examples/$ex/$ex.c" || { bad "$cpu: build $ex" /dev/null; return; }
     done
@@ -33,7 +32,7 @@ flow() { # ABI: both boots; status 0 if both passed
     store_boot1_expected "$d/boot1.txt" >"$d/boot1.expected"
     rm -f "$d/store.bin"
     xt_run "$cpu" "$d/fw.elf" "$d/boot1.txt" "$d/boot1.out" none \
-        "$d/hello.nmod@$s0" "$d/state.nmod@$s1" "$d/$store_third.nmod@$s2"
+        "$d/hello.nmod@$s0" "$d/state.nmod@$s1" "$d/mathlib.nmod@$s2"
     store_boot1_check "$cpu" "$d" $?
     store_boot2_script >"$d/boot2.txt"
     store_boot2_expected >"$d/boot2.expected"
