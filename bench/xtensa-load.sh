@@ -13,8 +13,8 @@
 # averaged to keep the rounding small). RAM bytes include the nm_module_t
 # descriptor. The XIP bound is the issue's: data + bss + 4 x GOT entries +
 # thunks (none) + 64. Install instructions include programming the flash
-# window byte by byte with the NOR check. mathlib is left out (no
-# soft-float helpers for Xtensa).
+# window byte by byte with the NOR check. mathlib's soft-float and 64-bit
+# helpers are the firmware's (ports/common/softfp.c), bound as imports.
 # Usage: bench/xtensa-load.sh [BUILD_DIR]   (natmod and nm-gen-exports built there)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,7 +39,6 @@ for abi in xtensa xtensawin; do
     files=""
     at=$((0x60400000))
     for ex in $(cat "$top/examples/LIST"); do
-        [ "$ex" = mathlib ] && continue
         "$natmod" build -q --arch "$abi" --syms "$d/board.syms" -o "$d/$ex.nmod" "$top/examples/$ex/$ex.c"
         addr=$(printf '0x%08x' "$at")
         echo "bench $ex $addr $loads" >>"$d/script.txt"
