@@ -153,13 +153,13 @@ __asm__(".section .vectors, \"ax\"\n"
         "  .org 0x00\n" /* window overflow 4 */
         "  s32e a0, a5, -16\n  s32e a1, a5, -12\n  s32e a2, a5, -8\n  s32e a3, a5, -4\n  rfwo\n"
         "  .org 0x40\n" /* window underflow 4 */
-        "  l32e a0, a5, -16\n  l32e a1, a5, -12\n  l32e a2, a5, -8\n  l32e a3, a5, -4\n  rfwu\n"
+        ".Lwuf4:\n  l32e a0, a5, -16\n  l32e a1, a5, -12\n  l32e a2, a5, -8\n  l32e a3, a5, -4\n  rfwu\n"
         "  .org 0x80\n" /* window overflow 8 */
         "  s32e a0, a9, -16\n  l32e a0, a1, -12\n  s32e a1, a9, -12\n  s32e a2, a9, -8\n"
         "  s32e a3, a9, -4\n  s32e a4, a0, -32\n  s32e a5, a0, -28\n  s32e a6, a0, -24\n"
         "  s32e a7, a0, -20\n  rfwo\n"
         "  .org 0xC0\n" /* window underflow 8 */
-        "  l32e a1, a9, -12\n  l32e a0, a9, -16\n  l32e a7, a1, -12\n  l32e a2, a9, -8\n"
+        ".Lwuf8:\n  l32e a1, a9, -12\n  l32e a0, a9, -16\n  l32e a7, a1, -12\n  l32e a2, a9, -8\n"
         "  l32e a4, a7, -32\n  l32e a3, a9, -4\n  l32e a5, a7, -28\n  l32e a6, a7, -24\n"
         "  l32e a7, a7, -20\n  rfwu\n"
         "  .org 0x100\n" /* window overflow 12 */
@@ -168,17 +168,51 @@ __asm__(".section .vectors, \"ax\"\n"
         "  s32e a7, a0, -36\n  s32e a8, a0, -32\n  s32e a9, a0, -28\n  s32e a10, a0, -24\n"
         "  s32e a11, a0, -20\n  rfwo\n"
         "  .org 0x140\n" /* window underflow 12 */
-        "  l32e a1, a13, -12\n  l32e a0, a13, -16\n  l32e a11, a1, -12\n  l32e a2, a13, -8\n"
+        ".Lwuf12:\n  l32e a1, a13, -12\n  l32e a0, a13, -16\n  l32e a11, a1, -12\n  l32e a2, a13, -8\n"
         "  l32e a4, a11, -48\n  l32e a8, a11, -32\n  l32e a3, a13, -4\n  l32e a5, a11, -44\n"
         "  l32e a6, a11, -40\n  l32e a7, a11, -36\n  l32e a9, a11, -28\n  l32e a10, a11, -24\n"
         "  l32e a11, a11, -20\n  rfwu\n"
         "  .org 0x300\n" /* kernel exception */
         "  wsr a0, excsave1\n  j xt_fault_entry\n"
         "  .org 0x340\n" /* user exception and level-1 interrupt */
-        "  wsr a0, excsave1\n  j xt_l1_entry\n"
+        "  wsr a0, excsave1\n  rsr a0, exccause\n  beqi a0, 5, 1f\n  j xt_l1_entry\n"
+        "1:\n  j .Lalloca\n"
         "  .org 0x3C0\n" /* double exception */
         "  j xt_fault_entry\n"
         "  .org 0x400\n"
+        /* Alloca (EXCCAUSE 5): MOVSP found none of the WINDOWSTART bits
+         * of the three groups below WINDOWBASE set, so the caller of the
+         * function executing it (whose frame starts 1, 2 or 3 groups
+         * below, by the call increment in the top bits of that
+         * function's a0) has been spilled: its a0..a3 lie in the base
+         * save area below the old stack pointer, where nothing moves them
+         * once the stack pointer moves. Refill the caller's registers
+         * with the underflow handler of its size, as a RETW would; that
+         * handler's RFWU marks the caller live, returns to the window in
+         * PS.OWB (set here to the faulting function's) and to EPC1: the
+         * MOVSP again, which now succeeds, and a later overflow spills
+         * the caller below the new stack pointer. The groups below
+         * WINDOWBASE are free: frames are spilled oldest first, so none
+         * older than the caller is in the register file either. */
+        ".Lalloca:\n"
+        "  rsr a0, windowbase\n"
+        "  rotw -1\n" /* a0..a3: the free group below; a4: WINDOWBASE */
+        "  rsr a0, ps\n"
+        "  extui a1, a0, 8, 4\n"
+        "  slli a1, a1, 8\n"
+        "  xor a0, a0, a1\n" /* PS.OWB cleared */
+        "  slli a1, a4, 8\n"
+        "  or a0, a0, a1\n"
+        "  wsr a0, ps\n  rsync\n" /* PS.OWB = the faulting function's window */
+        "  rsr a4, excsave1\n" /* the faulting function's a0 back */
+        "  extui a0, a4, 30, 2\n" /* its call increment: the caller's size */
+        "  bnei a0, 1, 2f\n"
+        "  j .Lwuf4\n" /* call4: the caller's window is this one */
+        "2:\n  bnei a0, 2, 3f\n"
+        "  rotw -1\n  j .Lwuf8\n"
+        "3:\n  bnei a0, 3, 4f\n"
+        "  rotw -2\n  j .Lwuf12\n"
+        "4:\n  rotw 1\n  j xt_fault_entry\n" /* no windowed caller: a fault */
         ".previous\n"
         ".text\n"
         ".align 4\n"
