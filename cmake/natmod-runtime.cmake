@@ -16,7 +16,8 @@
 # stdio, nothing from libc beyond memcpy and memset (asi2c.h uses
 # <stdatomic.h>). The parts, each with the ones it needs:
 #   FORMAT  .nmod reader, CRC-32, error details          (docs/format.md)
-#   LOADER  verify, resolve, place, relocate, XIP         + FORMAT (docs/xip.md)
+#   LOADER  verify, resolve, place, relocate, XIP,        + FORMAT (docs/xip.md)
+#           SHA-512 and Ed25519 signature verification            (docs/trust.md)
 #   STORE   the flash module store                        + LOADER (docs/store.md)
 #   VMAP    the virtual address map manager               (docs/vmap.md)
 #   ASI2C   the asi2c link core, both roles               + FORMAT (docs/asi2c.md)
@@ -34,7 +35,10 @@ set(NATMOD_LOADER_SOURCES
     ${NATMOD_RUNTIME_ROOT}/src/loader/place.c
     ${NATMOD_RUNTIME_ROOT}/src/loader/reloc.c
     ${NATMOD_RUNTIME_ROOT}/src/loader/loader.c
-    ${NATMOD_RUNTIME_ROOT}/src/loader/xip.c)
+    ${NATMOD_RUNTIME_ROOT}/src/loader/xip.c
+    ${NATMOD_RUNTIME_ROOT}/src/loader/trust.c
+    ${NATMOD_RUNTIME_ROOT}/src/loader/sha512.c
+    ${NATMOD_RUNTIME_ROOT}/src/loader/ed25519.c)
 set(NATMOD_STORE_SOURCES ${NATMOD_RUNTIME_ROOT}/src/store/store.c)
 set(NATMOD_VMAP_SOURCES ${NATMOD_RUNTIME_ROOT}/src/vmap/vmap.c)
 set(NATMOD_ASI2C_SOURCES ${NATMOD_RUNTIME_ROOT}/src/asi2c/asi2c.c)

@@ -5,8 +5,9 @@
 #   gcc   Release          + its tests
 #   clang Release          + its tests
 #   clang RelWithDebInfo   (the default build type) build only
-# The default gcc configuration is tools/test.sh's. Fuzz targets are left to
-# tools/test.sh. Each build goes to $NATMOD_CONFIGS_DIR (default build-configs/).
+# The default gcc configuration is tools/test.sh's. Fuzz targets, and the
+# verifier's full million-case differential run (100,000 cases here), are
+# left to tools/test.sh. Each build goes to $NATMOD_CONFIGS_DIR (default build-configs/).
 # Ends with "N passed, N failed" (one per configuration).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,7 +22,8 @@ config() { # name compiler build-type run-tests
     echo "== $name: CC=$cc CMAKE_BUILD_TYPE=$type${tests:+, tests}"
     if CC=$cc cmake -S "$top" -B "$b" -DCMAKE_BUILD_TYPE="$type" -DNATMOD_WERROR=ON -DNATMOD_FUZZ=OFF >"$log" 2>&1 &&
         cmake --build "$b" -j"$(nproc)" >>"$log" 2>&1 &&
-        { [ -z "$tests" ] || (cd "$b" && NATMOD_WERROR=ON ctest -j"$(nproc)" --output-on-failure >>"$log" 2>&1); }; then
+        { [ -z "$tests" ] || (cd "$b" && NATMOD_WERROR=ON NATMOD_ED25519_CASES=${NATMOD_ED25519_CASES:-100000} \
+            ctest -j"$(nproc)" --output-on-failure >>"$log" 2>&1); }; then
         [ -n "$tests" ] && grep "tests passed" "$log"
         pass=$((pass + 1))
     else

@@ -32,7 +32,9 @@ enum nm_error {
     NM_ERR_NOSPC = -21,     /* no room left: store extents, metadata or RW slots */
     NM_ERR_TIMEOUT = -22,   /* a peer did not answer in time (link handshake, transfer) */
     NM_ERR_PROTO = -23,     /* a peer broke the link protocol (length, hold-off, framing) */
-    NM_ERR_COUNT_ = 24,
+    NM_ERR_TRUST = -24,     /* refused by the board's signature policy: unsigned, unknown key,
+                               bad signature, or an older version than the one installed */
+    NM_ERR_COUNT_ = 25,
 };
 
 /* Short name of an error code ("bad CRC"); never NULL. */
@@ -43,7 +45,7 @@ static inline const char *nm_strerror(int err) {
         "bad CRC", "corrupt", "bad relocation", "undefined symbol",
         "out of memory", "module init failed", "not found", "malformed ELF",
         "malformed archive", "unsupported", "duplicate", "busy",
-        "cannot execute in place", "no space", "timed out", "protocol error",
+        "cannot execute in place", "no space", "timed out", "protocol error", "not trusted",
     };
     return (err <= 0 && err > -NM_ERR_COUNT_) ? s[-err] : "unknown error";
 }

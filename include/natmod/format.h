@@ -36,6 +36,17 @@
  *              exports: n_exports x { u32 name, u32 value, u8 region, u8 kind, u16 zero }
  *              string table (strtab_size bytes; NUL-terminated strings; the
  *              module's name is the string at offset 0)
+ *              import types (n_imports * NM_IMPORT_TYPE_SIZE bytes) if
+ *              NM_FLAG_IMPORT_TYPES: n_imports x { u32 type_hash, u32 proto }
+ *                type_hash  nm_hash of the prototype text the import was
+ *                           linked against; 0: unknown, never checked
+ *                proto      string offset of that text ("int (uint8_t,
+ *                           const void *, size_t)"), NM_NO_PROTO if unknown
+ *              trailer (NM_TRAILER_SIZE bytes) if NM_FLAG_TRAILER:
+ *                u32 version    module version (rollback protection)
+ *                u32 sig_flags  NM_SIG_* (bit 0: signed)
+ *                u8  key_id[8]  signer: first 8 bytes of SHA-512(public key)
+ *                u8  sig[64]    Ed25519 signature (docs/format.md 2.2)
  *              XIP record (NM_XIP_RECORD_SIZE bytes) if NM_FLAG_XIP_LINKED:
  *                u32 text_addr  run-time address of text (image address + 64)
  *                u32 rw_addr    run-time address of the RW region
@@ -97,7 +108,32 @@
 enum nm_flags {
     NM_FLAG_RW_PCREL = 1u << 0,   /* RW must sit at text + rw_offset */
     NM_FLAG_XIP_LINKED = 1u << 1, /* linked for fixed addresses; XIP record at the end */
-    NM_FLAGS_KNOWN = NM_FLAG_RW_PCREL | NM_FLAG_XIP_LINKED,
+    NM_FLAG_TRAILER = 1u << 2,    /* version/signature trailer after the string table */
+    /* Set only by an installer that verified the slice's signature before
+     * linking it (XIP_LINKED and a signed trailer required); honoured only
+     * by a store loading its own extent. */
+    NM_FLAG_SIG_CHECKED = 1u << 3,
+    /* Import type table after the string table (docs/format.md 2.3): the
+     * loader refuses an import whose type hash differs from the firmware's. */
+    NM_FLAG_IMPORT_TYPES = 1u << 4,
+    NM_FLAGS_KNOWN = NM_FLAG_RW_PCREL | NM_FLAG_XIP_LINKED | NM_FLAG_TRAILER | NM_FLAG_SIG_CHECKED |
+                     NM_FLAG_IMPORT_TYPES,
+};
+
+/* The import type table (docs/format.md 2.3). */
+#define NM_IMPORT_TYPE_SIZE 8
+#define NM_NO_PROTO 0xFFFFFFFFu /* proto field: no prototype text */
+
+/* The trailer (docs/format.md 2.2). */
+#define NM_TRAILER_SIZE 80
+#define NM_KEY_ID_SIZE 8
+#define NM_SIG_SIZE 64
+#define NM_PUBKEY_SIZE 32
+#define NM_SIG_DOMAIN "natmod-signature-v1" /* prefix of the signed message, NUL included (20 bytes) */
+#define NM_SIG_DOMAIN_SIZE 20
+enum nm_sig_flags {
+    NM_SIG_SIGNED = 1u << 0,
+    NM_SIG_FLAGS_KNOWN = NM_SIG_SIGNED,
 };
 
 enum nm_reloc_kind {
@@ -179,6 +215,13 @@ typedef struct nm_image {
     const uint8_t *exports; /* n_exports * NM_EXPORT_SIZE bytes */
     const char *strtab;
     uint32_t strtab_size;
+    /* n_imports * NM_IMPORT_TYPE_SIZE bytes if NM_FLAG_IMPORT_TYPES, else NULL */
+    const uint8_t *import_types;
+    /* trailer: version 0, signed 0 and NULL pointers unless NM_FLAG_TRAILER */
+    uint32_t version;
+    uint8_t is_signed;
+    const uint8_t *key_id;    /* NM_KEY_ID_SIZE bytes, inside the buffer */
+    const uint8_t *signature; /* NM_SIG_SIZE bytes, inside the buffer */
     /* XIP record, zero unless flags has NM_FLAG_XIP_LINKED */
     uint32_t xip_text_addr, xip_rw_addr, xip_bind_crc, xip_src_crc;
 } nm_image_t;
@@ -186,6 +229,10 @@ typedef struct nm_image {
 typedef struct nm_import_info {
     uint32_t hash;
     const char *name; /* NUL-terminated, inside strtab */
+    /* From the import type table: 0 and NULL when the slice has none or
+     * the linker did not know this import's type. */
+    uint32_t type_hash; /* nm_hash of the prototype text; 0: unchecked */
+    const char *proto;  /* NUL-terminated, inside strtab, or NULL */
 } nm_import_info_t;
 
 typedef struct nm_export_info {
@@ -229,6 +276,12 @@ uint32_t nm_image_crc(const void *image, uint32_t image_size);
  * range). Arch is not judged here (see nm_arch_can_run). On success fills *img.
  * On failure returns NM_ERR_* and, if detail is non-NULL, a one-line reason. */
 int nm_image_parse(const void *buf, size_t len, nm_image_t *img, nm_detail_t *detail);
+
+/* The message a slice's signature covers, fed in order to sink: the
+ * NM_SIG_DOMAIN prefix, then the slice from offset 0 to the signature with
+ * the crc32 field read as zero. Only for a signed slice that is not
+ * XIP-linked (after linking the bytes are no longer those signed). */
+void nm_sig_message(const nm_image_t *img, void (*sink)(void *arg, const void *p, size_t n), void *arg);
 
 /* Header-only check (no CRC, no stream walk), for listing damaged files. */
 int nm_image_parse_header(const void *buf, size_t len, nm_image_t *img, nm_detail_t *detail);

@@ -21,11 +21,18 @@
 #include "natmod/format.h"
 
 /* One firmware export. A table of these, sorted by ascending hash with no
- * two equal hashes, is what the firmware export build step generates. */
+ * two equal hashes, is what the firmware export build step generates.
+ * The type fields come last so that tables written before them (three
+ * initialisers per entry) still compile, with the type unknown. */
 typedef struct nm_export {
     uint32_t hash;    /* nm_hash(name) */
     const char *name; /* confirmed on lookup, so a hash match alone never binds */
     const void *addr; /* Thumb functions carry bit 0 */
+    /* nm_hash of the normalised prototype text (docs/format.md 2.3), or 0:
+     * unknown, never checked. An import linked against a non-zero type
+     * hash that differs from this non-zero one is refused (NM_ERR_NOSYM). */
+    uint32_t type_hash;
+    const char *proto; /* that text, for the refusal's detail; may be NULL */
 } nm_export_t;
 
 /* Kinds of memory the loader asks for. */
@@ -52,6 +59,14 @@ typedef struct nm_loader_config {
     /* Make [addr, addr+len) coherent for instruction fetch; NULL if not needed. */
     void (*flush_cb)(void *context, void *addr, size_t len);
     void *context;
+    /* Signature policy (docs/trust.md): the public keys (NM_PUBKEY_SIZE
+     * bytes each) whose signatures the board accepts. None: modules load
+     * unsigned, as before. With keys, nm_load and nm_xip_link take only a
+     * slice signed by one of them (verified before anything is allocated
+     * or written); nm_load_xip takes only an image whose installer verified
+     * it (NM_FLAG_SIG_CHECKED) with a key still in the list. */
+    const uint8_t (*trusted_keys)[NM_PUBKEY_SIZE];
+    size_t n_trusted_keys;
 } nm_loader_config_t;
 
 /* A loaded module. The caller allocates it (statically if it likes); it is the
@@ -123,6 +138,17 @@ int nm_xip_size(const nm_loader_config_t *cfg, const void *buf, size_t len, uint
                 uint32_t *rw_size, uint32_t *rw_align, nm_detail_t *detail);
 
 /* Address of the export called name (functions callable as-is). */
+/* The signature policy alone (what nm_load and nm_xip_link apply): NM_OK
+ * if cfg has no trusted keys, or img (parsed) is a slice as built, signed
+ * by a trusted key, whose signature verifies; or, if it is an XIP-linked
+ * image, one its installer verified (NM_FLAG_SIG_CHECKED) with a trusted
+ * key. Else NM_ERR_TRUST with a detail naming the module, the key id and
+ * the reason. */
+int nm_trust_check(const nm_loader_config_t *cfg, const nm_image_t *img, nm_detail_t *detail);
+
+/* The key id of a public key: the first 8 bytes of its SHA-512. */
+void nm_key_id(const uint8_t pk[NM_PUBKEY_SIZE], uint8_t id[NM_KEY_ID_SIZE]);
+
 int nm_module_sym(const nm_module_t *m, const char *name, void **addr, nm_detail_t *detail);
 
 /* Run deinit (if any), free the regions, mark *m unloaded. */

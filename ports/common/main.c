@@ -14,6 +14,9 @@
  *   stats                     print module RAM and flash use
  *   proof NAME ADDR           prove XIP on the module staged at ADDR
  *   bench NAME ADDR N         time N loads in each mode (bench/)
+ *   verify NAME ADDR N PAINT  time N signature checks of the module staged at
+ *                             ADDR (its board slice) and measure their peak
+ *                             stack in PAINT bytes painted below this frame
  *   store format              create an empty module store (the partition)
  *   store install NAME ADDR   install the module staged at ADDR as NAME
  *   store rm NAME             remove it (refused while it is loaded)
@@ -111,6 +114,12 @@ static void flush_cb(void *ctx, void *addr, size_t len) {
 }
 #endif
 
+#ifdef BOARD_TRUSTED_KEYS
+/* The board's signature policy (docs/trust.md): board_trusted_keys[], made
+ * by build-fw.sh from the NATMOD_TRUST public key files. */
+#include BOARD_TRUSTED_KEYS
+#endif
+
 static nm_loader_config_t cfg = {
     .arch = BOARD_ARCH,
     .float_abi = BOARD_FLOAT,
@@ -120,6 +129,10 @@ static nm_loader_config_t cfg = {
     .claim_cb = claim_cb,
 #ifdef BOARD_FLUSH_ICACHE
     .flush_cb = flush_cb,
+#endif
+#ifdef BOARD_TRUSTED_KEYS
+    .trusted_keys = board_trusted_keys,
+    .n_trusted_keys = sizeof board_trusted_keys / sizeof board_trusted_keys[0],
 #endif
 };
 
@@ -507,6 +520,66 @@ static int bench(const char *name, uintptr_t staged, unsigned n) {
     return 0;
 }
 
+/* ---- verify: the cost of the signature policy's check (bench/trust-verify.sh) ---- */
+
+/* Fill [sp - paint, sp - 64) with a pattern from a frame of its own, so
+ * that what the next call (at the same depth) uses of it can be found. */
+static __attribute__((noinline)) void paint_stack(uint32_t paint) {
+    volatile uint32_t here;
+    volatile uint32_t *top = (volatile uint32_t *)(((uintptr_t)&here - 64u) & ~(uintptr_t)3);
+    for (volatile uint32_t *p = top - paint / 4; p < top; p++) {
+        *p = 0x5AFEC0DEu; /* volatile: memory outside any object, kept */
+    }
+}
+
+static __attribute__((noinline)) uint32_t painted_used(uint32_t paint) {
+    volatile uint32_t here;
+    volatile uint32_t *top = (volatile uint32_t *)(((uintptr_t)&here - 64u) & ~(uintptr_t)3);
+    volatile uint32_t *p = top - paint / 4;
+    while (p < top && *p == 0x5AFEC0DEu) {
+        p++;
+    }
+    return (uint32_t)((uintptr_t)top - (uintptr_t)p);
+}
+
+static __attribute__((noinline)) int check_once(const nm_image_t *img, nm_detail_t *d) {
+    return nm_trust_check(&cfg, img, d);
+}
+
+static void verify_bench(const char *name, uintptr_t staged, unsigned n, uint32_t paint) {
+    static int calibrated;
+    if (!calibrated++) {
+        calibrate();
+    }
+    nm_slice_info_t sl;
+    nm_image_t img;
+    nm_detail_t d = {{0}};
+    const uint8_t *src = (const uint8_t *)staged;
+    int err = nm_select_slice(src, staged_len(staged), BOARD_ARCH, BOARD_FLOAT, &sl, &d);
+    if (!err) {
+        err = nm_image_parse(src + sl.offset, sl.size, &img, &d);
+    }
+    if (err) {
+        fail_d(err, "verify", name, &d);
+        return;
+    }
+    paint_stack(paint);
+    err = check_once(&img, &d);
+    uint32_t stack = painted_used(paint);
+    uint32_t c0 = board_cycles();
+    for (unsigned i = 1; i < n && !err; i++) {
+        err = check_once(&img, &d);
+    }
+    uint32_t ticks = board_cycles() - c0;
+    if (err) {
+        fail_d(err, "verify", name, &d);
+        return;
+    }
+    printf("verify %s checks %u ticks %lu bytes %lu stack %lu of %lu keys %u\n", name, n - 1,
+           (unsigned long)ticks, (unsigned long)img.image_size, (unsigned long)stack, (unsigned long)paint,
+           (unsigned)cfg.n_trusted_keys);
+}
+
 /* ---- the script ---- */
 
 static void run_line(char *line) {
@@ -579,6 +652,12 @@ static void run_line(char *line) {
             fail(NM_ERR_INVAL, cmd, w[1], "bad address");
         } else {
             bench(w[1], addr, (unsigned)strtoul(w[3], NULL, 0));
+        }
+    } else if (!strcmp(cmd, "verify") && n == 5) {
+        if (parse_addr(w[2], &addr)) {
+            fail(NM_ERR_INVAL, cmd, w[1], "bad address");
+        } else {
+            verify_bench(w[1], addr, (unsigned)strtoul(w[3], NULL, 0), (uint32_t)strtoul(w[4], NULL, 0) & ~3u);
         }
     } else if (!strcmp(cmd, "store") && n >= 2) {
         store_cmd(w, n);

@@ -8,7 +8,17 @@
  * natmod/export.h), hashes each with nm_hash, sorts by hash and writes:
  *   - EXPORTS.c: `const nm_export_t nm_fw_exports[]` sorted by ascending hash
  *     and `const size_t nm_fw_n_exports`;
- *   - BOARD.syms: one `name 0xHASH` per line after a `#` header, for the linker.
+ *   - BOARD.syms: one `name 0xHASH` per line after a `#` header, for the linker;
+ *     `name 0xHASH 0xTYPE PROTOTYPE` for an export whose type is known.
+ *
+ * Each export's type (docs/format.md 2.3) is read from the first file-scope
+ * declaration of its name in the sources (gen_protos.c): the normalised
+ * prototype text, e.g. `int (uint8_t, const void *, size_t)`, and its
+ * nm_hash, the type hash. Both go into the table and the symbol list, so
+ * the linker can record in a module what it was linked against and the
+ * loader can refuse it after a firmware update changed that prototype.
+ * An export with no declaration the scanner can read has type hash 0
+ * (unchecked) and a warning says so.
  *
  * Rules:
  *   - the same name exported more than once (two sources, or a header seen by
@@ -28,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gen_protos.h"
 #include "natmod/abi.h"
 #include "natmod/error.h"
 
@@ -42,6 +53,8 @@ typedef struct gx_entry {
     char *where; /* "file:line" of the first marker seen */
     uint32_t hash;
     unsigned order; /* discovery order, to keep the first location on dedupe */
+    char *proto;        /* normalised type text, NULL until a declaration is found */
+    int proto_old_style; /* proto came from a `()` declaration: a prototype replaces it */
 } gx_entry_t;
 
 typedef struct gx_list {
@@ -96,6 +109,8 @@ static int gx_add(gx_list_t *l, const char *name, size_t len, const char *file, 
     }
     e->hash = nm_hash(e->name) & mask;
     e->order = (unsigned)l->n;
+    e->proto = NULL;
+    e->proto_old_style = 0;
     l->n++;
     return NM_OK;
 }
@@ -286,6 +301,7 @@ static int gx_finish(gx_list_t *l) {
         if (w && !strcmp(l->v[w - 1].name, l->v[r].name)) {
             free(l->v[r].name);
             free(l->v[r].where);
+            free(l->v[r].proto);
             continue;
         }
         l->v[w++] = l->v[r];
@@ -302,6 +318,95 @@ static int gx_finish(gx_list_t *l) {
         }
     }
     return collisions ? NM_ERR_DUP : NM_OK;
+}
+
+/* ---- export types (gen_protos.c finds the declarations) ---- */
+
+typedef struct gx_types {
+    gx_list_t *l;
+    uint32_t mask;
+    int nomem;
+} gx_types_t;
+
+/* The entry called name[0..len) in the sorted, deduplicated list, or NULL. */
+static gx_entry_t *gx_find(const gx_types_t *t, const char *name, size_t len) {
+    char buf[MAX_NAME + 1];
+    if (len > MAX_NAME) {
+        return NULL;
+    }
+    memcpy(buf, name, len);
+    buf[len] = '\0';
+    uint32_t h = nm_hash(buf) & t->mask;
+    size_t lo = 0, hi = t->l->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->l->v[mid].hash < h) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    for (size_t i = lo; i < t->l->n && t->l->v[i].hash == h; i++) {
+        if (!strcmp(t->l->v[i].name, buf)) {
+            return &t->l->v[i];
+        }
+    }
+    return NULL;
+}
+
+static int gx_type_wanted(void *ctx, const char *name, size_t len) {
+    gx_entry_t *e = gx_find(ctx, name, len);
+    return e && (!e->proto || e->proto_old_style);
+}
+
+/* The first declaration wins, except that a prototype replaces a `()` one. */
+static void gx_type_found(void *ctx, const char *name, size_t len, const char *text, int old_style) {
+    gx_types_t *t = ctx;
+    gx_entry_t *e = gx_find(t, name, len);
+    if (!e || (e->proto && (old_style || !e->proto_old_style))) {
+        return;
+    }
+    char *p = gx_strndup(text, strlen(text));
+    if (!p) {
+        t->nomem = 1;
+        return;
+    }
+    free(e->proto);
+    e->proto = p;
+    e->proto_old_style = old_style;
+}
+
+static int gx_types(gx_list_t *l, char **bufs, size_t *lens, int nfiles, uint32_t mask) {
+    gx_types_t t = {l, mask, 0};
+    gx_proto_sink_t sink = {gx_type_wanted, gx_type_found, &t};
+    for (int i = 0; i < nfiles; i++) {
+        if (gx_protos_scan(bufs[i], lens[i], &sink) != NM_OK || t.nomem) {
+            gx_error("out of memory");
+            return NM_ERR_NOMEM;
+        }
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        if (!l->v[i].proto) {
+            fprintf(stderr, "%s: warning: %s: no declaration of `%s` read; its type is not recorded "
+                            "(modules importing it are not type-checked)\n",
+                    prog, l->v[i].where, l->v[i].name);
+        }
+    }
+    return NM_OK;
+}
+
+static uint32_t gx_type_hash(const gx_entry_t *e) {
+    return e->proto ? nm_hash(e->proto) : 0;
+}
+
+/* proto as a C string literal's contents. */
+static void gx_put_c_string(FILE *f, const char *s) {
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') {
+            fputc('\\', f);
+        }
+        fputc(*s, f);
+    }
 }
 
 static int gx_write_c(FILE *f, const gx_list_t *l, int nfiles, unsigned bits) {
@@ -322,12 +427,19 @@ static int gx_write_c(FILE *f, const gx_list_t *l, int nfiles, unsigned bits) {
     }
     fprintf(f, "\nconst nm_export_t nm_fw_exports[] = {\n");
     for (size_t i = 0; i < l->n; i++) {
-        fprintf(f, "    {0x%08xu, \"%s\", nm_fwx_%s},\n", (unsigned)l->v[i].hash, l->v[i].name,
-                l->v[i].name);
+        const gx_entry_t *e = &l->v[i];
+        fprintf(f, "    {0x%08xu, \"%s\", nm_fwx_%s, ", (unsigned)e->hash, e->name, e->name);
+        if (e->proto) {
+            fprintf(f, "0x%08xu, \"", (unsigned)gx_type_hash(e));
+            gx_put_c_string(f, e->proto);
+            fprintf(f, "\"},\n");
+        } else {
+            fprintf(f, "0, NULL},\n");
+        }
     }
     if (!l->n) {
         /* C has no empty arrays; the count stays 0. */
-        fprintf(f, "    {0, NULL, NULL},\n");
+        fprintf(f, "    {0, NULL, NULL, 0, NULL},\n");
     }
     fprintf(f, "};\n\nconst size_t nm_fw_n_exports = %zu;\n", l->n);
     return ferror(f) ? NM_ERR_IO : NM_OK;
@@ -335,13 +447,20 @@ static int gx_write_c(FILE *f, const gx_list_t *l, int nfiles, unsigned bits) {
 
 static int gx_write_syms(FILE *f, const gx_list_t *l, unsigned bits) {
     fprintf(f, "# natmod firmware symbol list (nm-gen-exports): one `name 0xHASH` per line,\n"
-               "# sorted by hash; hash = nm_hash(name), 32-bit FNV-1a.\n");
+               "# sorted by hash; hash = nm_hash(name), 32-bit FNV-1a. A known type follows:\n"
+               "# `name 0xHASH 0xTYPE PROTOTYPE`, TYPE = nm_hash(PROTOTYPE) (docs/format.md 2.3).\n");
     if (bits < 32) {
         fprintf(f, "# TEST LIST: hashes truncated to %u bits.\n", bits);
     }
     fprintf(f, "# %zu symbols\n", l->n);
     for (size_t i = 0; i < l->n; i++) {
-        fprintf(f, "%s 0x%08x\n", l->v[i].name, (unsigned)l->v[i].hash);
+        const gx_entry_t *e = &l->v[i];
+        if (e->proto) {
+            fprintf(f, "%s 0x%08x 0x%08x %s\n", e->name, (unsigned)e->hash, (unsigned)gx_type_hash(e),
+                    e->proto);
+        } else {
+            fprintf(f, "%s 0x%08x\n", e->name, (unsigned)e->hash);
+        }
     }
     return ferror(f) ? NM_ERR_IO : NM_OK;
 }
@@ -435,18 +554,21 @@ int main(int argc, char **argv) {
     gx_list_t l = {0};
     int err = NM_OK;
     int nfiles = 0;
+    /* The sources stay in memory: the types are read once the export list is known. */
+    char **bufs = calloc((size_t)argc, sizeof *bufs);
+    size_t *lens = calloc((size_t)argc, sizeof *lens);
+    if (!bufs || !lens) {
+        err = NM_ERR_NOMEM;
+    }
     for (int i = first_file; i < argc && !err; i++) {
         if (argv[i][0] == '-' && argv[i][1]) {
             gx_error("options must come before the input files (`%s`)", argv[i]);
             err = NM_ERR_INVAL;
             break;
         }
-        char *buf;
-        size_t len;
-        err = gx_read(argv[i], &buf, &len);
+        err = gx_read(argv[i], &bufs[nfiles], &lens[nfiles]);
         if (!err) {
-            err = gx_scan(&l, argv[i], buf, len, mask);
-            free(buf);
+            err = gx_scan(&l, argv[i], bufs[nfiles], lens[nfiles], mask);
             nfiles++;
         }
     }
@@ -456,6 +578,14 @@ int main(int argc, char **argv) {
     if (!err) {
         err = gx_finish(&l);
     }
+    if (!err) {
+        err = gx_types(&l, bufs, lens, nfiles, mask);
+    }
+    for (int i = 0; bufs && i < nfiles; i++) {
+        free(bufs[i]);
+    }
+    free(bufs);
+    free(lens);
     if (!err && out_c) {
         err = gx_emit(out_c, gx_write_c_adapter, &l, nfiles, bits);
     }
@@ -468,6 +598,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < l.n; i++) {
         free(l.v[i].name);
         free(l.v[i].where);
+        free(l.v[i].proto);
     }
     free(l.v);
     return err ? -err : 0;

@@ -108,6 +108,8 @@ int nm_image_parse_header(const void *buf, size_t len, nm_image_t *img, nm_detai
     uint64_t sum = (uint64_t)NM_HEADER_SIZE + img->text_size + img->data_size + img->reloc_size +
                    (uint64_t)img->n_imports * NM_IMPORT_SIZE +
                    (uint64_t)img->n_exports * NM_EXPORT_SIZE + img->strtab_size +
+                   ((img->flags & NM_FLAG_IMPORT_TYPES) ? (uint64_t)img->n_imports * NM_IMPORT_TYPE_SIZE : 0) +
+                   ((img->flags & NM_FLAG_TRAILER) ? NM_TRAILER_SIZE : 0) +
                    ((img->flags & NM_FLAG_XIP_LINKED) ? NM_XIP_RECORD_SIZE : 0);
     if (sum != img->image_size) {
         nm_detail_set(d, "header: sections add up to ");
@@ -185,8 +187,45 @@ int nm_image_parse_header(const void *buf, size_t len, nm_image_t *img, nm_detai
     if (img->strtab[0] == '\0') {
         return fail(d, NM_ERR_CORRUPT, "string table: module name (offset 0) is empty");
     }
+    /* After the string table: import types, trailer, XIP record, each
+     * present only with its flag. */
+    const uint8_t *tail = (const uint8_t *)img->strtab + img->strtab_size;
+    img->import_types = NULL;
+    if (img->flags & NM_FLAG_IMPORT_TYPES) {
+        img->import_types = tail;
+        tail += (size_t)img->n_imports * NM_IMPORT_TYPE_SIZE;
+    }
+    img->version = 0;
+    img->is_signed = 0;
+    img->key_id = NULL;
+    img->signature = NULL;
+    if (img->flags & NM_FLAG_TRAILER) {
+        const uint8_t *t = tail;
+        uint32_t sig_flags = nmf_rd32(t + 4);
+        img->version = nmf_rd32(t);
+        if (sig_flags & ~(uint32_t)NM_SIG_FLAGS_KNOWN) {
+            nm_detail_set(d, "trailer: sig_flags ");
+            nm_detail_hex(d, sig_flags);
+            nm_detail_cat(d, " has unknown bits");
+            return NM_ERR_CORRUPT;
+        }
+        img->is_signed = (sig_flags & NM_SIG_SIGNED) != 0;
+        img->key_id = t + 8;
+        img->signature = t + 8 + NM_KEY_ID_SIZE;
+        if (!img->is_signed) {
+            for (unsigned i = 8; i < NM_TRAILER_SIZE; i++) {
+                if (t[i] != 0) {
+                    return fail(d, NM_ERR_CORRUPT, "trailer: unsigned, but key id or signature bytes are not zero");
+                }
+            }
+        }
+    }
+    if ((img->flags & NM_FLAG_SIG_CHECKED) &&
+        (!(img->flags & NM_FLAG_XIP_LINKED) || !img->is_signed)) {
+        return fail(d, NM_ERR_CORRUPT, "header: flag SIG_CHECKED on a slice that is not XIP-linked and signed");
+    }
     if (img->flags & NM_FLAG_XIP_LINKED) {
-        const uint8_t *x = (const uint8_t *)img->strtab + img->strtab_size;
+        const uint8_t *x = tail + ((img->flags & NM_FLAG_TRAILER) ? NM_TRAILER_SIZE : 0);
         img->xip_text_addr = nmf_rd32(x);
         img->xip_rw_addr = nmf_rd32(x + 4);
         img->xip_bind_crc = nmf_rd32(x + 8);
@@ -432,6 +471,17 @@ int nm_image_import(const nm_image_t *img, uint32_t i, nm_import_info_t *out) {
     }
     out->hash = nmf_rd32(e);
     out->name = img->strtab + name;
+    out->type_hash = 0;
+    out->proto = NULL;
+    if (img->import_types) {
+        const uint8_t *t = img->import_types + (size_t)i * NM_IMPORT_TYPE_SIZE;
+        uint32_t proto = nmf_rd32(t + 4);
+        if (proto != NM_NO_PROTO && !str_ok(img, proto)) {
+            return NM_ERR_CORRUPT;
+        }
+        out->type_hash = nmf_rd32(t);
+        out->proto = proto == NM_NO_PROTO ? NULL : img->strtab + proto;
+    }
     return NM_OK;
 }
 
@@ -451,7 +501,40 @@ int nm_image_export(const nm_image_t *img, uint32_t i, nm_export_info_t *out) {
     return NM_OK;
 }
 
+/* Import i's entry in the type table (docs/format.md 2.3): a prototype
+ * reference in range and non-empty, and a non-zero type hash that is the
+ * text's nm_hash when both are given. A zero hash (unchecked) may still
+ * carry the text, for tools to show. */
+static int check_import_type(const nm_image_t *img, uint32_t i, const char *name, nm_detail_t *d) {
+    const uint8_t *t = img->import_types + (size_t)i * NM_IMPORT_TYPE_SIZE;
+    uint32_t type_hash = nmf_rd32(t), proto = nmf_rd32(t + 4);
+    if (proto == NM_NO_PROTO) {
+        return NM_OK;
+    }
+    int in_range = str_ok(img, proto);
+    const char *s = in_range ? img->strtab + proto : "";
+    if (in_range && *s && (type_hash == 0 || nm_hash(s) == type_hash)) {
+        return NM_OK;
+    }
+    set_dec(d, "import ", i);
+    nm_detail_cat(d, " '");
+    nm_detail_cat(d, name);
+    nm_detail_cat(d, "': ");
+    if (!in_range) {
+        cat_hex(d, "prototype offset ", proto);
+        cat_hex(d, " outside the string table (size ", img->strtab_size);
+        nm_detail_cat(d, ")");
+    } else if (!*s) {
+        nm_detail_cat(d, "empty prototype");
+    } else {
+        cat_hex(d, "type hash ", type_hash);
+        cat_hex(d, " does not match its prototype's ", nm_hash(s));
+    }
+    return NM_ERR_CORRUPT;
+}
+
 static int check_imports(const nm_image_t *img, nm_detail_t *d) {
+    int rc;
     for (uint32_t i = 0; i < img->n_imports; i++) {
         const uint8_t *e = img->imports + (size_t)i * NM_IMPORT_SIZE;
         uint32_t hash = nmf_rd32(e), name = nmf_rd32(e + 4);
@@ -475,6 +558,9 @@ static int check_imports(const nm_image_t *img, nm_detail_t *d) {
             cat_hex(d, "': hash ", hash);
             cat_hex(d, " does not match the name's ", nm_hash(s));
             return NM_ERR_CORRUPT;
+        }
+        if (img->import_types && (rc = check_import_type(img, i, s, d)) != NM_OK) {
+            return rc;
         }
     }
     return NM_OK;
@@ -670,4 +756,13 @@ int nm_image_parse(const void *buf, size_t len, nm_image_t *img, nm_detail_t *d)
     }
     nm_detail_set(d, "");
     return NM_OK;
+}
+
+void nm_sig_message(const nm_image_t *img, void (*sink)(void *arg, const void *p, size_t n), void *arg) {
+    static const uint8_t zero[4];
+    const uint8_t *end = img->signature; /* the message stops where the signature starts */
+    sink(arg, NM_SIG_DOMAIN, NM_SIG_DOMAIN_SIZE);
+    sink(arg, img->base, NMF_OFF_CRC);
+    sink(arg, zero, sizeof zero);
+    sink(arg, img->base + NMF_OFF_CRC + 4, (size_t)(end - (img->base + NMF_OFF_CRC + 4)));
 }

@@ -175,8 +175,8 @@ static int check_module(const nm_wmodule_t *m, nm_detail_t *d) {
     if (m->float_abi > NM_FLOAT_HARD) {
         return fail(d, NM_ERR_FLOAT_ABI, "unknown float ABI id");
     }
-    if (m->flags & ~(uint32_t)NM_FLAGS_KNOWN) {
-        return fail(d, NM_ERR_INVAL, "unknown flag bits");
+    if (m->flags & ~(uint32_t)(NM_FLAG_RW_PCREL | NM_FLAG_XIP_LINKED)) {
+        return fail(d, NM_ERR_INVAL, "unknown flag bits (a trailer is added by nm_slice_set_trailer)");
     }
     if (m->text_align_log2 > NM_MAX_ALIGN_LOG2 || m->rw_align_log2 > NM_MAX_ALIGN_LOG2) {
         return fail(d, NM_ERR_INVAL, "alignment above 2^16");
@@ -202,6 +202,14 @@ static int check_module(const nm_wmodule_t *m, nm_detail_t *d) {
             nm_detail_set(d, "import ");
             nm_detail_dec(d, i);
             nm_detail_cat(d, " has no name");
+            return NM_ERR_INVAL;
+        }
+        const nm_wimport_type_t *t = m->import_types ? &m->import_types[i] : NULL;
+        if (t && t->proto && (!t->proto[0] || (t->type_hash && t->type_hash != nm_hash(t->proto)))) {
+            nm_detail_set(d, "import '");
+            nm_detail_cat(d, m->imports[i]);
+            nm_detail_cat(d, t->proto[0] ? "': type hash is not nm_hash of its prototype"
+                                         : "': empty prototype");
             return NM_ERR_INVAL;
         }
     }
@@ -298,8 +306,15 @@ int nm_write_image(const nm_wmodule_t *m, uint8_t **out, size_t *out_len, nm_det
         }
     }
 
-    /* Strings: module name first, so it lands at offset 0. */
-    size_t nstr = 1 + (size_t)m->n_imports + m->n_exports, slots = 4;
+    /* The import type table, only if some import has a type. */
+    int types = 0;
+    for (uint32_t i = 0; m->import_types && i < m->n_imports; i++) {
+        types |= m->import_types[i].type_hash != 0 || m->import_types[i].proto != NULL;
+    }
+
+    /* Strings: module name first, so it lands at offset 0; prototypes last,
+     * so a module without types interns exactly as before. */
+    size_t nstr = 1 + (size_t)m->n_imports * (types ? 2 : 1) + m->n_exports, slots = 4;
     size_t chars = strlen(m->name) + 1;
     while (slots < 2 * nstr) {
         slots *= 2;
@@ -309,6 +324,9 @@ int nm_write_image(const nm_wmodule_t *m, uint8_t **out, size_t *out_len, nm_det
     }
     for (uint32_t i = 0; i < m->n_exports; i++) {
         chars += strlen(m->exports[i].name) + 1;
+    }
+    for (uint32_t i = 0; types && i < m->n_imports; i++) {
+        chars += m->import_types[i].proto ? strlen(m->import_types[i].proto) + 1 : 0;
     }
     st.slots = calloc(slots, sizeof *st.slots);
     st.buf = malloc(chars);
@@ -323,7 +341,7 @@ int nm_write_image(const nm_wmodule_t *m, uint8_t **out, size_t *out_len, nm_det
 
     uint64_t total = (uint64_t)NM_HEADER_SIZE + m->text_size + m->data_size + reloc_size +
                      (uint64_t)m->n_imports * NM_IMPORT_SIZE + (uint64_t)m->n_exports * NM_EXPORT_SIZE +
-                     chars;
+                     chars + (types ? (uint64_t)m->n_imports * NM_IMPORT_TYPE_SIZE : 0);
     if (total > 0xFFFFFFFFu) {
         rc = fail(d, NM_ERR_INVAL, "module larger than 4 GB");
         goto out;
@@ -372,8 +390,26 @@ int nm_write_image(const nm_wmodule_t *m, uint8_t **out, size_t *out_len, nm_det
         p[9] = e->kind;
         nmf_wr16(p + 10, 0);
     }
+    uint32_t *proto_off = NULL;
+    if (types) {
+        /* Interned after every name, then written after the string table. */
+        proto_off = malloc((size_t)m->n_imports * sizeof *proto_off);
+        if (!proto_off) {
+            rc = fail(d, NM_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        for (uint32_t i = 0; i < m->n_imports; i++) {
+            const char *proto = m->import_types[i].proto;
+            proto_off[i] = proto ? intern(&st, proto, 0, &uses) : NM_NO_PROTO;
+        }
+    }
     memcpy(p, st.buf, st.len);
     p += st.len;
+    for (uint32_t i = 0; types && i < m->n_imports; i++, p += NM_IMPORT_TYPE_SIZE) {
+        nmf_wr32(p, m->import_types[i].type_hash);
+        nmf_wr32(p + 4, proto_off[i]);
+    }
+    free(proto_off);
     size_t size = (size_t)(p - img);
 
     uint8_t *h = img;
@@ -381,7 +417,7 @@ int nm_write_image(const nm_wmodule_t *m, uint8_t **out, size_t *out_len, nm_det
     nmf_wr16(h + NMF_OFF_VERSION, NM_FORMAT_VERSION);
     h[NMF_OFF_ARCH] = m->arch;
     h[NMF_OFF_FLOAT] = m->float_abi;
-    nmf_wr32(h + NMF_OFF_FLAGS, m->flags);
+    nmf_wr32(h + NMF_OFF_FLAGS, m->flags | (types ? NM_FLAG_IMPORT_TYPES : 0));
     nmf_wr32(h + NMF_OFF_IMAGE_SIZE, (uint32_t)size);
     nmf_wr32(h + NMF_OFF_TEXT_SIZE, m->text_size);
     nmf_wr32(h + NMF_OFF_DATA_SIZE, m->data_size);
@@ -412,6 +448,58 @@ out:
     free(st.buf);
     free(img);
     return rc;
+}
+
+int nm_slice_set_trailer(const uint8_t *slice, size_t len, uint32_t version, const uint8_t *key_id,
+                         uint8_t **out, size_t *out_len, nm_detail_t *d) {
+    nm_image_t img;
+    int rc = nm_image_parse(slice, len, &img, d);
+    if (rc != NM_OK) {
+        return rc;
+    }
+    if (img.flags & NM_FLAG_XIP_LINKED) {
+        return fail(d, NM_ERR_INVAL, "slice is XIP-linked: only a slice as built can carry a new trailer");
+    }
+    /* the body without any old trailer: the trailer is the last thing in an unlinked slice */
+    size_t body = img.image_size - ((img.flags & NM_FLAG_TRAILER) ? NM_TRAILER_SIZE : 0);
+    int keep = version != 0 || key_id != NULL;
+    size_t size = body + (keep ? NM_TRAILER_SIZE : 0);
+    uint8_t *o = calloc(1, size);
+    if (!o) {
+        return fail(d, NM_ERR_NOMEM, "out of memory");
+    }
+    memcpy(o, slice, body);
+    uint32_t flags = img.flags & ~(uint32_t)NM_FLAG_TRAILER;
+    if (keep) {
+        uint8_t *t = o + body;
+        flags |= NM_FLAG_TRAILER;
+        nmf_wr32(t, version);
+        nmf_wr32(t + 4, key_id ? NM_SIG_SIGNED : 0);
+        if (key_id) {
+            memcpy(t + 8, key_id, NM_KEY_ID_SIZE);
+        }
+    }
+    nmf_wr32(o + NMF_OFF_FLAGS, flags);
+    nmf_wr32(o + NMF_OFF_IMAGE_SIZE, (uint32_t)size);
+    nmf_wr32(o + NMF_OFF_CRC, nm_image_crc(o, (uint32_t)size));
+    *out = o;
+    *out_len = size;
+    nm_detail_set(d, "");
+    return NM_OK;
+}
+
+int nm_slice_put_signature(uint8_t *slice, size_t len, const uint8_t sig[NM_SIG_SIZE], nm_detail_t *d) {
+    nm_image_t img;
+    int rc = nm_image_parse(slice, len, &img, d);
+    if (rc != NM_OK) {
+        return rc;
+    }
+    if (!img.is_signed || (img.flags & NM_FLAG_XIP_LINKED)) {
+        return fail(d, NM_ERR_INVAL, "slice has no signed trailer to fill");
+    }
+    memcpy(slice + (img.signature - img.base), sig, NM_SIG_SIZE);
+    nmf_wr32(slice + NMF_OFF_CRC, nm_image_crc(slice, img.image_size));
+    return NM_OK;
 }
 
 int nm_write_universal(const uint8_t *const *slices, const size_t *lens, unsigned n, uint8_t **out,

@@ -20,6 +20,7 @@
  * already computed, which only relaxation would change) need nothing.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "link/link_internal.h"
@@ -375,19 +376,259 @@ static int xt_check_object(const nml_obj_t *o, unsigned arch, unsigned float_abi
     return NM_OK;
 }
 
+/* ---- literal pools ----
+ * gcc gives each function its own literals (and with -ffunction-sections,
+ * as clang always does, its own .literal section), so an object's literal
+ * pools hold the same word many times (mp_fun_table once for every
+ * function that calls through it): 4 bytes of text and a load-time
+ * relocation each. merge_literals keeps one copy of each word per object
+ * and points every L32R of a repeat at it: the copy kept is the first in
+ * section order, and TEXT keeps an object's sections in that order
+ * (text_in_order), so it precedes the instruction as the repeat did. Each
+ * pool's words are laid out relocated ones first, grouped by the section
+ * they point into (bss, text, imports), plain constants last, so the relocated words follow
+ * on and the .mpy's relocation ops need no address between them (and text
+ * words form runs). A pool is left as it is when anything but an L32R (or
+ * a section that is not loaded: .xt.lit, .xt.prop) points into it, when a
+ * symbol other than its section's is defined in it, or when it holds a
+ * relocation other than one R_XTENSA_32/PLT at a word's start. */
+
+/* The order of a pool's words: by what they point at (a .mpy relocates
+ * bss words, text words, then each import word), constants last. */
+enum { XT_BSS, XT_DATA, XT_UNDEF, XT_OTHER, XT_CONST };
+
+typedef struct xt_word {
+    uint32_t sec;   /* section index */
+    uint32_t idx;   /* word index in the section */
+    uint32_t sym;   /* relocated: symbol index; a constant: UINT32_MAX */
+    uint64_t value; /* relocated: addend with the word's in-place part; a constant: its value */
+    uint32_t cls;   /* order in the pool: XT_* */
+    uint32_t first; /* position (in section order) of the word kept for it: itself if none */
+    uint32_t at;    /* new offset in the section of the word kept */
+} xt_word_t;
+
+static int cmp_u64(uint64_t x, uint64_t y) {
+    return x < y ? -1 : x > y;
+}
+
+static int by_pos(const void *pa, const void *pb) {
+    const xt_word_t *x = pa, *y = pb;
+    return x->sec != y->sec ? cmp_u64(x->sec, y->sec) : cmp_u64(x->idx, y->idx);
+}
+
+static int by_key(const void *pa, const void *pb) {
+    const xt_word_t *x = pa, *y = pb;
+    return x->sym != y->sym ? cmp_u64(x->sym, y->sym) : x->value != y->value ? cmp_u64(x->value, y->value) : by_pos(pa, pb);
+}
+
+static int by_layout(const void *pa, const void *pb) {
+    const xt_word_t *x = pa, *y = pb;
+    return x->sec != y->sec ? cmp_u64(x->sec, y->sec) : x->cls != y->cls ? cmp_u64(x->cls, y->cls) : by_pos(pa, pb);
+}
+
+/* A literal pool whose words may move: 0 if not. Pools are .literal,
+ * .literal.FN (gcc, clang) and X.literal (clang, after a jump table in
+ * .rodata.X). */
+static int movable_pool(const nml_obj_t *o, uint32_t si) {
+    const nml_sec_t *s = &o->secs[si];
+    size_t nl = strlen(s->name);
+    if (s->type != NML_SHT_PROGBITS || !(s->flags & NML_SHF_ALLOC) || (s->flags & NML_SHF_WRITE) || !s->size ||
+        s->size % 4 ||
+        (strcmp(s->name, ".literal") != 0 && strncmp(s->name, ".literal.", 9) != 0 &&
+         (nl < 8 || strcmp(s->name + nl - 8, ".literal") != 0))) {
+        return 0;
+    }
+    for (size_t k = 0; k < s->nrels; k++) {
+        const nml_rel_t *r = &s->rels[k];
+        if (r->offset % 4 || r->offset >= s->size || (r->type != R_XTENSA_32 && r->type != R_XTENSA_PLT) ||
+            !r->has_addend) {
+            return 0;
+        }
+    }
+    for (uint32_t i = 1; i < o->nsyms; i++) {
+        if (o->syms[i].shndx == si && o->syms[i].type != NML_STT_SECTION) {
+            return 0;
+        }
+    }
+    for (uint32_t j = 1; j < o->nsecs; j++) {
+        const nml_sec_t *t = &o->secs[j];
+        if (!(t->flags & NML_SHF_ALLOC)) {
+            continue;
+        }
+        for (size_t k = 0; k < t->nrels; k++) {
+            const nml_rel_t *r = &t->rels[k];
+            const nml_sym_t *y = &o->syms[r->sym];
+            if (y->shndx != si) {
+                continue;
+            }
+            uint64_t off = y->value + (uint64_t)r->addend;
+            if (r->type != R_XTENSA_SLOT0_OP || t->type == NML_SHT_NOBITS || r->offset + 3 > t->size ||
+                off % 4 || off >= s->size) {
+                return 0;
+            }
+            const uint8_t *b = (t->bytes ? t->bytes : o->data + t->offset) + r->offset;
+            if ((b[0] & 0xf) != 0x1) { /* not L32R */
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+static int merge_literals(nml_obj_t *o, nml_arena_t *a, nml_err_t *e) {
+    if (o->nsecs < 2) {
+        return NM_OK;
+    }
+    /* the movable pools: where their words start in w[], their section symbol */
+    uint32_t *base = nml_alloc_array(a, o->nsecs + 1, sizeof *base);
+    uint32_t *secsym = nml_alloc_array(a, o->nsecs, sizeof *secsym);
+    if (!base || !secsym) {
+        return nml_fail(e, NM_ERR_NOMEM, "out of memory");
+    }
+    size_t n = 0;
+    for (uint32_t si = 1; si < o->nsecs; si++) {
+        base[si] = (uint32_t)n;
+        if (movable_pool(o, si)) {
+            n += (size_t)(o->secs[si].size / 4);
+        }
+    }
+    base[o->nsecs] = (uint32_t)n;
+    if (n < 2 || n > UINT32_MAX / 4) {
+        return NM_OK;
+    }
+    for (uint32_t i = 1; i < o->nsyms; i++) {
+        const nml_sym_t *y = &o->syms[i];
+        if (y->type == NML_STT_SECTION && y->shndx < o->nsecs && !secsym[y->shndx]) {
+            secsym[y->shndx] = i;
+        }
+    }
+    xt_word_t *w = nml_alloc_array(a, n, sizeof *w);
+    if (!w) {
+        return nml_fail(e, NM_ERR_NOMEM, "out of memory");
+    }
+    for (uint32_t si = 1; si < o->nsecs; si++) {
+        const nml_sec_t *s = &o->secs[si];
+        const uint8_t *old = s->bytes ? s->bytes : o->data + s->offset;
+        for (uint32_t i = 0; i < base[si + 1] - base[si]; i++) {
+            w[base[si] + i] = (xt_word_t){.sec = si, .idx = i, .sym = UINT32_MAX, .value = nml_rd32(old + 4 * i),
+                                          .cls = XT_CONST};
+        }
+        for (size_t k = 0; k < s->nrels && base[si + 1] > base[si]; k++) {
+            const nml_rel_t *r = &s->rels[k];
+            xt_word_t *x = &w[base[si] + r->offset / 4];
+            const nml_sym_t *y = &o->syms[r->sym];
+            if (x->sym != UINT32_MAX) {
+                return NM_OK; /* two relocations on one word: nothing merged (nothing changed yet) */
+            }
+            x->sym = r->sym;
+            x->value = (uint64_t)(r->addend + (int64_t)(int32_t)nml_rd32(old + r->offset));
+            x->cls = y->shndx == NML_SHN_UNDEF    ? XT_UNDEF
+                     : y->shndx >= o->nsecs       ? XT_OTHER
+                     : o->secs[y->shndx].type == NML_SHT_NOBITS ? XT_BSS
+                                                  : XT_DATA;
+        }
+    }
+    /* the word kept for each: the first equal one in section order, if its
+     * section has a symbol to point at it (else the first in the same section) */
+    qsort(w, n, sizeof *w, by_key);
+    size_t repeats = 0;
+    for (size_t i = 0, g = 0; i < n; i++) {
+        if (i == 0 || w[i].sym != w[i - 1].sym || w[i].value != w[i - 1].value) {
+            g = i;
+        }
+        size_t f = g;
+        if (w[g].sec != w[i].sec && !secsym[w[g].sec]) {
+            for (f = g; w[f].sec != w[i].sec; f++) {
+            }
+        }
+        w[i].first = base[w[f].sec] + w[f].idx;
+        repeats += f != i;
+    }
+    /* each pool's new layout */
+    qsort(w, n, sizeof *w, by_layout);
+    int moved = repeats > 0;
+    for (size_t i = 0, at = 0; i < n; i++) {
+        at = i > 0 && w[i].sec != w[i - 1].sec ? 0 : at;
+        if (w[i].first == base[w[i].sec] + w[i].idx) {
+            w[i].at = (uint32_t)at;
+            moved |= at != 4 * (size_t)w[i].idx;
+            at += 4;
+        }
+    }
+    if (!moved) {
+        return NM_OK;
+    }
+    qsort(w, n, sizeof *w, by_pos); /* w[base[si] + idx] again */
+    /* new contents, and the kept words' relocations with them */
+    for (uint32_t si = 1; si < o->nsecs; si++) {
+        nml_sec_t *s = &o->secs[si];
+        if (base[si + 1] == base[si]) {
+            continue;
+        }
+        const uint8_t *old = s->bytes ? s->bytes : o->data + s->offset;
+        uint32_t size = 0;
+        for (uint32_t i = base[si]; i < base[si + 1]; i++) {
+            size += w[i].first == i ? 4 : 0;
+        }
+        uint8_t *nb = nml_alloc(a, (size_t)size + 1);
+        if (!nb) {
+            return nml_fail(e, NM_ERR_NOMEM, "out of memory");
+        }
+        for (uint32_t i = base[si]; i < base[si + 1]; i++) {
+            if (w[i].first == i) {
+                memcpy(nb + w[i].at, old + 4 * (size_t)w[i].idx, 4);
+            }
+        }
+        size_t kept = 0;
+        for (size_t k = 0; k < s->nrels; k++) {
+            nml_rel_t r = s->rels[k];
+            const xt_word_t *x = &w[base[si] + r.offset / 4];
+            if (x->first == base[si] + x->idx) {
+                r.offset = x->at;
+                s->rels[kept++] = r;
+            }
+        }
+        s->nrels = kept;
+        s->bytes = nb;
+        s->size = size;
+    }
+    /* what points into the pools (L32Rs, .xt.* entries): at the word kept,
+     * through its section's symbol when it is in another pool */
+    for (uint32_t j = 1; j < o->nsecs; j++) {
+        nml_sec_t *t = &o->secs[j];
+        for (size_t k = 0; k < t->nrels; k++) {
+            nml_rel_t *r = &t->rels[k];
+            const nml_sym_t *y = &o->syms[r->sym];
+            uint32_t si = y->shndx;
+            if (si == NML_SHN_UNDEF || si >= o->nsecs || base[si + 1] == base[si]) {
+                continue;
+            }
+            uint64_t off = y->value + (uint64_t)r->addend;
+            if (off % 4 || off / 4 >= base[si + 1] - base[si]) {
+                continue; /* only in a section that is not loaded (movable_pool checked the rest) */
+            }
+            const xt_word_t *kept = &w[w[base[si] + off / 4].first];
+            if (kept->sec != si) {
+                r->sym = secsym[kept->sec];
+                y = &o->syms[r->sym];
+            }
+            r->addend = (int64_t)kept->at - (int64_t)y->value;
+        }
+    }
+    return NM_OK;
+}
+
 /* Every code section 4-aligned: L32R literals and CALLn targets need it,
  * and clang 22 gives the .literal section it makes (for literals of code
- * in .text) alignment 1. */
+ * in .text) alignment 1. Then the literal pools' repeated words merged. */
 static int xt_prepare_object(nml_obj_t *o, nml_arena_t *a, nml_err_t *e) {
-    (void)a;
-    (void)e;
     for (uint32_t si = 1; si < o->nsecs; si++) {
         nml_sec_t *s = &o->secs[si];
         if ((s->flags & NML_SHF_EXEC) && s->align < 4) {
             s->align = 4;
         }
     }
-    return NM_OK;
+    return merge_literals(o, a, e);
 }
 
 #define XT_ARCH(nm)                                                                                   \

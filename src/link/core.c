@@ -36,6 +36,10 @@ struct nml_gsym {
     int32_t import_idx, got_idx, stub_idx;
     nml_gsym_t *same; /* an earlier import that reaches the same thing (opt->same_import): this
                        * one uses its import index, GOT entry and stub; NULL: none */
+    /* Firmware symbols (c->fw) only: the type the symbol list gives, 0 and
+     * NULL if none (docs/format.md 2.3). */
+    uint32_t type_hash;
+    const char *proto;
 };
 
 typedef struct table {
@@ -259,7 +263,48 @@ static int read_file(ctx_t *c, const char *path, const uint8_t **data, size_t *s
     return NM_OK;
 }
 
-/* Firmware export list: one name per line, optional fields after it, '#' comments. */
+static int is_space(char ch) {
+    return ch == ' ' || ch == '\t' || ch == '\r';
+}
+
+/* The optional type fields of a symbol list line, after the name and its
+ * hash: `0xTYPE PROTOTYPE...` (docs/format.md 2.3), TYPE = nm_hash of the
+ * prototype, which runs to the end of the line. */
+static int fw_sym_type(ctx_t *c, const char *path, unsigned line, nml_gsym_t *g, char *f) {
+    char *e = f;
+    unsigned long v = 0;
+    int digits = 0;
+    if (e[0] == '0' && (e[1] == 'x' || e[1] == 'X')) {
+        for (e += 2; digits < 9 && ((*e >= '0' && *e <= '9') || (*e >= 'a' && *e <= 'f') ||
+                                    (*e >= 'A' && *e <= 'F'));
+             e++, digits++) {
+            v = v * 16 + (unsigned long)(*e <= '9' ? *e - '0' : (*e | 0x20) - 'a' + 10);
+        }
+    }
+    if (digits == 0 || digits > 8 || (*e && !is_space(*e))) {
+        return nml_fail(&c->err, NM_ERR_INVAL,
+                        "%s:%u: '%s': third field must be the type hash (0x and 1 to 8 hex digits)", path,
+                        line, g->name);
+    }
+    while (is_space(*e)) {
+        e++;
+    }
+    char *end = e + strlen(e);
+    while (end > e && is_space(end[-1])) {
+        *--end = 0;
+    }
+    if (*e && nm_hash(e) != (uint32_t)v) {
+        return nml_fail(&c->err, NM_ERR_INVAL, "%s:%u: '%s': type hash 0x%08lx is not nm_hash of `%s` (0x%08x)",
+                        path, line, g->name, v, e, (unsigned)nm_hash(e));
+    }
+    g->type_hash = (uint32_t)v;
+    g->proto = *e ? e : NULL;
+    return NM_OK;
+}
+
+/* Firmware export list: one name per line, '#' comments. After the name
+ * come, optionally, its hash (not checked: the loader hashes names itself)
+ * and the type fields (fw_sym_type). */
 static int load_fw_syms(ctx_t *c, const char *path) {
     const uint8_t *d;
     size_t n;
@@ -273,7 +318,9 @@ static int load_fw_syms(ctx_t *c, const char *path) {
     }
     memcpy(text, d, n);
     char *p = text, *end = text + n;
+    unsigned line = 0;
     while (p < end) {
+        line++;
         char *eol = memchr(p, '\n', (size_t)(end - p));
         if (!eol) {
             eol = end;
@@ -287,14 +334,27 @@ static int load_fw_syms(ctx_t *c, const char *path) {
             p++;
         }
         char *q = p;
-        while (*q && *q != ' ' && *q != '\t' && *q != '\r') {
+        while (*q && !is_space(*q)) {
             q++;
         }
+        char *rest = q + (*q != 0); /* the fields after the name */
         *q = 0;
         if (*p) {
             nml_gsym_t *g = table_get(c, &c->fw, p);
             if (!g) {
                 return nomem(c);
+            }
+            while (is_space(*rest)) {
+                rest++;
+            }
+            while (*rest && !is_space(*rest)) { /* the name's hash */
+                rest++;
+            }
+            while (is_space(*rest)) {
+                rest++;
+            }
+            if (*rest && (err = fw_sym_type(c, path, line, g, rest)) != NM_OK) {
+                return err;
             }
         }
         p = eol + 1;
@@ -2005,6 +2065,24 @@ static int fill_module(ctx_t *c, nml_result_t *res) {
     m->n_relocs = (uint32_t)c->nrelocs;
     m->imports = imp;
     m->n_imports = (uint16_t)c->nimports;
+    /* The types the symbol list gives, if any: the writer adds the import
+     * type table only when one import has one. */
+    m->import_types = NULL;
+    if (c->have_fw && c->nimports) {
+        nm_wimport_type_t *ty = nml_alloc_array(c->ra, c->nimports, sizeof(*ty));
+        if (!ty) {
+            return nomem(c);
+        }
+        for (size_t i = 0; i < c->nimports; i++) {
+            const nml_gsym_t *f = table_find(&c->fw, c->imports[i]->name);
+            ty[i].type_hash = f ? f->type_hash : 0;
+            ty[i].proto = f && f->proto ? nml_strdup(c->ra, f->proto) : NULL;
+            if (f && f->proto && !ty[i].proto) {
+                return nomem(c);
+            }
+        }
+        m->import_types = ty;
+    }
     return NM_OK;
 }
 

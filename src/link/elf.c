@@ -96,6 +96,12 @@ static int parse_sections(nml_obj_t *o, nml_arena_t *a, nml_err_t *e) {
             return nml_fail(e, NM_ERR_ELF, "%s: section %u: offset 0x%llx size 0x%llx outside the file (%zu bytes)",
                             o->name, i, (unsigned long long)s->offset, (unsigned long long)s->size, o->size);
         }
+        if (s->type == NML_SHT_NULL) {
+            s->offset = 0; /* no contents: nothing may read at its offset or size */
+            s->size = 0;
+        } else if (s->type == NML_SHT_NOBITS) {
+            s->offset = 0;
+        }
         if (s->size > 0x7fffffffu) {
             return nml_fail(e, NM_ERR_ELF, "%s: section %u: size 0x%llx too large", o->name, i,
                             (unsigned long long)s->size);
@@ -266,9 +272,10 @@ static int parse_relocs(nml_obj_t *o, nml_arena_t *a, nml_err_t *e) {
                             o->name, i, rs->name, rs->info, o->nsecs);
         }
         nml_sec_t *t = &o->secs[rs->info];
-        if (t->type == NML_SHT_REL || t->type == NML_SHT_RELA || t->type == NML_SHT_SYMTAB) {
+        if (t->type == NML_SHT_REL || t->type == NML_SHT_RELA || t->type == NML_SHT_SYMTAB ||
+            t->type == NML_SHT_NULL) {
             return nml_fail(e, NM_ERR_ELF, "%s: section %u (%s): relocates section %u (%s), which is not code or data",
-                            o->name, i, rs->name, rs->info, t->name);
+                            o->name, i, rs->name, rs->info, t->type == NML_SHT_NULL ? "of type NULL" : t->name);
         }
         size_t n = (size_t)(rs->size / want);
         if (n == 0) {

@@ -32,6 +32,9 @@ int nm_load(const nm_loader_config_t *cfg, nm_module_t *m, const void *buf, size
     nm_image_t img;
     int rc = nmld_verify(cfg, buf, len, &img, d);
     if (rc == NM_OK) {
+        rc = nm_trust_check(cfg, &img, d);
+    }
+    if (rc == NM_OK) {
         rc = nmld_resolve(cfg, &img, d);
     }
     if (rc == NM_OK) {

@@ -96,9 +96,15 @@ static int check_pic(const nm_image_t *img, nm_detail_t *d) {
 
 /* Common checks of nm_xip_link and nm_xip_size. */
 static int link_prepare(const nm_loader_config_t *cfg, const void *buf, size_t len,
-                        nm_image_t *img, nm_detail_t *d) {
+                        nm_image_t *img, int trust, nm_detail_t *d) {
     int rc = nmld_verify(cfg, buf, len, img, d);
     if (rc != NM_OK) {
+        return rc;
+    }
+    /* Before anything is written, an untrusted slice is refused. Relinking
+     * (a store moving an installed image) keeps the image's flags, so an
+     * image no installer verified still never loads under a policy. */
+    if (trust && !(img->flags & NM_FLAG_XIP_LINKED) && (rc = nm_trust_check(cfg, img, d)) != NM_OK) {
         return rc;
     }
     if (!(img->flags & NM_FLAG_XIP_LINKED) && img->image_size > 0xFFFFFFFFu - NM_XIP_RECORD_SIZE) {
@@ -138,7 +144,7 @@ int nm_xip_size(const nm_loader_config_t *cfg, const void *buf, size_t len, uint
         nm_detail_set(d, "nm_xip_size: NULL config or buffer");
         return NM_ERR_INVAL;
     }
-    int rc = link_prepare(cfg, buf, len, &img, d);
+    int rc = link_prepare(cfg, buf, len, &img, 0, d);
     if (rc != NM_OK) {
         return rc;
     }
@@ -162,7 +168,7 @@ int nm_xip_link(const nm_loader_config_t *cfg, const void *buf, size_t len, uint
         nm_detail_set(d, "nm_xip_link: NULL config, buffer or write callback");
         return NM_ERR_INVAL;
     }
-    int rc = link_prepare(cfg, buf, len, &img, d);
+    int rc = link_prepare(cfg, buf, len, &img, 1, d);
     if (rc != NM_OK) {
         return rc;
     }
@@ -194,7 +200,10 @@ int nm_xip_link(const nm_loader_config_t *cfg, const void *buf, size_t len, uint
     memcpy(hdr, img.base, NM_HEADER_SIZE);
     uint32_t body = relink ? img.image_size - NM_XIP_RECORD_SIZE : img.image_size;
     uint32_t size = body + NM_XIP_RECORD_SIZE;
-    put32(hdr + 8, img.flags | NM_FLAG_XIP_LINKED);
+    /* A slice whose signature the policy just verified is marked so that
+     * XIP loads need not verify it again (nm_load_xip). */
+    uint32_t checked = (cfg->n_trusted_keys && img.is_signed) ? NM_FLAG_SIG_CHECKED : 0;
+    put32(hdr + 8, img.flags | NM_FLAG_XIP_LINKED | checked);
     put32(hdr + 16, size);
     uint32_t crc = nm_crc32(0, hdr, NM_CRC_START - 4);
     crc = nm_crc32(crc, hdr + NM_CRC_START, NM_HEADER_SIZE - NM_CRC_START);
@@ -298,6 +307,9 @@ int nm_load_xip(const nm_loader_config_t *cfg, nm_module_t *m, const void *image
     memset(m, 0, sizeof *m);
     nm_image_t img;
     int rc = nmld_verify(cfg, image, len, &img, d);
+    if (rc == NM_OK) {
+        rc = nm_trust_check(cfg, &img, d);
+    }
     if (rc != NM_OK) {
         return rc;
     }

@@ -956,6 +956,101 @@ static int need_mounted(const nm_store_t *s, nm_detail_t *d) {
     return s && s->mounted ? NM_OK : fail(d, NM_ERR_INVAL, "not mounted", NULL);
 }
 
+/* n bytes at offset off of e's extent (which may cross blocks). */
+static int extent_read(const nm_store_t *s, const nm_store_entry_t *e, uint32_t off, uint8_t *b, uint32_t n) {
+    uint32_t bs = s->cfg->block_size;
+    while (n) {
+        uint32_t in = bs - off % bs, k = n < in ? n : in;
+        int rc = dev_read(s, e->start + off / bs, off % bs, b, k);
+        if (rc != NM_OK) {
+            return rc;
+        }
+        off += k;
+        b += k;
+        n -= k;
+    }
+    return NM_OK;
+}
+
+/* The module name (its first bytes: NM_STORE_NAME_MAX + 1 are enough to
+ * compare with a store-length name) and the version an installed image
+ * carries (0 without a trailer). */
+static int installed_id(const nm_store_t *s, const nm_store_entry_t *e, char name[NM_STORE_NAME_MAX + 2],
+                        uint32_t *version) {
+    uint8_t h[NM_HEADER_SIZE];
+    *version = 0;
+    int rc = extent_read(s, e, 0, h, sizeof h);
+    if (rc != NM_OK) {
+        return rc;
+    }
+    uint32_t flags = get32(h + 8), size = get32(h + 16);
+    /* the string table starts after text, data, relocations, imports, exports */
+    uint64_t strtab = (uint64_t)NM_HEADER_SIZE + get32(h + 20) + get32(h + 24) + get32(h + 56) +
+                      (uint64_t)(h[42] | h[43] << 8) * NM_IMPORT_SIZE + (uint64_t)(h[44] | h[45] << 8) * NM_EXPORT_SIZE;
+    uint32_t strtab_size = get32(h + 60), n = NM_STORE_NAME_MAX + 1;
+    if (strtab + strtab_size > size || size > e->size) {
+        return NM_ERR_CORRUPT;
+    }
+    n = strtab_size < n ? strtab_size : n;
+    if ((rc = extent_read(s, e, (uint32_t)strtab, (uint8_t *)name, n)) != NM_OK) {
+        return rc;
+    }
+    name[n] = '\0';
+    if (!(flags & NM_FLAG_TRAILER)) {
+        return NM_OK;
+    }
+    uint32_t back = NM_TRAILER_SIZE + ((flags & NM_FLAG_XIP_LINKED) ? NM_XIP_RECORD_SIZE : 0);
+    if (size < NM_HEADER_SIZE + back) {
+        return NM_ERR_CORRUPT;
+    }
+    uint8_t v[4];
+    if ((rc = extent_read(s, e, size - back, v, 4)) != NM_OK) {
+        return rc;
+    }
+    *version = get32(v);
+    return NM_OK;
+}
+
+/* installed_id's name (at most NM_STORE_NAME_MAX + 1 bytes) against a
+ * module's whole name: equal if the name fits and matches exactly. */
+static int same_module(const char *mod, const char *name) {
+    unsigned i = 0;
+    while (i <= NM_STORE_NAME_MAX && mod[i] && mod[i] == name[i]) {
+        i++;
+    }
+    return i <= NM_STORE_NAME_MAX ? mod[i] == name[i] : 0;
+}
+
+/* Rollback protection under a signature policy: no module may go in with
+ * a lower version than an installed one of the same module name, or than
+ * the entry it replaces. */
+static int rollback_check(const nm_store_t *s, const nm_image_t *img, const char *name, nm_detail_t *d) {
+    for (uint32_t i = 0; i < s->cfg->max_entries; i++) {
+        const nm_store_entry_t *e = &s->cfg->entries[i];
+        char mod[NM_STORE_NAME_MAX + 2];
+        uint32_t have;
+        if (e->state != NM_STORE_LIVE || installed_id(s, e, mod, &have) != NM_OK) {
+            continue; /* unreadable: `check` reports it; it cannot outrank anything */
+        }
+        if (strcmp(e->name, name) != 0 && !same_module(mod, img->strtab)) {
+            continue;
+        }
+        if (img->version < have) {
+            nm_detail_set(d, "module '");
+            nm_detail_cat(d, img->strtab);
+            nm_detail_cat(d, "' version ");
+            nm_detail_dec(d, img->version);
+            nm_detail_cat(d, " is older than installed '");
+            nm_detail_cat(d, e->name);
+            nm_detail_cat(d, "' version ");
+            nm_detail_dec(d, have);
+            nm_detail_cat(d, " (rollback refused)");
+            return NM_ERR_TRUST;
+        }
+    }
+    return NM_OK;
+}
+
 int nm_store_install(nm_store_t *s, const void *buf, size_t len, const char *name,
                      const nm_store_entry_t **out, nm_detail_t *d) {
     int rc = need_mounted(s, d);
@@ -976,8 +1071,16 @@ int nm_store_install(nm_store_t *s, const void *buf, size_t len, const char *nam
     if (img.flags & NM_FLAG_XIP_LINKED) {
         return fail(d, NM_ERR_XIP, "already XIP-linked: install its source slice", img.strtab);
     }
+    /* The signature policy, before anything is written: the slice as built
+     * is verified here (nm_xip_link would too, but copy mode does not link). */
+    if ((rc = nm_trust_check(c->loader, &img, d)) != NM_OK) {
+        return rc;
+    }
     if (!name) {
         name = img.strtab;
+    }
+    if (c->loader->n_trusted_keys && (rc = rollback_check(s, &img, name, d)) != NM_OK) {
+        return rc;
     }
     if ((rc = check_name(name, d)) != NM_OK) {
         return rc;

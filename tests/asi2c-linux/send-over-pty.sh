@@ -91,7 +91,7 @@ if grep -q "2 installs, 0 failed" "$dir/simbus.out"; then ok "the_target_install
     bad "the_target_installed_twice"; show "$dir"/simbus.*; fi
 
 if "$NATMOD" store ls "$img" >"$dir/ls.out" 2>"$dir/ls.err"; then
-    if grep -Eq "^hello +0x[0-9a-f]+ +321 .*x86_64/hard" "$dir/ls.out" && grep -Eq "^hello2 " "$dir/ls.out" &&
+    if grep -Eq "^hello +0x[0-9a-f]+ +381 .*x86_64/hard" "$dir/ls.out" && grep -Eq "^hello2 " "$dir/ls.out" &&
         ! grep -Eq "^other " "$dir/ls.out" && grep -q "^2 modules" "$dir/ls.out"; then
         ok "store_ls_lists_hello_and_hello2_and_not_the_refused_one"
     else

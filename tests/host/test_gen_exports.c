@@ -115,7 +115,8 @@ static void gen_exports_sorts_by_hash_and_writes_symbol_list(void) {
     CHECK_STR_CONTAINS(c, "const nm_export_t nm_fw_exports[] = {");
     CHECK_STR_CONTAINS(c, "const size_t nm_fw_n_exports = 6;");
     char want[128];
-    snprintf(want, sizeof want, "{0x%08xu, \"memcpy\", nm_fwx_memcpy}", nm_hash("memcpy"));
+    /* No declaration in the input: the type is unknown (0, NULL). */
+    snprintf(want, sizeof want, "{0x%08xu, \"memcpy\", nm_fwx_memcpy, 0, NULL}", nm_hash("memcpy"));
     CHECK_STR_CONTAINS(c, want);
     /* Table order is hash order too. */
     const char *prev_pos = c;
@@ -290,6 +291,99 @@ static void gen_exports_pipeline_respects_if_and_compiles_clean(void) {
                  inc_dir), 0);
 }
 
+/* The syms line of name, or "" (points into syms). */
+static const char *syms_line(char *syms, const char *name, char *out, size_t cap) {
+    out[0] = '\0';
+    size_t n = strlen(name);
+    for (const char *p = syms; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+        if (!strncmp(p, name, n) && p[n] == ' ') {
+            size_t k = strcspn(p, "\n");
+            k = k < cap - 1 ? k : cap - 1;
+            memcpy(out, p, k);
+            out[k] = '\0';
+            break;
+        }
+    }
+    return out;
+}
+
+/* Each export's normalised prototype and its hash, in the symbol list and
+ * the table: parameter names, storage classes, attributes and asm labels
+ * dropped, typedef names kept, spacing normalised; data gets its type. */
+static void gen_exports_records_normalised_prototypes(void) {
+    write_file("hal.h", "#include <stddef.h>\n#include <stdint.h>\n"
+                        "typedef struct regs { volatile uint32_t cr; } regs_t;\n"
+                        "extern int   hal_i2c_write( uint8_t addr ,const void*buf, size_t len )\n"
+                        "    __attribute__((nonnull(2)));\n"
+                        "void hal_timer(uint32_t ms, void (*cb)(void *ctx), void *ctx);\n"
+                        "static inline int hal_inl(int x) { return x; }\n"
+                        "regs_t *hal_regs(unsigned n);\n"
+                        "extern volatile uint32_t hal_tick;\n"
+                        "extern const uint8_t hal_table[16];\n"
+                        "int hal_old();\n"
+                        "int hal_fmt(const char *fmt, ...) __asm__(\"hal_fmt\");\n"
+                        "struct ops { int (*hal_nope)(int); };\n");
+    write_file("fw.c", "#include \"hal.h\"\n#include <string.h>\n#include \"natmod/export.h\"\n"
+                       "int hal_i2c_write(uint8_t a, const void *b, size_t n) { (void)a; (void)b; return (int)n; }\n"
+                       "int hal_old(int unused) { return unused; }\n"
+                       "NM_FW_EXPORT(hal_i2c_write);\nNM_FW_EXPORT(hal_timer);\nNM_FW_EXPORT(hal_inl);\n"
+                       "NM_FW_EXPORT(hal_regs);\nNM_FW_EXPORT(hal_tick);\nNM_FW_EXPORT(hal_table);\n"
+                       "NM_FW_EXPORT(hal_old);\nNM_FW_EXPORT(hal_fmt);\nNM_FW_EXPORT(memcpy);\n");
+    CHECK_EQ(run("'%s' -std=c11 -I'%s' -E fw.c -o fw.i", cc, inc_dir), 0);
+    CHECK_EQ(run("'%s' -o tab.c -s tab.syms fw.i 2>err.txt", gen), 0);
+    char *syms = read_file("tab.syms");
+    static const struct {
+        const char *name, *proto;
+    } want[] = {
+        {"hal_i2c_write", "int (uint8_t, const void *, size_t)"},
+        {"hal_timer", "void (uint32_t, void (*)(void *), void *)"},
+        {"hal_inl", "int (int)"},
+        {"hal_regs", "regs_t *(unsigned)"},
+        {"hal_tick", "volatile uint32_t"},
+        {"hal_table", "const uint8_t [16]"},
+        {"hal_old", "int (int)"}, /* the prototype of the definition replaces `()` */
+        {"hal_fmt", "int (const char *, ...)"},
+    };
+    char line[512], expect[512];
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        snprintf(expect, sizeof expect, "%s 0x%08x 0x%08x %s", want[i].name, nm_hash(want[i].name),
+                 nm_hash(want[i].proto), want[i].proto);
+        syms_line(syms, want[i].name, line, sizeof line);
+        if (strcmp(line, expect) != 0) {
+            fprintf(stderr, "  want: %s\n  got:  %s\n", expect, line);
+        }
+        CHECK(!strcmp(line, expect));
+    }
+    /* glibc's memcpy, whatever its attributes: the text has no parameter names. */
+    syms_line(syms, "memcpy", line, sizeof line);
+    CHECK_STR_CONTAINS(line, "void *(void *");
+    CHECK(!strstr(line, "__dest") && !strstr(line, "__attribute__"));
+    CHECK(!strstr(syms, "hal_nope"));
+    free(syms);
+    char *c = read_file("tab.c");
+    snprintf(expect, sizeof expect, "nm_fwx_hal_i2c_write, 0x%08xu, \"int (uint8_t, const void *, size_t)\"}",
+             nm_hash("int (uint8_t, const void *, size_t)"));
+    CHECK_STR_CONTAINS(c, expect);
+    free(c);
+    char *err = read_file("err.txt");
+    CHECK(!strstr(err, "warning")); /* every export's declaration was read */
+    free(err);
+    CHECK_EQ(run("'%s' -std=c11 -I'%s' -Wall -Wextra -Werror -pedantic -c tab.c -o tab.o 2>err.txt",
+                 cc, inc_dir), 0);
+
+    /* An export declared in a way the scanner cannot see: no type, a warning. */
+    CHECK_EQ(gen_from("extern const char nm_fw_export__ghost[1];\n", ""), 0);
+    syms = read_file("out.syms");
+    syms_line(syms, "ghost", line, sizeof line);
+    snprintf(expect, sizeof expect, "ghost 0x%08x", nm_hash("ghost"));
+    CHECK(!strcmp(line, expect));
+    free(syms);
+    err = read_file("err.txt");
+    CHECK_STR_CONTAINS(err, "warning");
+    CHECK_STR_CONTAINS(err, "ghost");
+    free(err);
+}
+
 static void gen_exports_marker_of_undeclared_symbol_does_not_compile(void) {
     write_file("typo.c", "#include \"natmod/export.h\"\nNM_FW_EXPORT(hal_prnit);\n");
     CHECK(run("'%s' -std=c11 -I'%s' -c typo.c -o typo.o 2>/dev/null", cc, inc_dir) != 0);
@@ -326,6 +420,7 @@ int main(int argc, char **argv) {
     RUN(gen_exports_fails_on_hash_collision_naming_both);
     RUN(gen_exports_hash_bits_option_forces_collisions);
     RUN(gen_exports_pipeline_respects_if_and_compiles_clean);
+    RUN(gen_exports_records_normalised_prototypes);
     RUN(gen_exports_marker_of_undeclared_symbol_does_not_compile);
     RUN(gen_exports_reports_missing_input);
     int rc = TEST_DONE();

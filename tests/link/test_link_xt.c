@@ -185,10 +185,15 @@ static void relocations_by_hand_both_literal_placements(void) {
     relocs_by_hand("xt_relocs_tsl.o");
 }
 
+static int l32r_loads(const uint8_t *t, uint32_t n, uint32_t off);
+
 /* features.c: links; each exported function's L32Rs (first 64 bytes,
  * decoded from the start: 3-byte instructions and 2-byte narrow ones) load
- * aligned literals before them that hold a TEXT, RW or import address. */
-static void features_link(const char *name, unsigned arch) {
+ * aligned literals before them that hold a TEXT, RW or import address.
+ * With literals in .literal sections (merged), no two words an L32R loads
+ * hold the same relocated address: gcc and clang repeat mp_fun_table-like
+ * words in every function's pool (docs/mpy.md, Xtensa). */
+static void features_link(const char *name, unsigned arch, int merged) {
     if (!exists(obj(name))) {
         printf("skipped %s: not built\n", name);
         return;
@@ -221,14 +226,31 @@ static void features_link(const char *name, unsigned arch) {
         CHECK((v >= TB && v <= TB + m->text_size) || (v >= RB && v <= RB + m->data_size + m->bss_size) ||
               (v >= IMPORT_BASE && v < IMPORT_BASE + 16u * m->n_imports));
     }
+    int lits = 0, repeats = 0;
+    for (uint32_t i = 0; i < m->n_relocs; i++) {
+        uint32_t a = m->relocs[i].site;
+        if (a >= m->text_size || !l32r_loads(m->text, m->text_size, a)) {
+            continue;
+        }
+        lits++;
+        for (uint32_t k = i + 1; k < m->n_relocs; k++) {
+            uint32_t b = m->relocs[k].site;
+            repeats += b < m->text_size && rd32(l.text + b) == rd32(l.text + a) && l32r_loads(m->text, m->text_size, b);
+        }
+    }
+    CHECK(lits >= 10);
+    if (merged && repeats) {
+        fprintf(stderr, "%s: %d relocated literal words repeated\n", name, repeats);
+    }
+    CHECK(merged ? repeats == 0 : 1);
     unload(&l);
     nml_result_free(&res);
 }
 
 static void features_link_for_both_abis(void) {
-    features_link("features_xt.o", NM_ARCH_XTENSA);
-    features_link("features_xt_tsl.o", NM_ARCH_XTENSA);
-    features_link("features_xtw.o", NM_ARCH_XTENSAWIN);
+    features_link("features_xt.o", NM_ARCH_XTENSA, 1);
+    features_link("features_xt_tsl.o", NM_ARCH_XTENSA, 0); /* literals in .text: left where they are */
+    features_link("features_xtw.o", NM_ARCH_XTENSAWIN, 1);
 }
 
 static void expect_error(int rc, int code, const char *const *parts) {

@@ -69,7 +69,7 @@ static void build_insn(void) {
         exit(2);
     }
     add("rv32_insn_every_form", "NM_ERR_ARCH", rv, rv_len);
-    static const nm_export_t fw[] = {{0, "fw_a", (const void *)(uintptr_t)0x08001000u}};
+    static const nm_export_t fw[] = {{0, "fw_a", (const void *)(uintptr_t)0x08001000u, 0, NULL}};
     nm_export_t ex = fw[0];
     ex.hash = nm_hash(ex.name);
     nm_loader_config_t cfg = {.arch = NM_ARCH_RV32IMC, .exports = &ex, .n_exports = 1};
@@ -107,6 +107,73 @@ static void build_insn(void) {
         free(b);
     }
     free(rv);
+}
+
+/* The import type table (docs/format.md 2.3). test_corpus's board exports
+ * host_add as `int (int, int)`: the pcrel module recording that loads, one
+ * recording another prototype is refused; then malformed tables. */
+static void build_import_types(const uint8_t *untyped, size_t untyped_len) {
+    static const char *const proto_ok = "int (int, int)", *proto_old = "int (int)", *proto_var = "volatile int";
+    nm_wimport_type_t types[2] = {{nm_hash(proto_ok), proto_ok}, {nm_hash(proto_var), proto_var}};
+    uint8_t *typed, *changed;
+    size_t typed_len, changed_len;
+    if (x_build_pcrel_types(&typed, &typed_len, NULL, types)) {
+        fprintf(stderr, "gen_corpus: typed writer failed\n");
+        exit(2);
+    }
+    types[0] = (nm_wimport_type_t){nm_hash(proto_old), proto_old};
+    if (x_build_pcrel_types(&changed, &changed_len, NULL, types)) {
+        fprintf(stderr, "gen_corpus: typed writer failed\n");
+        exit(2);
+    }
+    nm_image_t v;
+    nm_image_parse(typed, typed_len, &v, NULL);
+    const uint32_t tab = (uint32_t)(v.import_types - typed);
+    add("import_types_valid", "NM_OK", typed, typed_len);
+    add("import_type_changed_in_firmware", "NM_ERR_NOSYM", changed, changed_len);
+    patch("import_types_proto_out_of_range", "NM_ERR_CORRUPT", typed, typed_len, tab + 4, 4, v.strtab_size, 1);
+    patch("import_types_proto_empty", "NM_ERR_CORRUPT", typed, typed_len, tab + 4, 4, v.strtab_size - 1, 1);
+    patch("import_types_hash_mismatch", "NM_ERR_CORRUPT", typed, typed_len, tab + 8, 4, 0xDEADBEEF, 1);
+    patch("import_types_flag_without_table", "NM_ERR_CORRUPT", untyped, untyped_len, 8, 4,
+          NM_FLAG_RW_PCREL | NM_FLAG_IMPORT_TYPES, 1);
+    free(typed);
+    free(changed);
+}
+
+/* The public key of RFC 8032's TEST 1: the fuzz target (fuzz_loader.c)
+ * trusts it, so seeds signed with its key id reach the verifier. */
+static const uint8_t rfc_pk[NM_PUBKEY_SIZE] = {
+    0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5, 0x4b, 0xfe, 0xd3, 0xc9, 0x64, 0x07, 0x3a,
+    0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6, 0x23, 0x25, 0xaf, 0x02, 0x1a, 0x68, 0xf7, 0x07, 0x51, 0x1a};
+
+/* Slices with a trailer (docs/format.md 2.2): a version alone, a signed one
+ * (a signature that does not verify: without a policy it loads), and the
+ * trailer's malformations. */
+static void build_trailer(const uint8_t *good, size_t good_len) {
+    uint8_t *v, *s;
+    size_t vl, sl;
+    uint8_t id[NM_KEY_ID_SIZE], sig[NM_SIG_SIZE];
+    nm_key_id(rfc_pk, id);
+    for (unsigned i = 0; i < sizeof sig; i++) {
+        sig[i] = (uint8_t)(i * 37 + 5);
+    }
+    sig[63] = 0x0f; /* S below L: the verifier gets as far as the equation */
+    if (nm_slice_set_trailer(good, good_len, 7, NULL, &v, &vl, NULL) ||
+        nm_slice_set_trailer(good, good_len, 9, id, &s, &sl, NULL) || nm_slice_put_signature(s, sl, sig, NULL)) {
+        fprintf(stderr, "gen_corpus: trailer writer failed\n");
+        exit(2);
+    }
+    const uint32_t t = (uint32_t)vl - NM_TRAILER_SIZE;
+    add("trailer_version_only", "NM_OK", v, vl);
+    add("trailer_signed_bad_signature", "NM_OK", s, sl);
+    patch("trailer_unknown_sig_flags", "NM_ERR_CORRUPT", v, vl, t + 4, 4, 0x80, 1);
+    patch("trailer_unsigned_with_key_id", "NM_ERR_CORRUPT", v, vl, t + 8, 1, 0x42, 1);
+    patch("trailer_sig_checked_not_linked", "NM_ERR_CORRUPT", s, sl, 8, 4,
+          NM_FLAG_RW_PCREL | NM_FLAG_TRAILER | NM_FLAG_SIG_CHECKED, 1);
+    patch("trailer_flag_without_trailer", "NM_ERR_CORRUPT", good, good_len, 8, 4,
+          NM_FLAG_RW_PCREL | NM_FLAG_TRAILER, 1);
+    free(v);
+    free(s);
 }
 
 static void build(void) {
@@ -159,6 +226,8 @@ static void build(void) {
     build_insn();
     add("wrong_float_soft", "NM_ERR_FLOAT_ABI", soft, soft_len);
     add("missing_import", "NM_ERR_NOSYM", missing, missing_len);
+    build_import_types(good, good_len);
+    build_trailer(good, good_len);
     add("init_returns_1", "NM_ERR_INIT", init1, init1_len);
 
     /* universal containers */

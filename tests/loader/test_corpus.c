@@ -37,8 +37,9 @@ int main(int argc, char **argv) {
         return 2;
     }
     nm_export_t ex[2] = {
-        {nm_hash("host_add"), "host_add", (const void *)(uintptr_t)host_add},
-        {nm_hash("marker"), "marker", (const void *)&marker},
+        {nm_hash("host_add"), "host_add", (const void *)(uintptr_t)host_add, nm_hash("int (int, int)"),
+         "int (int, int)"},
+        {nm_hash("marker"), "marker", (const void *)&marker, 0, NULL},
     };
     qsort(ex, 2, sizeof ex[0], cmp_export);
     char path[512], line[256];

@@ -374,7 +374,7 @@ int main(void) {
         printf("mmap(MAP_32BIT) failed\n1 passed, 1 failed\n");
         return 1;
     }
-    exports[0] = (nm_export_t){nm_hash("fw_a"), "fw_a", ram + 0x8000};
+    exports[0] = (nm_export_t){nm_hash("fw_a"), "fw_a", ram + 0x8000, 0, NULL};
     RUN(fields_match_the_assembler);
     RUN(hi_plus_lo_decode_to_the_address);
     RUN(xip_link_matches_gnu_ld_and_relinks_exactly);

@@ -43,7 +43,7 @@ static void make_exports(const char *without) {
         if (without && strcmp(all[i].name, without) == 0) {
             continue;
         }
-        host_exports[n_host_exports++] = (nm_export_t){nm_hash(all[i].name), all[i].name, all[i].addr};
+        host_exports[n_host_exports++] = (nm_export_t){nm_hash(all[i].name), all[i].name, all[i].addr, 0, NULL};
     }
     qsort(host_exports, n_host_exports, sizeof host_exports[0], cmp_export);
 }
@@ -83,7 +83,7 @@ static void export_find_confirms_the_name(void) {
     CHECK(nm_export_find(host_exports, n_host_exports, "nope") == NULL);
     CHECK(nm_export_find(host_exports, 0, "host_add") == NULL);
     /* a hash match alone never binds */
-    nm_export_t fake[1] = {{nm_hash("foo"), "bar", (const void *)&marker}};
+    nm_export_t fake[1] = {{nm_hash("foo"), "bar", (const void *)&marker, 0, NULL}};
     CHECK(nm_export_find(fake, 1, "foo") == NULL);
     CHECK(nm_export_find(fake, 1, "bar") == NULL);
 }

@@ -65,8 +65,8 @@ static nm_loader_config_t config(void) {
 }
 
 static void set_exports(void *a, void *b) {
-    exports[0] = (nm_export_t){nm_hash("fw_a"), "fw_a", a};
-    exports[1] = (nm_export_t){nm_hash("fw_b"), "fw_b", b};
+    exports[0] = (nm_export_t){nm_hash("fw_a"), "fw_a", a, 0, NULL};
+    exports[1] = (nm_export_t){nm_hash("fw_b"), "fw_b", b, 0, NULL};
     if (exports[0].hash > exports[1].hash) {
         nm_export_t t = exports[0];
         exports[0] = exports[1];

@@ -62,7 +62,8 @@ static inline int x_build_const(uint8_t **out, size_t *len, const char *name, ui
  *  64 bump:     mov eax,[rip+counter]; add eax,1; mov [rip+counter],eax; ret
  */
 #define X_PCREL_RW 80u
-static inline int x_build_pcrel(uint8_t **out, size_t *len, const char *const *imports) {
+static inline int x_build_pcrel_types(uint8_t **out, size_t *len, const char *const *imports,
+                                      const nm_wimport_type_t *types) {
     static uint8_t text[80];
     static uint8_t data[28];
     memset(text, 0xCC, sizeof text);
@@ -141,7 +142,12 @@ static inline int x_build_pcrel(uint8_t **out, size_t *len, const char *const *i
     m.n_exports = 8;
     m.init_idx = 3;
     m.deinit_idx = 4;
+    m.import_types = types; /* NULL: none (docs/format.md 2.3) */
     return nm_write_image(&m, out, len, NULL);
+}
+
+static inline int x_build_pcrel(uint8_t **out, size_t *len, const char *const *imports) {
+    return x_build_pcrel_types(out, len, imports, NULL);
 }
 
 /*

@@ -26,7 +26,7 @@ typedef struct sf_geom {
 } sf_geom_t;
 
 /* A firmware export for linked modules: never called, only bound. */
-static const nm_export_t sf_exports[] = {{0, "ext_fn", (const void *)(uintptr_t)0x08001235u}};
+static const nm_export_t sf_exports[] = {{0, "ext_fn", (const void *)(uintptr_t)0x08001235u, 0, NULL}};
 
 typedef struct sf_store {
     nm_bd_emu_t emu;

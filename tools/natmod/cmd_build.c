@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "cli_link.h"
+#include "cli_xtwin.h"
 #include "natmod/abi.h"
 
 #define MAX_ARGS 256
@@ -32,10 +33,6 @@ static const char *const rv_flags[] = {"-Os", "-mcmodel=medlow", "-fno-exception
 /* Xtensa: -mlongcalls makes calls that reach the firmware (l32r + callx0
  * through a literal the loader relocates); literals in .literal sections. */
 static const char *const xt_flags[] = {"-Os", "-fno-exceptions", "-fno-unwind-tables", NULL};
-/* windowed (clang): no frame pointer, or clang 22 moves the stack for
- * outgoing stack arguments with MOVSP, which raises the Alloca exception
- * when the caller's window is spilled (docs/board-xtensa.md) */
-static const char *const xtw_flags[] = {"-Os", "-fno-exceptions", "-fno-unwind-tables", "-fomit-frame-pointer", NULL};
 
 enum { LIBS_NONE, LIBS_NEWLIB, LIBS_PICOLIBC };
 
@@ -58,52 +55,9 @@ static const struct arch_tool arch_tools[] = {
     {NM_ARCH_RV32IMC, NM_FLOAT_SOFT, "riscv64-unknown-elf-gcc", "NATMOD_CC_RV32", {"-march=rv32imc", "-mabi=ilp32", NULL}, rv_flags, LIBS_PICOLIBC},
     /* call0 (ESP8266): Debian's gcc-xtensa-lx106; -print-file-name finds picolibc-xtensa-lx106-elf's libc.a */
     {NM_ARCH_XTENSA, NM_FLOAT_SOFT, "xtensa-lx106-elf-gcc", "NATMOD_CC_XTENSA", {"-mlongcalls", NULL}, xt_flags, LIBS_NEWLIB},
-    /* windowed (ESP32): clang, see XTWIN_* below; no C library or libgcc for it in Debian */
-    {NM_ARCH_XTENSAWIN, NM_FLOAT_SOFT, "clang-22", "NATMOD_CC_XTENSAWIN", {"--target=xtensa", NULL}, xtw_flags, LIBS_NONE},
+    /* windowed (ESP32): clang with cli_xtwin_cc_flags (cli_xtwin.h); no C library or libgcc for it in Debian */
+    {NM_ARCH_XTENSAWIN, NM_FLOAT_SOFT, "clang-22", "NATMOD_CC_XTENSAWIN", {NULL}, xt_flags, LIBS_NONE},
 };
-
-/* Windowed Xtensa with clang (22): the core options of an LX6 such as the
- * ESP32's that QEMU's de212 also has (no MUL32_HIGH, FP, BOOLEANS:
- * soft float), given to the front end (-Xclang -target-feature) and the
- * assembler (cc1as). Not +density: clang 22 emits the literal pool that
- * follows a function without aligning it, and narrow instructions make it
- * odd more often. The pool is aligned by compiling to assembly, adding
- * ".p2align 2" before each ".literal_position", and assembling that
- * (fix_literal_pools); the header search path is picolibc's (lx106
- * package: plain C headers). -ffunction-sections (common_flags) is
- * needed too: without it clang 22 fails "fixup value must be 4-byte
- * aligned" on calls inside one section. */
-static const char *const xtwin_features[] = {"+windowed", "+mul32", "+div32", "+mul16", "+nsa",
-                                             "+minmax", "+sext", "+clamps", "+loop", "+mac16", NULL};
-#define XT_PICOLIBC_INC "/usr/lib/xtensa-lx106-elf/include"
-
-/* Copy the assembly in to out, adding ".p2align 2" before each
- * ".literal_position" line. */
-static int fix_literal_pools(const char *in, const char *out) {
-    FILE *f = fopen(in, "r");
-    if (!f) {
-        return cli_fail(NM_ERR_IO, "build: cannot read %s: %s", in, strerror(errno));
-    }
-    FILE *g = fopen(out, "w");
-    if (!g) {
-        fclose(f);
-        return cli_fail(NM_ERR_IO, "build: cannot write %s: %s", out, strerror(errno));
-    }
-    char line[4096];
-    while (fgets(line, sizeof line, f)) {
-        const char *t = line + strspn(line, " \t");
-        if (!strncmp(t, ".literal_position", 17)) {
-            fputs("\t.p2align 2\n", g);
-        }
-        fputs(line, g);
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (fclose(g) != 0 || bad) {
-        return cli_fail(NM_ERR_IO, "build: cannot write %s", out);
-    }
-    return 0;
-}
 
 /* RISC-V: Debian's gcc-riscv64-unknown-elf is multilib and comes with
  * picolibc (picolibc-riscv64-unknown-elf) as its only C library. gcc finds
@@ -114,11 +68,6 @@ static int fix_literal_pools(const char *in, const char *out) {
  * the specs' directories for -print-file-name. */
 #define RV_GCC "riscv64-unknown-elf-gcc"
 #define RV_PICOLIBC "/usr/lib/picolibc/riscv64-unknown-elf"
-
-static int is_clang(const char *cc) {
-    const char *slash = strrchr(cc, '/');
-    return strstr(slash ? slash + 1 : cc, "clang") != NULL;
-}
 
 struct argv_buf {
     const char *v[MAX_ARGS + 1];
@@ -197,12 +146,14 @@ static void build_help(void) {
          "  --no-libc         do not offer libm.a/libc.a to the linker\n"
          "  --keep DIR        keep the object files in DIR (made, with its parents, if missing)\n"
          "  --no-gc           keep sections no export reaches\n"
+         CLI_SIGN_HELP
          "  -v                print the commands; -q print nothing on success");
 }
 
 int cmd_build(int argc, char **argv) {
     const char *arch = NULL, *fabi = NULL, *out = NULL, *cc = NULL, *keep = NULL, *olevel = NULL;
-    int quiet = 0, verbose = 0, no_libc = 0, rc = 0;
+    int quiet = 0, verbose = 0, no_libc = 0, rc = 0, so;
+    cli_sign_t sign = {0};
     nml_options_t opt;
     memset(&opt, 0, sizeof opt);
     opt.gc_sections = 1;
@@ -226,6 +177,12 @@ int cmd_build(int argc, char **argv) {
     } while (0)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
+        if ((so = cli_sign_opt(argc, argv, &i, &sign)) < 0) {
+            rc = cli_exit_code(NM_ERR_INVAL);
+            goto done;
+        } else if (so) {
+            continue;
+        }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             build_help();
             goto done;
@@ -298,7 +255,7 @@ int cmd_build(int argc, char **argv) {
     const char *incdir = cli_include_dir();
     static char incflag[4200];
     snprintf(incflag, sizeof incflag, "-I%s", incdir);
-    int rv = tool->libs == LIBS_PICOLIBC, clang = is_clang(cc);
+    int rv = tool->libs == LIBS_PICOLIBC, clang = cli_is_clang(cc);
     const char *picolibc = getenv("NATMOD_PICOLIBC_RV");
     picolibc = picolibc && *picolibc ? picolibc : RV_PICOLIBC;
     static char rv_inc[4200];
@@ -314,14 +271,9 @@ int cmd_build(int argc, char **argv) {
         rc = cli_exit_code(NM_ERR_INVAL);
         goto done;
     }
+    /* windowed Xtensa with clang: compiled through assembly (cli_xtwin_compile) */
     int xtwin = opt.arch == NM_ARCH_XTENSAWIN && clang;
-    for (const char *const *f = xtwin_features; xtwin && *f; f++) {
-        if (push(&base, "-Xclang") || push(&base, "-target-feature") || push(&base, "-Xclang") || push(&base, *f)) {
-            rc = cli_exit_code(NM_ERR_INVAL);
-            goto done;
-        }
-    }
-    if (xtwin && (push(&base, "-isystem") || push(&base, XT_PICOLIBC_INC))) {
+    if (xtwin && push_list(&base, cli_xtwin_cc_flags)) {
         rc = cli_exit_code(NM_ERR_INVAL);
         goto done;
     }
@@ -385,8 +337,7 @@ int cmd_build(int argc, char **argv) {
             owned[n_owned++] = asm_out;
         }
         if (push_list(&a, common_flags) || (olevel && push(&a, olevel)) || push(&a, incflag) ||
-            push(&a, "-Wall") || push(&a, xtwin ? "-S" : "-c") || push(&a, s) || push(&a, "-o") ||
-            push(&a, xtwin ? asm_in : obj)) {
+            push(&a, "-Wall")) {
             rc = cli_exit_code(NM_ERR_INVAL);
             goto done;
         }
@@ -396,29 +347,15 @@ int cmd_build(int argc, char **argv) {
                 goto done;
             }
         }
-        if ((rc = run(&a, verbose, NULL, 0))) {
-            goto done;
-        }
         if (xtwin) {
-            struct argv_buf as = {.n = 0};
-            if ((rc = fix_literal_pools(asm_in, asm_out)) || push(&as, cc) || push(&as, "-cc1as") ||
-                push(&as, "-triple") || push(&as, "xtensa") || push(&as, "-filetype") || push(&as, "obj")) {
-                rc = rc ? rc : cli_exit_code(NM_ERR_INVAL);
+            if ((rc = cli_xtwin_compile("build", (char *const *)a.v, s, asm_in, asm_out, obj, verbose))) {
                 goto done;
             }
-            for (const char *const *f = xtwin_features; *f; f++) {
-                if (push(&as, "-target-feature") || push(&as, *f)) {
-                    rc = cli_exit_code(NM_ERR_INVAL);
-                    goto done;
-                }
-            }
-            if (push(&as, asm_out) || push(&as, "-o") || push(&as, obj)) {
-                rc = cli_exit_code(NM_ERR_INVAL);
-                goto done;
-            }
-            if ((rc = run(&as, verbose, NULL, 0))) {
-                goto done;
-            }
+        } else if (push(&a, "-c") || push(&a, s) || push(&a, "-o") || push(&a, obj)) {
+            rc = cli_exit_code(NM_ERR_INVAL);
+            goto done;
+        } else if ((rc = run(&a, verbose, NULL, 0))) {
+            goto done;
         }
         inputs[opt.n_inputs++].path = obj;
     }
@@ -484,7 +421,7 @@ int cmd_build(int argc, char **argv) {
     opt.extra_exports = exports;
     opt.n_extra_exports = n_exports;
     opt.verbose = verbose;
-    rc = cli_link_write(&opt, out, quiet);
+    rc = cli_link_write(&opt, &sign, out, quiet);
 done:
     if (!keep && tmpdir[0]) {
         for (size_t k = 0; k < n_owned; k++) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_sign.h"
 #include "natmod/format.h"
 #include "natmod/mpy.h"
 
@@ -35,6 +36,46 @@ static void print_reloc_counts(const nm_image_t *img) {
                    (unsigned)counts[k][1], (unsigned)counts[k][2]);
         }
     }
+}
+
+/* --key PUB: public keys a signed slice is checked against. */
+#define INFO_MAX_KEYS 8
+static uint8_t info_keys[INFO_MAX_KEYS][NM_PUBKEY_SIZE];
+static int info_n_keys;
+
+/* The trailer's lines; NM_ERR_TRUST if keys were given and none verifies. */
+static int info_trailer(const char *path, const nm_image_t *img) {
+    if (!(img->flags & NM_FLAG_TRAILER)) {
+        printf("  version:      0 (no trailer)\n  signature:    none\n");
+        return info_n_keys ? cli_fail(NM_ERR_TRUST, "%s: module '%s' is not signed", path, img->strtab) : 0;
+    }
+    printf("  version:      %u\n", (unsigned)img->version);
+    if (!img->is_signed) {
+        printf("  signature:    none\n");
+        return info_n_keys ? cli_fail(NM_ERR_TRUST, "%s: module '%s' is not signed", path, img->strtab) : 0;
+    }
+    char hex[2 * NM_KEY_ID_SIZE + 1];
+    cli_key_id_hex(img->key_id, hex);
+    if (img->flags & NM_FLAG_XIP_LINKED) {
+        printf("  signature:    key %s (XIP-linked: %s)\n", hex,
+               (img->flags & NM_FLAG_SIG_CHECKED) ? "verified by its installer" : "not verified by its installer");
+        return 0;
+    }
+    if (!info_n_keys) {
+        printf("  signature:    key %s (not checked: give --key NAME.pub)\n", hex);
+        return 0;
+    }
+    for (int k = 0; k < info_n_keys; k++) {
+        uint8_t id[NM_KEY_ID_SIZE];
+        nm_key_id(info_keys[k], id);
+        if (memcmp(id, img->key_id, NM_KEY_ID_SIZE) == 0) {
+            int ok = cli_verify_with(img, info_keys[k]) == 0;
+            printf("  signature:    key %s, %s\n", hex, ok ? "verifies" : "DOES NOT VERIFY");
+            return ok ? 0 : cli_fail(NM_ERR_TRUST, "%s: module '%s': bad signature (key %s)", path, img->strtab, hex);
+        }
+    }
+    printf("  signature:    key %s, not one of the keys given\n", hex);
+    return cli_fail(NM_ERR_TRUST, "%s: module '%s' is signed by key %s, not by a key given", path, img->strtab, hex);
 }
 
 /* One .nmod slice; heading (the file name line) is printed once there is
@@ -71,6 +112,7 @@ static int info_slice(const char *path, const char *heading, const uint8_t *buf,
                (unsigned)img.xip_text_addr, (unsigned)img.xip_rw_addr, (unsigned)img.xip_bind_crc,
                (unsigned)img.xip_src_crc);
     }
+    int trust = info_trailer(path, &img);
     printf("  image:        %u bytes\n", (unsigned)img.image_size);
     printf("  text:         %u bytes (align %u)\n", (unsigned)img.text_size, 1u << img.text_align_log2);
     printf("  data:         %u bytes (incl. GOT %u x %u at +0x%x) (align %u)\n", (unsigned)img.data_size,
@@ -83,7 +125,13 @@ static int info_slice(const char *path, const char *heading, const uint8_t *buf,
     for (uint32_t i = 0; i < img.n_imports; i++) {
         nm_import_info_t im;
         if (nm_image_import(&img, i, &im) == NM_OK) {
-            printf("    [%u] %08x %s\n", (unsigned)i, (unsigned)im.hash, im.name);
+            if (im.proto) { /* linked against a symbol list with types: the firmware ABI check */
+                printf("    [%u] %08x %s: %s\n", (unsigned)i, (unsigned)im.hash, im.name, im.proto);
+            } else if (im.type_hash) {
+                printf("    [%u] %08x %s (type %08x)\n", (unsigned)i, (unsigned)im.hash, im.name, (unsigned)im.type_hash);
+            } else {
+                printf("    [%u] %08x %s\n", (unsigned)i, (unsigned)im.hash, im.name);
+            }
         }
     }
     printf("  exports:      %u\n", (unsigned)img.n_exports);
@@ -114,7 +162,7 @@ static int info_slice(const char *path, const char *heading, const uint8_t *buf,
                 }
                 printf("\n");
             } else if (r.target >= NM_TARGET_IMPORT0) {
-                nm_import_info_t im = {0, "?"};
+                nm_import_info_t im = {.name = "?"};
                 nm_image_import(&img, r.target - NM_TARGET_IMPORT0, &im);
                 printf("    reloc %s+0x%05x %s += %s\n", where, (unsigned)off, r.kind ? "ptr64" : "ptr32", im.name);
             } else {
@@ -123,7 +171,7 @@ static int info_slice(const char *path, const char *heading, const uint8_t *buf,
             }
         }
     }
-    return 0;
+    return trust;
 }
 
 /* A qstr's text, quoted, with anything unprintable escaped and long ones cut. */
@@ -262,21 +310,38 @@ int cmd_info(int argc, char **argv) {
     int verbose = 0, rc = 0, nfiles = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            puts("usage: natmod info [-v] MODULE.nmod|MODULE.mpy...\n"
+            puts("usage: natmod info [-v] [--key K.pub] MODULE.nmod|MODULE.mpy...\n"
                  "\n"
                  "Show each module's arch(s), sizes, imports, exports, relocation counts\n"
                  "by kind and CRC status; for a universal module, every slice. For a\n"
                  "MicroPython .mpy: header, qstr table, code kind and sizes, and every\n"
                  "relocation op (the file is checked as strictly as a .nmod).\n"
-                 "  -v   also list every relocation (.nmod)");
+                 "  -v            also list every relocation (.nmod)\n"
+                 "  --key K.pub   check each signed slice against this public key (repeatable);\n"
+                 "                exit status 24 (not trusted) if a slice is unsigned or does not verify");
             return 0;
         }
         if (!strcmp(argv[i], "-v")) {
             verbose = 1;
+        } else if (!strcmp(argv[i], "--key")) {
+            const char *k = cli_optarg(argc, argv, &i);
+            if (!k) {
+                return cli_exit_code(NM_ERR_INVAL);
+            }
+            if (info_n_keys == INFO_MAX_KEYS) {
+                return cli_fail(NM_ERR_INVAL, "info: at most %d --key options", INFO_MAX_KEYS);
+            }
+            if ((rc = cli_read_pubkey(k, info_keys[info_n_keys++]))) {
+                return rc;
+            }
         }
     }
     for (int i = 1; i < argc; i++) {
         const char *path = argv[i];
+        if (!strcmp(path, "--key")) {
+            i++;
+            continue;
+        }
         if (path[0] == '-') {
             if (strcmp(path, "-v")) {
                 return cli_fail(NM_ERR_INVAL, "info: unknown option '%s'", path);

@@ -7,7 +7,7 @@
 #include "cli_link.h"
 #include "link/link.h"
 
-int cli_link_write(const nml_options_t *opt, const char *out_path, int quiet) {
+int cli_link_write(const nml_options_t *opt, const cli_sign_t *sign, const char *out_path, int quiet) {
     nml_result_t res;
     char detail[8192] = ""; /* room for a line per undefined symbol */
     int err = nml_link(opt, &res, detail, sizeof detail);
@@ -17,6 +17,19 @@ int cli_link_write(const nml_options_t *opt, const char *out_path, int quiet) {
     uint8_t *img = NULL;
     size_t len = 0;
     err = nml_write_nmod(&res, &img, &len, detail, sizeof detail);
+    if (!err && sign && cli_sign_wanted(sign)) {
+        uint8_t *signed_img;
+        size_t signed_len;
+        int st = cli_sign_module(sign, out_path, img, len, &signed_img, &signed_len);
+        if (st) {
+            free(img);
+            nml_result_free(&res);
+            return st; /* cli_sign_module said why */
+        }
+        free(img);
+        img = signed_img;
+        len = signed_len;
+    }
     if (!err) {
         err = cli_write_file(out_path, img, len);
         if (!err && !quiet) {
@@ -48,6 +61,7 @@ static void link_help(void) {
          "  --syms FILE       firmware symbol list: imports it lacks fail at link time\n"
          "  --export SYM      export SYM even if it is not marked NM_EXPORT\n"
          "  --no-gc           keep sections no export reaches\n"
+         CLI_SIGN_HELP
          "  -q                print nothing on success\n"
          "\n"
          "Exports are the default-visibility global functions and objects of the\n"
@@ -57,6 +71,7 @@ static void link_help(void) {
 int cmd_link(int argc, char **argv) {
     const char *arch = NULL, *fabi = NULL, *out = NULL;
     int quiet = 0;
+    cli_sign_t sign = {0};
     nml_options_t opt;
     memset(&opt, 0, sizeof opt);
     opt.gc_sections = 1;
@@ -70,6 +85,13 @@ int cmd_link(int argc, char **argv) {
     }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        int so = cli_sign_opt(argc, argv, &i, &sign);
+        if (so < 0) {
+            rc = cli_exit_code(NM_ERR_INVAL);
+            goto done;
+        } else if (so) {
+            continue;
+        }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             link_help();
             goto done;
@@ -117,7 +139,7 @@ int cmd_link(int argc, char **argv) {
         snprintf(defout, sizeof defout, "%.*s.nmod", (int)n, base);
         out = defout;
     }
-    rc = cli_link_write(&opt, out, quiet);
+    rc = cli_link_write(&opt, &sign, out, quiet);
 done:
     free(inputs);
     free(exports);

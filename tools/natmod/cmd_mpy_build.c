@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "cli_mpy.h"
+#include "cli_xtwin.h"
 #include "natmod/abi.h"
 #include "natmod/mpy.h"
 
@@ -571,8 +572,9 @@ done:
 /* ---- natmod mpy build ---- */
 
 /* The compiler and flags per arch, as py/dynruntime.mk has them (the archs
- * natmod's .mpy linker handles; x86 and xtensawin (clang only) it does not build). RISC-V: gcc
- * with picolibc (its only C library in Debian), whose libc.a holds libm. */
+ * natmod's .mpy linker handles; x86 it does not build). RISC-V: gcc with
+ * picolibc (its only C library in Debian), whose libc.a holds libm.
+ * xtensawin: clang-22 (Debian has no windowed gcc), see cli_xtwin.h. */
 struct mpy_arch {
     const char *name;
     uint8_t arch;
@@ -594,8 +596,12 @@ static const struct mpy_arch mpy_archs[] = {
      {"-march=rv32imac", "-mabi=ilp32", "-mno-relax", NULL}, "NONE"},
     {"rv64imc", NM_ARCH_RV64IMC, "riscv64-unknown-elf-gcc", "NATMOD_CC_RV64",
      {"-march=rv64imac", "-mabi=lp64", "-mno-relax", NULL}, "NONE"},
-    /* dynruntime.mk: CROSS = xtensa-lx106-elf-, -mforce-l32 (xtensawin: natmod mpy link only, see docs/mpy.md) */
-    {"xtensa", NM_ARCH_XTENSA, "xtensa-lx106-elf-gcc", "NATMOD_CC_XTENSA", {"-mforce-l32", NULL}, "FLOAT"},
+    /* dynruntime.mk: CROSS = xtensa-lx106-elf-, -mforce-l32, MICROPY_FLOAT_IMPL none */
+    {"xtensa", NM_ARCH_XTENSA, "xtensa-lx106-elf-gcc", "NATMOD_CC_XTENSA", {"-mforce-l32", NULL}, "NONE"},
+    /* dynruntime.mk: CROSS = xtensa-esp32-elf-, no flags; natmod: clang-22 with
+     * cli_xtwin_cc_flags in place of -fpic (a gcc given with --cc gets
+     * dynruntime.mk's flags as they are) */
+    {"xtensawin", NM_ARCH_XTENSAWIN, "clang-22", "NATMOD_CC_XTENSAWIN", {NULL}, "FLOAT"},
 };
 #define RV_GCC "riscv64-unknown-elf-gcc"
 #define RV_PICOLIBC "/usr/lib/picolibc/riscv64-unknown-elf"
@@ -604,10 +610,6 @@ static int is_rv(const struct mpy_arch *a) {
     return a->arch == NM_ARCH_RV32IMC || a->arch == NM_ARCH_RV64IMC;
 }
 
-static int is_clang(const char *cc) {
-    const char *slash = strrchr(cc, '/');
-    return strstr(slash ? slash + 1 : cc, "clang") != NULL;
-}
 #define N_MPY_ARCHS (sizeof mpy_archs / sizeof mpy_archs[0])
 
 static const struct mpy_arch *find_arch(const char *name) {
@@ -766,16 +768,19 @@ static void build_help(void) {
          "the compiler's libgcc and libm (members pulled only when needed).\n"
          ".o and .a arguments go to the linker as they are. .py sources are not supported.\n"
          "\n"
-         "  --arch ARCH        x64, armv6m, armv7m, armv7emsp, armv7emdp, rv32imc, rv64imc, xtensa\n"
+         "  --arch ARCH        x64, armv6m, armv7m, armv7emsp, armv7emdp, rv32imc, rv64imc, xtensa,\n"
+         "                     xtensawin (clang-22, through assembly)\n"
          "  --mpy-dir DIR      the MicroPython tree (adds -I DIR; its static qstrs are checked)\n"
          "  --no-mpy-dir       no MicroPython tree: the -I options provide py/dynruntime.h\n"
          "  -o FILE            output (default: MOD.mpy)\n"
          "  --name MOD         module name (default: the first source's base name)\n"
          "  -I DIR, -D DEF     passed to the compiler\n"
          "  --cflags \"FLAGS\"   more compiler flags (split at spaces)\n"
-         "  --float-impl IMPL  none, float or double (default: float on armv6m/armv7m/armv7emsp)\n"
-         "  --cc COMPILER      compiler (default: dynruntime.mk's, or $NATMOD_CC_X64 / _ARM / _RV32 /\n"
-         "                     _RV64); on RISC-V a clang gets --target and picolibc's headers\n"
+         "  --float-impl IMPL  none, float or double (default dynruntime.mk's: double on x64, armv7emdp;\n"
+         "                     float on armv6m, armv7m, armv7emsp, xtensawin; none on RISC-V, xtensa)\n"
+         "  --cc COMPILER      compiler (default: dynruntime.mk's, clang-22 on xtensawin, or $NATMOD_CC_X64 /\n"
+         "                     _ARM / _RV32 / _RV64 / _XTENSA / _XTENSAWIN); on RISC-V a clang gets\n"
+         "                     --target and picolibc's headers\n"
          "  --arch-flags F     rv32imc: the extensions the code uses (zba,zcmp or a number)\n"
          "  -l LIB.a           an archive to link (members pulled on demand)\n"
          "  --firmware FW.elf  firmware ELF: its symbols may be used at their addresses\n"
@@ -890,18 +895,20 @@ int cmd_mpy_build(int argc, char **argv) {
 #undef NEED_ARG
     if (!arch_name) {
         rc = cli_fail(NM_ERR_INVAL,
-                      "mpy build: --arch is required (x64, armv6m, armv7m, armv7emsp, armv7emdp, rv32imc, rv64imc, xtensa)");
+                      "mpy build: --arch is required (x64, armv6m, armv7m, armv7emsp, armv7emdp, rv32imc, rv64imc, xtensa, "
+                      "xtensawin)");
         goto done;
     }
     const struct mpy_arch *arch = find_arch(arch_name);
     if (!arch) {
-        static const char *const later[] = {"x86", "xtensawin"};
+        static const char *const later[] = {"x86"};
         int known = 0;
         for (size_t k = 0; k < sizeof later / sizeof later[0]; k++) {
             known |= !strcmp(arch_name, later[k]);
         }
         rc = cli_fail(known ? NM_ERR_UNSUPPORTED : NM_ERR_INVAL,
-                      "mpy build: %s arch '%s' (x64, armv6m, armv7m, armv7emsp, armv7emdp, rv32imc, rv64imc, xtensa)",
+                      "mpy build: %s arch '%s' (x64, armv6m, armv7m, armv7emsp, armv7emdp, rv32imc, rv64imc, xtensa, "
+                      "xtensawin)",
                       known ? "natmod cannot build .mpy files for" : "unknown", arch_name);
         goto done;
     }
@@ -981,7 +988,8 @@ int cmd_mpy_build(int argc, char **argv) {
         cc = getenv(arch->cc_env);
         cc = cc && *cc ? cc : arch->cc;
     }
-    int rv = is_rv(arch), clang = is_clang(cc);
+    int rv = is_rv(arch), clang = cli_is_clang(cc);
+    int xtwin = arch->arch == NM_ARCH_XTENSAWIN && clang;
     const char *rv_target = arch->arch == NM_ARCH_RV64IMC ? "--target=riscv64-unknown-elf" : "--target=riscv32-unknown-elf";
     if (push_words(&cc_arch, cc) || (rv && clang && sl_push(&cc_arch, strdup(rv_target))) ||
         push_all(&cc_arch, arch->flags)) {
@@ -1025,12 +1033,17 @@ int cmd_mpy_build(int argc, char **argv) {
     static const char *const cflags[] = {"-std=c99", "-Os", "-Wall", "-Werror", "-DNDEBUG", "-DNO_QSTR",
                                          "-DMICROPY_ENABLE_DYNRUNTIME", NULL};
     static const char *const arch_common[] = {"-fpic", "-fno-common", "-U_FORTIFY_SOURCE", NULL};
+    /* clang 22 refuses -fpic for Xtensa ("PIC relocations are not
+     * supported"); it means nothing there: code reaches every address
+     * through a literal word the .mpy relocates (gcc's -fpic only marks
+     * call targets' words R_XTENSA_PLT) */
     static const char *const gc_flags[] = {"-ffunction-sections", "-fdata-sections", NULL};
     /* dynruntime.mk's order: CFLAGS, then CFLAGS_ARCH, then the float impl */
     if (push_words(&base, cc) || sl_push(&base, strdup("-I.")) || (mpy_inc && sl_push(&base, mpy_inc)) ||
-        push_all(&base, cflags) || sl_push(&base, cfg_def) || push_all(&base, arch_common) ||
+        push_all(&base, cflags) || sl_push(&base, cfg_def) || push_all(&base, arch_common + xtwin) ||
         (rv && clang && sl_push(&base, strdup(rv_target))) || push_all(&base, arch->flags) ||
-        (rv_extra.n && push_all(&base, (const char *const *)rv_extra.v)) || sl_push(&base, float_def) ||
+        (rv_extra.n && push_all(&base, (const char *const *)rv_extra.v)) ||
+        (xtwin && push_all(&base, cli_xtwin_cc_flags)) || sl_push(&base, float_def) ||
         push_all(&base, gc_flags)) {
         OOM();
     }
@@ -1056,6 +1069,28 @@ int cmd_mpy_build(int argc, char **argv) {
             OOM();
         }
         sl_free(&cmd);
+        if (xtwin) {
+            /* through assembly: OBJ.s and OBJ.x.s beside OBJ.o (cli_xtwin.h) */
+            if (sl_push(&inputs, obj)) {
+                OOM();
+            }
+            size_t ol = strlen(obj) - 2; /* without ".o" */
+            char *as1 = malloc(ol + 3), *as2 = malloc(ol + 5);
+            if (!as1 || !as2) {
+                free(as1);
+                free(as2);
+                OOM();
+            }
+            snprintf(as1, ol + 3, "%.*s.s", (int)ol, obj);
+            snprintf(as2, ol + 5, "%.*s.x.s", (int)ol, obj);
+            rc = cli_xtwin_compile("mpy build", base.v, srcs.v[k], as1, as2, obj, verbose);
+            free(as1);
+            free(as2);
+            if (rc) {
+                goto done;
+            }
+            continue;
+        }
         if (push_all(&cmd, (const char *const *)base.v) || sl_push(&cmd, strdup("-o")) || sl_push(&cmd, strdup(obj)) ||
             sl_push(&cmd, strdup("-c")) || sl_push(&cmd, strdup(srcs.v[k])) || sl_push(&inputs, obj)) {
             OOM();
@@ -1079,7 +1114,9 @@ int cmd_mpy_build(int argc, char **argv) {
     /* libgcc and libm last: the linker pulls a member only for a symbol still
      * undefined, so offering them costs nothing when they are not needed. */
     const char *queries[2] = {"-print-libgcc-file-name", "-print-file-name=libm.a"};
-    for (int q = 0; q < 2; q++) {
+    /* none for xtensawin with clang: clang has no Xtensa builtins library,
+     * and lx106's libgcc is call0 code */
+    for (int q = 0; q < (xtwin ? 0 : 2); q++) {
         if (rv && q == 1) {
             /* picolibc's libc.a (which holds libm), in its multilib directory:
              * gcc 12 does not search the specs' directories for -print-file-name */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_link.h"
 #include "format/writer.h"
 #include "natmod/format.h"
 
@@ -18,15 +19,23 @@ int cmd_pack(int argc, char **argv) {
     size_t lens[PACK_MAX];
     unsigned n = 0;
     int rc = 0;
+    cli_sign_t sign = {0};
     for (int i = 1; i < argc && !rc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            puts("usage: natmod pack -o OUT.nmod MODULE.nmod...\n"
+            puts("usage: natmod pack -o OUT.nmod [--sign NAME.key] [--version N] MODULE.nmod...\n"
                  "\n"
                  "Combine single-arch modules into one universal module that holds one\n"
                  "slice per (arch, float ABI); a board's loader or installer uses only its\n"
-                 "own slice. Universal inputs are flattened. Duplicate arches are refused.");
+                 "own slice. Universal inputs are flattened. Duplicate arches are refused.\n"
+                 "With --sign or --version, every slice gets that trailer.\n\n" CLI_SIGN_HELP);
             return 0;
+        }
+        int so = cli_sign_opt(argc, argv, &i, &sign);
+        if (so < 0) {
+            return cli_exit_code(NM_ERR_INVAL);
+        } else if (so) {
+            continue;
         }
         if (!strcmp(a, "-o")) {
             if (!(out = cli_optarg(argc, argv, &i))) {
@@ -86,7 +95,18 @@ int cmd_pack(int argc, char **argv) {
         size_t len = 0;
         nm_detail_t d = {{0}};
         int err = nm_write_universal(slices, lens, n, &img, &len, &d);
-        if (err) {
+        if (!err && cli_sign_wanted(&sign)) {
+            uint8_t *signed_img;
+            size_t signed_len;
+            if ((rc = cli_sign_module(&sign, out, img, len, &signed_img, &signed_len)) == 0) {
+                free(img);
+                img = signed_img;
+                len = signed_len;
+            }
+        }
+        if (rc) {
+            /* cli_sign_module said why */
+        } else if (err) {
             rc = cli_fail(err, "pack: %s", d.msg[0] ? d.msg : nm_strerror(err));
         } else if ((err = cli_write_file(out, img, len))) {
             rc = cli_exit_code(err);

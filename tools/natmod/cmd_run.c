@@ -7,6 +7,7 @@
 
 #include "board.h"
 #include "cli.h"
+#include "cli_sign.h"
 #include "natmod/format.h"
 
 #define MAX_FN 128
@@ -31,7 +32,9 @@ static void run_help(void) {
          "             the window region, then one line per block (its flash pages\n"
          "             read+execute, its RAM pages right after them) (implies --xip)\n"
          "  --periph   print the simulated peripherals before and after unload\n"
-         "  --stats    print the loader's memory use (to stderr)");
+         "  --stats    print the loader's memory use (to stderr)\n"
+         "  --trust K.pub  the board takes only modules signed by this key (repeatable;\n"
+         "             refused with exit 24 otherwise: docs/trust.md)");
 }
 
 /* Split "fn:1,-2,0x10" into name and integer args. */
@@ -143,6 +146,12 @@ int cmd_run(int argc, char **argv) {
         return cli_fail(NM_ERR_NOMEM, "out of memory");
     }
     /* Parse and check everything before loading anything. */
+    static cli_trust_t trust; /* --trust: the board's signature policy */
+    int trc = cli_trust_take(&argc, argv, &trust);
+    if (trc) {
+        free(calls);
+        return trc;
+    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int rc = 0;
@@ -222,6 +231,8 @@ int cmd_run(int argc, char **argv) {
         free(calls);
         return cli_fail(err, "run: host board init failed: %s", nm_strerror(err));
     }
+    board.cfg.trusted_keys = (const uint8_t(*)[NM_PUBKEY_SIZE])trust.keys;
+    board.cfg.n_trusted_keys = trust.n;
     nm_module_t mod;
     nm_detail_t d = {{0}};
     if (cs) {

@@ -24,6 +24,7 @@
 #include "asi2c/sim.h"
 #include "board.h"
 #include "cli.h"
+#include "cli_sign.h"
 #include "natmod/format.h"
 #include "natmod/xfer.h"
 
@@ -47,6 +48,8 @@ static void send_help(void) {
          "\n"
          "--sim only:\n"
          "  --board-arch A [--board-float F]  the simulated target's arch (default x86_64)\n"
+         "  --trust K.pub       the simulated target takes only modules signed by K\n"
+         "                      (repeatable; a refusal comes back as exit 24)\n"
          "  --t-poll-us US      Initiator pause between exchanges (default 100000)\n"
          "  --crash-responder-at-ms T   the host side crashes at T ms (simulated) and is\n"
          "                      reset by the target; its sender restarts and resumes\n"
@@ -64,6 +67,9 @@ typedef struct send_opts {
     unsigned n_corrupt;
     cli_geometry_t g;
 } send_opts_t;
+
+/* --trust K.pub (--sim): the simulated target's signature policy. */
+static cli_trust_t sim_trust;
 
 static int parse_u(const char *opt, const char *v, uint64_t max, uint64_t *out) {
     char *end;
@@ -301,6 +307,8 @@ static int run_sim(const send_opts_t *o, const uint8_t *mod, size_t len) {
     /* The simulated target: the host board's firmware, or another arch
      * (to try a refusal). */
     nm_loader_config_t lc = board->cfg;
+    lc.trusted_keys = (const uint8_t(*)[NM_PUBKEY_SIZE])sim_trust.keys;
+    lc.n_trusted_keys = sim_trust.n;
     int rc = 0;
     if (o->barch && cli_parse_arch(o->barch, o->bfloat, &lc.arch, &lc.float_abi) != NM_OK) {
         rc = cli_exit_code(NM_ERR_INVAL);
@@ -500,7 +508,13 @@ int cmd_send(int argc, char **argv) {
     }
     send_opts_t o;
     memset(&o, 0, sizeof o);
-    int rc = parse_opts(argc, argv, &o);
+    int rc = cli_trust_take(&argc, argv, &sim_trust);
+    if (!rc) {
+        rc = parse_opts(argc, argv, &o);
+    }
+    if (!rc && sim_trust.n && !o.sim) {
+        rc = cli_fail(NM_ERR_INVAL, "send: --trust (the simulated target's keys) needs --sim");
+    }
     if (rc) {
         return rc;
     }

@@ -17,6 +17,7 @@
 
 #include "board.h"
 #include "cli.h"
+#include "cli_sign.h"
 #include "natmod/format.h"
 #include "store_map.h"
 
@@ -34,9 +35,11 @@ static void store_help(void) {
          "\n"
          "  format  IMAGE [--size BYTES | --blocks N] [--meta-blocks M]\n"
          "                          create an empty store (default 1M; K and M suffixes)\n"
-         "  install IMAGE MODULE.nmod [--name NAME]\n"
+         "  install IMAGE MODULE.nmod [--name NAME] [--trust K.pub]...\n"
          "                          write the x86_64 slice as NAME (default: the module's\n"
-         "                          name); an installed NAME is replaced atomically\n"
+         "                          name); an installed NAME is replaced atomically.\n"
+         "                          With --trust, only a module signed by one of those\n"
+         "                          keys and not older than the installed one (exit 24)\n"
          "  rm      IMAGE NAME      remove a module\n"
          "  ls      IMAGE           list modules (offset, size, blocks, arch, crc, flags)\n"
          "  defrag  IMAGE [--budget BLOCKS]\n"
@@ -358,11 +361,17 @@ static int store_install(int argc, char **argv, nm_host_board_t *b) {
     cli_geometry_t g = {0, 0, 0};
     const char *image = NULL, *path = NULL, *name = NULL;
     static const char *const opts[] = {"--name"};
-    int rc = parse_args("install", argc, argv, &g, (const char **[]){&image, &path}, 2, 2, opts,
+    static cli_trust_t trust; /* --trust: the board's signature policy */
+    int rc = cli_trust_take(&argc, argv, &trust);
+    if (!rc) {
+        rc = parse_args("install", argc, argv, &g, (const char **[]){&image, &path}, 2, 2, opts,
                         (const char **[]){&name}, 1);
+    }
     if (rc) {
         return rc;
     }
+    b->cfg.trusted_keys = (const uint8_t(*)[NM_PUBKEY_SIZE])trust.keys;
+    b->cfg.n_trusted_keys = trust.n;
     uint8_t *buf;
     size_t len;
     int err = cli_read_file(path, &buf, &len);

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "cli_mpy.h"
+#include "cli_sign.h"
 #include "natmod/format.h"
 #include "natmod/mpy.h"
 #include "natmod/store.h"
@@ -21,6 +22,8 @@ static const struct {
     {"link", cmd_link, "link ELF objects and archives into a .nmod"},
     {"pack", cmd_pack, "combine single-arch modules into one universal module"},
     {"info", cmd_info, "show what a module holds (each slice of a universal one)"},
+    {"keygen", cmd_keygen, "make an Ed25519 key pair for signing modules"},
+    {"sign", cmd_sign, "sign every slice of a module (and set its version)"},
     {"run", cmd_run, "load a module on the host board and call an export"},
     {"store", cmd_store, "make and manage a module store image (format, install, ls, ...)"},
     {"send", cmd_send, "install a module on another board over the asi2c link"},
