@@ -5,8 +5,8 @@
 # 1 KB and 16 KB module on the M0 (micro:bit) and the M4F (mps2-an386),
 # the check's peak stack (measured: the firmware paints the stack below
 # its frame and finds the deepest word the check changed), and the
-# verifier's code size (.text of sha512.c + ed25519.c + trust.c, -Os, as
-# the firmware would build it), next to published figures for comparison.
+# verifier's size in flash (.text and .rodata of sha512.c + ed25519.c +
+# trust.c, -Os, as a firmware would build them), next to published figures for comparison.
 # Usage: bench/trust-verify.sh [BUILD_DIR]   (natmod and nm-gen-exports built there)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -62,14 +62,14 @@ row m4f mps2-an386 0x00200000 0x003F0000 8192 NM_ARCH_ARMV7EMSP NM_FLOAT_HARD ar
     -mfloat-abi=hard -mfpu=fpv4-sp-d16
 
 echo
-echo "== verifier code size (arm-none-eabi-gcc -Os -ffunction-sections, .text)"
+echo "== verifier size (arm-none-eabi-gcc -Os -ffunction-sections: .text + .rodata, its constant tables included)"
 printf "%-26s %8s %8s\n" "" "M0" "M4F"
 size_of() { # cpu-flags... -> text bytes of the three files
     t=0
     for f in sha512 ed25519 trust; do
         arm-none-eabi-gcc "$@" -mthumb -Os -ffreestanding -ffunction-sections -std=c11 -I"$top/include" -I"$top/src" \
             -c "$top/src/loader/$f.c" -o "$work/$f.o"
-        t=$((t + $(arm-none-eabi-size -A "$work/$f.o" | awk '/^\.text/ { s += $2 } END { print s + 0 }')))
+        t=$((t + $(arm-none-eabi-size -A "$work/$f.o" | awk '/^\.(text|rodata)/ { s += $2 } END { print s + 0 }')))
     done
     echo $t
 }
@@ -78,5 +78,7 @@ m4=$(size_of -mcpu=cortex-m4 -mfloat-abi=hard -mfpu=fpv4-sp-d16)
 printf "%-26s %8d %8d\n" "natmod (SHA-512+Ed25519)" "$m0" "$m4"
 echo
 echo "Published, for comparison (not measured here):"
-echo "  p256-m, ECDSA P-256 verify (Cortex-M0): about 2.9 KB code, 784 B stack (figures quoted by issue 18)"
-echo "  MCUboot: see docs/trust.md for its Ed25519 build"
+echo "  p256-m, ECDSA P-256 verify: about 2.9 KB code, 784 B stack (figures quoted by issue 18)"
+echo "  MCUboot's Ed25519 work (runtimeco MCUB-68, FRDM-K64F, Cortex-M4 at 120 MHz): the ref10 reference"
+echo "    verifies in 21 ms (about 2.5 M cycles) with over 100 KB of code; TweetNaCl in a few KB takes 760 ms"
+echo "    (about 91 M cycles). MCUboot signs a SHA-256 of the image (prehash), natmod the module itself."
