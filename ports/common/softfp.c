@@ -438,34 +438,35 @@ float NM_SOFTFP_NAME(__floatundisf)(uint64_t i) {
     return sf_out(sfp_from_int(0, i, &sfp_single));
 }
 
-int NM_SOFTFP_NAME(__eqsf2)(float a, float b) {
+/* sfp_cmp's -1/0/1, and `unordered` when either is a NaN (libgcc: eq, ne,
+ * lt, le give 1 then, gt and ge -1). */
+static int sf_compare(float a, float b, int unordered) {
     int r = sfp_cmp(sf_in(a), sf_in(b), &sfp_single);
-    return r == 2 ? 1 : r;
+    return r == 2 ? unordered : r;
+}
+
+int NM_SOFTFP_NAME(__eqsf2)(float a, float b) {
+    return sf_compare(a, b, 1);
 }
 
 int NM_SOFTFP_NAME(__nesf2)(float a, float b) {
-    int r = sfp_cmp(sf_in(a), sf_in(b), &sfp_single);
-    return r == 2 ? 1 : r;
+    return sf_compare(a, b, 1);
 }
 
 int NM_SOFTFP_NAME(__ltsf2)(float a, float b) {
-    int r = sfp_cmp(sf_in(a), sf_in(b), &sfp_single);
-    return r == 2 ? 1 : r;
+    return sf_compare(a, b, 1);
 }
 
 int NM_SOFTFP_NAME(__lesf2)(float a, float b) {
-    int r = sfp_cmp(sf_in(a), sf_in(b), &sfp_single);
-    return r == 2 ? 1 : r;
+    return sf_compare(a, b, 1);
 }
 
 int NM_SOFTFP_NAME(__gtsf2)(float a, float b) {
-    int r = sfp_cmp(sf_in(a), sf_in(b), &sfp_single);
-    return r == 2 ? -1 : r;
+    return sf_compare(a, b, -1);
 }
 
 int NM_SOFTFP_NAME(__gesf2)(float a, float b) {
-    int r = sfp_cmp(sf_in(a), sf_in(b), &sfp_single);
-    return r == 2 ? -1 : r;
+    return sf_compare(a, b, -1);
 }
 
 int NM_SOFTFP_NAME(__unordsf2)(float a, float b) {
@@ -538,34 +539,35 @@ double NM_SOFTFP_NAME(__floatundidf)(uint64_t i) {
     return df_out(sfp_from_int(0, i, &sfp_double));
 }
 
-int NM_SOFTFP_NAME(__eqdf2)(double a, double b) {
+/* sfp_cmp's -1/0/1, and `unordered` when either is a NaN (libgcc: eq, ne,
+ * lt, le give 1 then, gt and ge -1). */
+static int df_compare(double a, double b, int unordered) {
     int r = sfp_cmp(df_in(a), df_in(b), &sfp_double);
-    return r == 2 ? 1 : r;
+    return r == 2 ? unordered : r;
+}
+
+int NM_SOFTFP_NAME(__eqdf2)(double a, double b) {
+    return df_compare(a, b, 1);
 }
 
 int NM_SOFTFP_NAME(__nedf2)(double a, double b) {
-    int r = sfp_cmp(df_in(a), df_in(b), &sfp_double);
-    return r == 2 ? 1 : r;
+    return df_compare(a, b, 1);
 }
 
 int NM_SOFTFP_NAME(__ltdf2)(double a, double b) {
-    int r = sfp_cmp(df_in(a), df_in(b), &sfp_double);
-    return r == 2 ? 1 : r;
+    return df_compare(a, b, 1);
 }
 
 int NM_SOFTFP_NAME(__ledf2)(double a, double b) {
-    int r = sfp_cmp(df_in(a), df_in(b), &sfp_double);
-    return r == 2 ? 1 : r;
+    return df_compare(a, b, 1);
 }
 
 int NM_SOFTFP_NAME(__gtdf2)(double a, double b) {
-    int r = sfp_cmp(df_in(a), df_in(b), &sfp_double);
-    return r == 2 ? -1 : r;
+    return df_compare(a, b, -1);
 }
 
 int NM_SOFTFP_NAME(__gedf2)(double a, double b) {
-    int r = sfp_cmp(df_in(a), df_in(b), &sfp_double);
-    return r == 2 ? -1 : r;
+    return df_compare(a, b, -1);
 }
 
 int NM_SOFTFP_NAME(__unorddf2)(double a, double b) {

@@ -206,19 +206,7 @@ static int gx_scan(gx_list_t *l, const char *path, const char *buf, size_t len, 
             }
             continue;
         }
-        if (c == '/' && p + 1 < end && p[1] == '*') {
-            p += 2;
-            while (p + 1 < end && !(p[0] == '*' && p[1] == '/')) {
-                line += *p == '\n';
-                p++;
-            }
-            p = p + 1 < end ? p + 2 : end;
-            continue;
-        }
-        if (c == '/' && p + 1 < end && p[1] == '/') {
-            while (p < end && *p != '\n') {
-                p++;
-            }
+        if (gx_skip_comment(&p, end, &line)) {
             continue;
         }
         if (c >= '0' && c <= '9') {

@@ -131,18 +131,7 @@ static int tokenize(const char *buf, size_t len, tok_t **out, size_t *count) {
             continue;
         }
         line_start = 0;
-        if (c == '/' && p + 1 < end && p[1] == '*') {
-            p += 2;
-            while (p + 1 < end && !(p[0] == '*' && p[1] == '/')) {
-                p++;
-            }
-            p = p + 1 < end ? p + 2 : end;
-            continue;
-        }
-        if (c == '/' && p + 1 < end && p[1] == '/') {
-            while (p < end && *p != '\n') {
-                p++;
-            }
+        if (gx_skip_comment(&p, end, NULL)) {
             continue;
         }
         tok_t t = {p, 1, T_PUNCT};

@@ -36,4 +36,28 @@ typedef struct gx_proto_sink {
 /* Returns 0, or NM_ERR_NOMEM. */
 int gx_protos_scan(const char *buf, size_t len, const gx_proto_sink_t *sink);
 
+/* If *pp starts a C comment, move *pp past it (to end if unterminated),
+ * add the newlines it spans to *line (if line is non-NULL) and return 1;
+ * else 0. Shared by both phases' tokenisers. */
+static inline int gx_skip_comment(const char **pp, const char *end, unsigned long *line) {
+    const char *p = *pp;
+    if (p + 1 >= end || p[0] != '/' || (p[1] != '*' && p[1] != '/')) {
+        return 0;
+    }
+    if (p[1] == '/') {
+        while (p < end && *p != '\n') {
+            p++;
+        }
+    } else {
+        for (p += 2; p + 1 < end && !(p[0] == '*' && p[1] == '/'); p++) {
+            if (line && *p == '\n') {
+                (*line)++;
+            }
+        }
+        p = p + 1 < end ? p + 2 : end;
+    }
+    *pp = p;
+    return 1;
+}
+
 #endif /* NM_GEN_PROTOS_H */
