@@ -126,9 +126,9 @@ static int info_slice(const char *path, const char *heading, const uint8_t *buf,
         nm_import_info_t im;
         if (nm_image_import(&img, i, &im) == NM_OK) {
             if (im.proto) { /* linked against a symbol list with types: the firmware ABI check */
-                printf("    [%u] %08x %s: %s\n", (unsigned)i, (unsigned)im.hash, im.name, im.proto);
+                printf("    [%u] %08x %s  type %s\n", (unsigned)i, (unsigned)im.hash, im.name, im.proto);
             } else if (im.type_hash) {
-                printf("    [%u] %08x %s (type %08x)\n", (unsigned)i, (unsigned)im.hash, im.name, (unsigned)im.type_hash);
+                printf("    [%u] %08x %s  type %08x\n", (unsigned)i, (unsigned)im.hash, im.name, (unsigned)im.type_hash);
             } else {
                 printf("    [%u] %08x %s\n", (unsigned)i, (unsigned)im.hash, im.name);
             }
