@@ -27,6 +27,29 @@ typedef uint32_t fe[10];
 #define UNROLL_10
 #endif
 
+/* A 32 x 32 -> 64 bit product. A core without a widening multiply
+ * (ARMv6-M, ARMv8-M baseline: the Cortex-M0/M0+/M23) would call
+ * __aeabi_lmul, a full 64 x 64 product, for each of the hundred-odd
+ * products of a field multiplication; four 16 x 16 -> 32 MULS inline are
+ * about half the instructions. NM_ED25519_MUL16 selects that path on any
+ * target (tests/trust runs the differential test with it on the host). */
+#if defined(__ARM_ARCH_6M__) || defined(__ARM_ARCH_8M_BASE__) || defined(NM_ED25519_MUL16)
+static inline uint64_t mul_wide(uint32_t a, uint32_t b) {
+    uint32_t al = a & 0xFFFFu, ah = a >> 16, bl = b & 0xFFFFu, bh = b >> 16;
+    uint32_t lo = al * bl, hi = ah * bh;
+    uint32_t m1 = al * bh, m2 = ah * bl;
+    uint32_t mid = m1 + m2;
+    hi += (uint32_t)(mid < m1) << 16; /* the carry out of the middle sum */
+    uint32_t lo2 = lo + (mid << 16);
+    hi += (mid >> 16) + (lo2 < lo);
+    return (uint64_t)hi << 32 | lo2;
+}
+#else
+static inline uint64_t mul_wide(uint32_t a, uint32_t b) {
+    return (uint64_t)a * b;
+}
+#endif
+
 #define LIMB_BITS(i) (26u - ((unsigned)(i) & 1u))
 #define LIMB_MASK(i) ((1u << LIMB_BITS(i)) - 1u)
 
@@ -115,6 +138,15 @@ static void fe_tobytes(uint8_t s[32], const fe f) {
         (t)[i] &= LIMB_MASK(i);                                                \
         (t)[(i) + 1] += c_;                                                    \
     } while (0)
+/* 19 x, for CARRY_ALL's wrap of the top carry: the 64-bit one through
+ * mul_wide, so that no 64 x 64 product (__aeabi_lmul) is needed. */
+static inline uint32_t MUL19_uint32_t(uint32_t x) {
+    return 19u * x;
+}
+static inline uint64_t MUL19_uint64_t(uint64_t x) {
+    return mul_wide((uint32_t)x, 19u) + ((uint64_t)((uint32_t)(x >> 32) * 19u) << 32);
+}
+
 #define CARRY_ALL(t, T)                                                        \
     do {                                                                       \
         CARRY_STEP(t, 0, T);                                                   \
@@ -129,7 +161,7 @@ static void fe_tobytes(uint8_t s[32], const fe f) {
         CARRY_STEP(t, 8, T);                                                   \
         T c9_ = (t)[9] >> 25;                                                  \
         (t)[9] &= LIMB_MASK(9);                                                \
-        (t)[0] += 19u * c9_;                                                   \
+        (t)[0] += MUL19_##T(c9_);                                              \
         CARRY_STEP(t, 0, T);                                                   \
     } while (0)
 
@@ -197,7 +229,7 @@ static void fe_mul(fe h, const fe f, const fe g) {
         uint64_t acc = 0;
         UNROLL_10
         for (int i = 0; i < 10; i++) {
-            acc += (uint64_t)a[i] * gk[-i];
+            acc += mul_wide(a[i], gk[-i]);
         }
         t[k] = acc;
     }
@@ -209,7 +241,7 @@ static void fe_mul(fe h, const fe f, const fe g) {
  * wrapped terms against f19 = 19f; 55 products. With lazy inputs terms are
  * below 2^59.3 and columns (at most six terms) below 2^62. */
 static void fe_sq(fe h, const fe f) {
-#define M(a, b) ((uint64_t)(a) * (b))
+#define M(a, b) mul_wide((a), (b))
     uint64_t t[10];
     uint32_t d[10], q[10], f19[10];
     for (int i = 0; i < 10; i++) {
