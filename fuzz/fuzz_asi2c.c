@@ -75,6 +75,7 @@ typedef struct fake {
     int mirror;          /* the peer's wire follows ours after each event */
     int fail_next;       /* the next transfer start returns an error */
     int sync_done;       /* start functions complete the transfer at once */
+    int fell;            /* edge latch: the peer's wire fell since the core last asked */
     /* the pending transfer */
     int kind;
     uint8_t *buf;
@@ -99,6 +100,12 @@ static void h_set_own(void *ctx, int level) {
     f->own = level;
 }
 static int h_get_peer(void *ctx) { return ((fake_t *)ctx)->peer; }
+static int h_peer_fell(void *ctx) {
+    fake_t *f = ctx;
+    int v = f->fell;
+    f->fell = 0;
+    return v;
+}
 static uint32_t h_now(void *ctx) { return ((fake_t *)ctx)->now; }
 static void h_set_reset(void *ctx, int level) { ((fake_t *)ctx)->reset = level; }
 
@@ -233,8 +240,11 @@ static void step(fake_t *f) {
          * nothing outside changes in between, so this must end soon. */
         REQUIRE(++zeros < 8);
     }
-    if (f->mirror)
+    if (f->mirror) {
+        if (f->peer && !f->own)
+            f->fell = 1;
         f->peer = f->own;
+    }
     check_stream(f);
 #ifdef FUZZ_ASI2C_TRACE /* -DFUZZ_ASI2C_TRACE: follow a seed through the states */
     fprintf(stderr, "t=%u %-14s own=%d peer=%d xfer=%d len=%zu next=%u\n", f->now,
@@ -249,6 +259,10 @@ static void done(fake_t *f, int result) {
     if (atomic_load(&f->ch.xfer_state) == 1) {
         if (f->kind != K_NONE && f->buf == f->ch.hdr_in && result == (int)f->len)
             f->peer_held_off = nm_asi2c_hdr_holdoff(f->ch.hdr_in);
+        /* An address NACK moved nothing: the Responder may send the same
+         * payload again (its NACK retry), still under the same header. */
+        if (f->kind == K_MWRITE && f->buf == f->txbuf && result == NM_ASI2C_ERR_NACK)
+            f->hdr_out_seen = 1;
         f->kind = K_NONE;
     }
     nm_asi2c_xfer_done(&f->ch, result);
@@ -304,7 +318,7 @@ static void do_write(fake_t *f, size_t len, int null_buf, uint32_t salt) {
 }
 
 static const size_t sizes[4] = {1, 2, 16, 200};
-static const int errors[4] = {NM_ERR_IO, NM_ERR_TIMEOUT, NM_ERR_BUSY, NM_ERR_PROTO};
+static const int errors[4] = {NM_ERR_IO, NM_ERR_TIMEOUT, NM_ASI2C_ERR_NACK, NM_ERR_PROTO};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -331,6 +345,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cfg.hal.set_own = h_set_own;
     cfg.hal.get_peer = h_get_peer;
     cfg.hal.now_us = h_now;
+    cfg.hal.peer_fell = h_peer_fell;
     if (f->role == NM_ASI2C_INITIATOR) {
         cfg.hal.slave_tx = h_slave_tx;
         cfg.hal.slave_rx = h_slave_rx;
@@ -410,9 +425,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 #endif
         switch (b >> 4) {
         case 0x0: /* peer wire level */
+            if (f->peer && !(arg & 1))
+                f->fell = 1;
             f->peer = arg & 1;
             break;
         case 0x1: /* toggle the peer wire; arg bit 0: mirror mode on/off too */
+            if (f->peer)
+                f->fell = 1;
             f->peer = !f->peer;
             if (arg & 1)
                 f->mirror = !f->mirror;
@@ -471,7 +490,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             break;
         case 0xE: /* HAL behaviour: bit 0 next start fails, bit 1 toggles
                    * completion inside the start call, bit 2 cancels the
-                   * fake's record of the transfer (the bus lost it) */
+                   * fake's record of the transfer (the bus lost it), bit 3
+                   * a low pulse of the peer's wire that only the edge latch
+                   * saw */
+            if (arg & 8)
+                f->fell = 1;
             if (arg & 1)
                 f->fail_next = 1;
             if (arg & 2)

@@ -52,9 +52,17 @@
 #define NM_ASI2C_R_HANDSHAKE_US 500000u /* Responder: one wire wait (see docs) */
 #define NM_ASI2C_GUARD_US 50u          /* own wire low at least this long before raising it
                                           again (Responder: before T2; Initiator: before T0) */
+#define NM_ASI2C_NACK_RETRY_US 1000u   /* Responder: retry an address NACK this long (see docs) */
+
+/* HAL transfer result: the slave did not acknowledge its address (nothing
+ * moved). A port that cannot tell an address NACK from other bus errors
+ * reports NM_ERR_IO, which is never retried. */
+#define NM_ASI2C_ERR_NACK NM_ERR_NOENT
 
 /* t_poll_us value for back-to-back exchanges (0 means "default" in a zeroed config). */
 #define NM_ASI2C_BACK_TO_BACK UINT32_MAX
+/* nack_retry_us value: fail on the first address NACK (the pre-issue-20 behaviour). */
+#define NM_ASI2C_NO_RETRY UINT32_MAX
 /* step() return value: nothing is due until an event (edge, transfer done). */
 #define NM_ASI2C_NO_DEADLINE UINT32_MAX
 
@@ -74,8 +82,8 @@ enum nm_asi2c_role { NM_ASI2C_INITIATOR = 0, NM_ASI2C_RESPONDER = 1 };
 /*
  * The HAL: what a port provides. Levels are 0/1. Transfers are started by
  * the core and finish with nm_asi2c_xfer_done(ch, result), where result is
- * the number of bytes the bus moved or a negative NM_ERR_* (NM_ERR_IO: NACK
- * or bus error). A port whose bus is blocking (Linux i2c-dev) may call
+ * the number of bytes the bus moved or a negative NM_ERR_* (NM_ASI2C_ERR_NACK:
+ * the address was not acknowledged; NM_ERR_IO: any other NACK or bus error). A port whose bus is blocking (Linux i2c-dev) may call
  * nm_asi2c_xfer_done() before the start function returns. A start function
  * that returns a negative error has started nothing.
  */
@@ -87,6 +95,13 @@ typedef struct nm_asi2c_hal {
     int (*get_peer)(void *ctx);
     /* Monotonic microseconds; may wrap at 2^32. */
     uint32_t (*now_us)(void *ctx);
+    /* Optional edge latch: 1 if the peer's wire has fallen since the last
+     * call, and forget it. The port records the falling edge where it
+     * happens (a GPIO interrupt, the GPIO driver's event queue), so a low
+     * pulse shorter than the time between two step() calls is not lost
+     * (the reference Responder drops ack for only 30-40 us before T2).
+     * NULL: the core sees levels only. */
+    int (*peer_fell)(void *ctx);
 
     /* Initiator (I2C slave). Arm one transfer at our address: the master
      * reads len bytes of buf (slave_tx) or writes up to len bytes into buf
@@ -132,7 +147,9 @@ typedef struct nm_asi2c_config {
     size_t rxbufsize;          /* its size: the largest payload we accept (<= 0x7FFF) */
     uint8_t *txbuf;            /* transmit slot storage (required) */
     size_t txbufsize;          /* the largest payload one write() takes (<= 0x7FFF);
-                                  keep it <= the peer's rxbufsize */
+                                  keep it <= peer_rxbufsize */
+    size_t peer_rxbufsize;     /* the peer's rxbufsize (<= 0x7FFF) [200, the reference's]:
+                                  write() refuses a larger payload (NM_ERR_INVAL) */
     uint32_t t_poll_us;        /* Initiator: pause after each exchange [100 ms];
                                   NM_ASI2C_BACK_TO_BACK: only guard_us */
     uint32_t handshake_us;     /* wire wait limit [Initiator 1 s, Responder 500 ms] */
@@ -144,6 +161,10 @@ typedef struct nm_asi2c_config {
                                   shortest pause between exchanges */
     uint32_t sync_warn_us;     /* start-up sync unanswered this long: EV_ERROR
                                   NM_ERR_TIMEOUT, then again each period [10 s] */
+    uint32_t nack_retry_us;    /* Responder: an address NACK of a transfer the Initiator
+                                  announced (sync high) is retried, 20 us apart, for this
+                                  long from the first attempt before the exchange is
+                                  abandoned [1 ms]; NM_ASI2C_NO_RETRY: never retry */
     nm_asi2c_event_fn event_cb; /* optional */
     void *app;                  /* passed to event_cb */
 } nm_asi2c_config_t;
@@ -162,6 +183,8 @@ typedef struct nm_asi2c_stats {
     uint32_t short_xfers;   /* transfers that moved fewer bytes than announced */
     uint32_t aborts;        /* Responder: exchanges abandoned (timeout or bus error) */
     uint32_t tx_dropped;    /* Initiator: payloads dropped from the slot by a failure */
+    uint32_t nack_retries;  /* Responder: transfers retried after an address NACK */
+    uint32_t latched_falls; /* low pulses of the peer's wire seen only by the edge latch */
 } nm_asi2c_stats_t;
 
 /* A channel. Visible so it can be allocated statically; touch only through
@@ -181,6 +204,8 @@ typedef struct nm_asi2c {
     uint32_t warn_us;       /* start-up sync: last warning */
     uint32_t in_len;        /* payload length the peer announced */
     uint32_t out_len;       /* payload length we announced (snapshot of tx_len) */
+    uint32_t try_us;        /* Responder: first attempt of the current transfer */
+    uint8_t retrying;       /* Responder: the current transfer was NACKed and is retried */
     atomic_int xfer_result; /* written by xfer_done (maybe from an ISR) */
     atomic_uint xfer_state; /* 0 idle, 1 running, 2 done */
     atomic_uint tx_len;     /* bytes in the transmit slot; 0: free */
@@ -211,7 +236,8 @@ void nm_asi2c_reboot(nm_asi2c_t *ch);
 
 /* Put up to txbufsize bytes of buf into the transmit slot. Returns the bytes
  * taken, 0 while the slot is busy or the link is not synchronised, or
- * NM_ERR_INVAL. The slot frees when the payload has crossed the bus
+ * NM_ERR_INVAL: buf NULL, or the payload (len, at most txbufsize) is larger
+ * than peer_rxbufsize; nothing is sent and ch->detail says so. The slot frees when the payload has crossed the bus
  * (EV_TX_DONE); it is sent once the peer's hold-off bit is clear. */
 int nm_asi2c_write(nm_asi2c_t *ch, const void *buf, size_t len);
 /* 1 if write() would take bytes now. */

@@ -22,6 +22,14 @@
  * The reference raises sync and then arms the slave, relying on the
  * Responder's 20 us delay; we arm first, which keeps the wire sequence and
  * removes the race. Everything else runs in the reference's order.
+ *
+ * Two things make us tolerate a reference peer whose timing is looser than
+ * ours (issue 20). As Responder we retry an address NACK for nack_retry_us:
+ * the reference Initiator arms its slave only after raising sync, and a C
+ * Responder's 20 us delay may run out first. As Initiator we take the HAL's
+ * edge latch as well as the level when waiting for ack to fall: the
+ * reference Responder drops ack for only 30-40 us before T2, less than a
+ * slow port may take between two step() calls.
  */
 #include <string.h>
 
@@ -76,6 +84,10 @@ static uint32_t now(const nm_asi2c_t *ch) { return ch->cfg.hal.now_us(ch->cfg.ha
 static uint32_t since(const nm_asi2c_t *ch, uint32_t t) { return now(ch) - t; }
 static void own(nm_asi2c_t *ch, int level) { ch->cfg.hal.set_own(ch->cfg.hal.ctx, level); }
 static int peer(const nm_asi2c_t *ch) { return ch->cfg.hal.get_peer(ch->cfg.hal.ctx) ? 1 : 0; }
+/* Consume the HAL's edge latch (0 without one). */
+static int peer_fell(const nm_asi2c_t *ch) {
+    return ch->cfg.hal.peer_fell ? ch->cfg.hal.peer_fell(ch->cfg.hal.ctx) != 0 : 0;
+}
 
 static void emit(nm_asi2c_t *ch, enum nm_asi2c_event ev, int err, uint32_t arg) {
     if (ch->cfg.event_cb)
@@ -138,6 +150,10 @@ int nm_asi2c_init(nm_asi2c_t *ch, const nm_asi2c_config_t *cfg) {
         return bad(ch, "rxbuf/rxbufsize must be a buffer of 1..32767 bytes");
     if (!c->txbuf || c->txbufsize == 0 || c->txbufsize > NM_ASI2C_MAX_LEN)
         return bad(ch, "txbuf/txbufsize must be a buffer of 1..32767 bytes");
+    if (c->peer_rxbufsize == 0)
+        c->peer_rxbufsize = NM_ASI2C_RXBUF_DEFAULT;
+    if (c->peer_rxbufsize > NM_ASI2C_MAX_LEN)
+        return bad(ch, "peer_rxbufsize must be 1..32767 bytes");
     if (c->addr == 0)
         c->addr = NM_ASI2C_ADDR;
     if (c->addr > 0x7F)
@@ -158,6 +174,10 @@ int nm_asi2c_init(nm_asi2c_t *ch, const nm_asi2c_config_t *cfg) {
         c->guard_us = NM_ASI2C_GUARD_US;
     if (c->sync_warn_us == 0)
         c->sync_warn_us = 10000000u;
+    if (c->nack_retry_us == 0)
+        c->nack_retry_us = NM_ASI2C_NACK_RETRY_US;
+    else if (c->nack_retry_us == NM_ASI2C_NO_RETRY)
+        c->nack_retry_us = 0;
     atomic_init(&ch->xfer_result, 0);
     atomic_init(&ch->xfer_state, 0);
     atomic_init(&ch->tx_len, 0);
@@ -168,6 +188,9 @@ int nm_asi2c_init(nm_asi2c_t *ch, const nm_asi2c_config_t *cfg) {
     if (c->hal.set_reset)
         c->hal.set_reset(c->hal.ctx, !c->reset_level);
     enter(ch, is_init(ch) ? ST_BOOT : ST_SYNC);
+    /* The start-up sync warning counts from here (the Responder enters
+     * ST_SYNC now; the Initiator sets it again after its reset pulse). */
+    ch->warn_us = ch->mark_us;
     return NM_OK;
 }
 
@@ -316,6 +339,7 @@ static uint32_t xfer_len(const nm_asi2c_t *ch, unsigned x) {
 static void begin_xfer(nm_asi2c_t *ch, unsigned x) {
     ch->xfer = (uint8_t)x;
     ch->op = 0;
+    ch->retrying = 0;
     ch->mark_us = now(ch);
 }
 
@@ -351,6 +375,8 @@ static uint32_t run_xfer(nm_asi2c_t *ch, int *progressed) {
         switch (op) {
         case OP_ARM:
         case OP_START: {
+            if (!ch->retrying)
+                ch->try_us = now(ch);
             int rc = start_xfer(ch, ch->xfer);
             if (rc < 0) {
                 fail(ch, rc, "could not start the I2C transfer");
@@ -364,8 +390,18 @@ static uint32_t run_xfer(nm_asi2c_t *ch, int *progressed) {
             own(ch, op == OP_OWN1);
             break;
         case OP_PEER1:
-        case OP_PEER0:
-            if (peer(ch) != (op == OP_PEER1)) {
+        case OP_PEER0: {
+            /* The latch answers "did the wire fall after we saw it high":
+             * forget older falls before looking for the rise (clear, then
+             * read, so a fall after the read is kept), and take a latched
+             * fall as the low level we wait for. */
+            int fell = peer_fell(ch);
+            int level = peer(ch);
+            if (op == OP_PEER0 && fell && level) {
+                ch->stats.latched_falls++;
+                level = 0;
+            }
+            if (level != (op == OP_PEER1)) {
                 /* The Responder's first wait of an exchange is its idle
                  * state and has no limit; that one is handled in ST_IDLE. */
                 uint32_t left = remaining(ch, limit);
@@ -378,6 +414,7 @@ static uint32_t run_xfer(nm_asi2c_t *ch, int *progressed) {
                 return left;
             }
             break;
+        }
         case OP_GUARD:
         case OP_DELAY: {
             uint32_t left = remaining(ch, op == OP_GUARD ? ch->cfg.guard_us : NM_ASI2C_DELAY_US);
@@ -397,7 +434,21 @@ static uint32_t run_xfer(nm_asi2c_t *ch, int *progressed) {
                 return left;
             }
             atomic_store(&ch->xfer_state, 0);
-            if (finish_xfer(ch, ch->xfer, atomic_load(&ch->xfer_result)) < 0) {
+            int res = atomic_load(&ch->xfer_result);
+            if (res == NM_ASI2C_ERR_NACK && !is_init(ch) && since(ch, ch->try_us) < ch->cfg.nack_retry_us &&
+                peer(ch)) {
+                /* Sync is (still) high, so the Initiator means to take
+                 * part: a slave that is still arming NACKs. Go back to the
+                 * 20 us delay and address it again. */
+                ch->retrying = 1;
+                ch->stats.nack_retries++;
+                while (ch->op > 0 && ops[ch->op] != OP_DELAY)
+                    ch->op--;
+                ch->mark_us = now(ch);
+                *progressed = 1;
+                continue;
+            }
+            if (finish_xfer(ch, ch->xfer, res) < 0) {
                 *progressed = 1;
                 return 0;
             }
@@ -511,7 +562,10 @@ uint32_t nm_asi2c_step(nm_asi2c_t *ch) {
             wait = run_xfer(ch, &progressed);
             break;
         case ST_RECOVER:
-            if (peer(ch) == 0) {
+            /* A latched fall counts: the exchange's last wait for sync high
+             * cleared older falls, so sync fell since, and the Initiator
+             * ended the exchange. */
+            if (peer_fell(ch) | (peer(ch) == 0)) {
                 enter(ch, ST_IDLE);
                 progressed = 1;
             } else {
@@ -546,6 +600,16 @@ void nm_asi2c_reboot(nm_asi2c_t *ch) {
 int nm_asi2c_write(nm_asi2c_t *ch, const void *buf, size_t len) {
     if (!buf && len)
         return NM_ERR_INVAL;
+    size_t n = len < ch->cfg.txbufsize ? len : ch->cfg.txbufsize;
+    if (n > ch->cfg.peer_rxbufsize) {
+        /* The reference's receiver raises on an oversize payload and its
+         * task dies for good: never send one. */
+        nm_detail_set(&ch->detail, "asi2c write: payload of ");
+        nm_detail_dec(&ch->detail, (uint32_t)n);
+        nm_detail_cat(&ch->detail, " bytes is larger than the peer's rxbufsize ");
+        nm_detail_dec(&ch->detail, (uint32_t)ch->cfg.peer_rxbufsize);
+        return NM_ERR_INVAL;
+    }
     if (!ch->synced || len == 0 || atomic_load_explicit(&ch->tx_len, memory_order_acquire) != 0)
         return 0;
     if (len > ch->cfg.txbufsize)

@@ -29,6 +29,11 @@ static int hal_get_peer(void *ctx) {
     return r->io.get_sync(r->io.ctx);
 }
 
+static int hal_peer_fell(void *ctx) {
+    nm_linux_responder_t *r = ctx;
+    return r->io.sync_fell(r->io.ctx);
+}
+
 static uint32_t hal_now_us(void *ctx) {
     nm_linux_responder_t *r = ctx;
     return (uint32_t)(r->io.now_ns(r->io.ctx) / 1000u);
@@ -60,6 +65,8 @@ nm_asi2c_hal_t nm_linux_hal(nm_linux_responder_t *r) {
     h.set_own = hal_set_own;
     h.get_peer = hal_get_peer;
     h.now_us = hal_now_us;
+    if (r->io.sync_fell)
+        h.peer_fell = hal_peer_fell;
     h.master_read = hal_master_read;
     h.master_write = hal_master_write;
     return h;
@@ -197,6 +204,8 @@ struct hw_io {
     int cur_addr;
     struct gpiod_chip *chip;
     struct gpiod_line *sync, *ack;
+    int fell;  /* a falling edge of sync was read and not yet taken */
+    int lost;  /* the event queue failed */
     uint8_t scratch[HW_MAX_XFER]; /* reads with buf NULL land here */
 };
 
@@ -218,8 +227,13 @@ static int hw_xfer(void *ctx, int is_write, uint8_t addr, uint8_t *buf, size_t l
         else
             n = len ? read(h->i2c_fd, buf ? buf : h->scratch, len) : 0;
     } while (n < 0 && errno == EINTR);
-    /* A NACK is EREMOTEIO (or ENXIO); every failure is a bus error to the core. */
-    return n < 0 ? NM_ERR_IO : (int)n;
+    /* An address NACK is ENXIO, or EREMOTEIO on adapters that do not tell
+     * it from a data NACK (bcm2835, designware). A read is never NACKed by
+     * the slave after its address, so EREMOTEIO there is the address; on a
+     * write it may be a data NACK, whose retry the core bounds by time. */
+    if (n < 0)
+        return errno == ENXIO || errno == EREMOTEIO ? NM_ASI2C_ERR_NACK : NM_ERR_IO;
+    return (int)n;
 }
 
 static void hw_set_ack(void *ctx, int level) {
@@ -239,9 +253,10 @@ static int hw_edge_fd(void *ctx) {
     return gpiod_line_event_get_fd(h->sync);
 }
 
-/* The events only wake us; the core reads the level itself. */
-static int hw_drain(void *ctx) {
-    struct hw_io *h = ctx;
+/* Read the waiting edge events without blocking. They wake us, and a
+ * falling edge sets the latch: the core reads the level itself, and a low
+ * pulse that is over by then is seen only here. */
+static int hw_read_events(struct hw_io *h) {
     struct pollfd p = {.fd = gpiod_line_event_get_fd(h->sync), .events = POLLIN};
     for (int i = 0; i < 64 && poll(&p, 1, 0) > 0; i++) {
         if (p.revents & (POLLERR | POLLHUP | POLLNVAL))
@@ -249,8 +264,28 @@ static int hw_drain(void *ctx) {
         struct gpiod_line_event ev;
         if (gpiod_line_event_read(h->sync, &ev) < 0)
             return NM_ERR_IO;
+        if (ev.event_type == GPIOD_LINE_EVENT_FALLING_EDGE)
+            h->fell = 1;
     }
     return NM_OK;
+}
+
+static int hw_drain(void *ctx) {
+    struct hw_io *h = ctx;
+    int rc = h->lost ? NM_ERR_IO : hw_read_events(h);
+    if (rc < 0)
+        h->lost = 1;
+    return rc;
+}
+
+/* Called from step(): take the events that came since the last drain too. */
+static int hw_sync_fell(void *ctx) {
+    struct hw_io *h = ctx;
+    if (!h->lost && hw_read_events(h) < 0)
+        h->lost = 1; /* the next drain reports it */
+    int f = h->fell;
+    h->fell = 0;
+    return f;
 }
 
 static uint64_t mono_ns(void *ctx) {
@@ -344,6 +379,7 @@ int nm_linux_io_open_hw(nm_linux_io_t *io, const nm_linux_hw_config_t *cfg, nm_l
     io->get_sync = hw_get_sync;
     io->edge_fd = hw_edge_fd;
     io->drain = hw_drain;
+    io->sync_fell = hw_sync_fell;
     io->now_ns = mono_ns;
     io->reset = NULL;
     io->close = hw_close;

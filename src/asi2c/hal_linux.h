@@ -38,8 +38,9 @@ typedef struct nm_linux_io {
     void *ctx;
     /* One blocking I2C transfer at a 7-bit addr: write len bytes of buf, or
      * read len bytes into buf (buf NULL: clock them and discard). Plain
-     * read/write, no register byte. Returns the bytes moved, NM_ERR_IO on a
-     * NACK or bus error, NM_ERR_TIMEOUT if the bus never finished. */
+     * read/write, no register byte. Returns the bytes moved,
+     * NM_ASI2C_ERR_NACK when the address was not acknowledged, NM_ERR_IO on
+     * another bus error, NM_ERR_TIMEOUT if the bus never finished. */
     int (*xfer)(void *ctx, int write, uint8_t addr, uint8_t *buf, size_t len);
     /* Drive the ack wire. */
     void (*set_ack)(void *ctx, int level);
@@ -52,6 +53,11 @@ typedef struct nm_linux_io {
      * then stays readable). NM_ERR_IO when the wire source is gone (GPIO
      * error, bus host hung up). */
     int (*drain)(void *ctx);
+    /* Optional edge latch: 1 if the sync wire has fallen since the last
+     * call (from the edge events, whether drain() or this call read them),
+     * and forget it; never blocks. The core's hal.peer_fell. NULL: levels
+     * only, and a low pulse of sync between two steps can be missed. */
+    int (*sync_fell)(void *ctx);
     /* Monotonic clock in ns. */
     uint64_t (*now_ns)(void *ctx);
     /* Optional (NULL on hardware): NM_LINUX_RESET_* flags; REBOOT is

@@ -23,10 +23,12 @@ struct side {
     uint64_t actions;
     uint8_t addr; /* slave address (side 0) */
     int crashed, in_reset;
+    int fell;  /* edge latch: the peer's wire fell since the last peer_fell() */
     /* slave (side 0): the armed transfer */
     int armed; /* 0, 1 = tx (master reads), 2 = rx (master writes) */
     uint8_t *abuf;
     size_t alen;
+    uint64_t armed_at; /* the arm takes effect (arm_delay_ns) */
 };
 
 struct xfer {
@@ -52,6 +54,7 @@ struct nm_sim {
     uint8_t fault_used[NM_SIM_MAX_FAULTS];
     int nfaults;
     nm_sim_stats_t st;
+    uint64_t nack_until; /* NM_SIM_NACK with arg: transfers NACK until then */
 };
 
 static uint64_t rnd(nm_sim_t *s) {
@@ -67,9 +70,10 @@ static void trace(nm_sim_t *s, int side, const char *what, long a, long b) {
         fprintf(s->cfg.trace, "%12.3f us %s %s %ld %ld\n", (double)s->now / 1000.0, side ? "R" : "I", what, a, b);
 }
 
-static uint64_t react(nm_sim_t *s) {
+/* When side `id` reacts to something that happens now. */
+static uint64_t react(nm_sim_t *s, int id) {
     uint64_t j = s->cfg.jitter_ns ? rnd(s) % ((uint64_t)s->cfg.jitter_ns + 1) : 0;
-    return s->now + s->cfg.latency_ns + j;
+    return s->now + s->cfg.latency_ns + j + s->cfg.step_lag_ns[id & 1];
 }
 
 static void schedule(struct side *sd, uint64_t t) {
@@ -170,7 +174,9 @@ static void glitch(struct side *sd, uint64_t ns) {
     nm_sim_t *s = sd->sim;
     trace(s, sd->id, "GLITCH", (long)ns, 0);
     sd->glitch_until = s->now + ns;
-    schedule(&s->side[!sd->id], react(s));
+    if (s->wire[sd->id])
+        s->side[!sd->id].fell = 1; /* the peer's edge interrupt sees the glitch too */
+    schedule(&s->side[!sd->id], react(s, !sd->id));
 }
 
 /* Faults triggered by side's next action. Returns 1 if the action must not
@@ -246,13 +252,22 @@ static void hal_set_own(void *ctx, int level) {
         return;
     if (s->wire[sd->id] != (level ? 1 : 0)) {
         s->wire[sd->id] = level ? 1 : 0;
-        schedule(&s->side[!sd->id], react(s));
+        if (!level)
+            s->side[!sd->id].fell = 1; /* latched at the edge, however late the peer steps */
+        schedule(&s->side[!sd->id], react(s, !sd->id));
     }
 }
 
 static int hal_get_peer(void *ctx) {
     struct side *sd = ctx;
     return wire_seen(sd->sim, !sd->id);
+}
+
+static int hal_peer_fell(void *ctx) {
+    struct side *sd = ctx;
+    int f = sd->fell;
+    sd->fell = 0;
+    return f;
 }
 
 static uint32_t hal_now_us(void *ctx) {
@@ -276,7 +291,7 @@ static void hal_set_reset(void *ctx, int level) {
         r->boot_at = NM_SIM_NEVER;
         if (s->x.active)
             s->x.active = 0; /* the master vanished mid-transfer */
-        schedule(&s->side[NM_SIM_I], react(s)); /* ack floats high */
+        schedule(&s->side[NM_SIM_I], react(s, NM_SIM_I)); /* ack floats high */
     } else if (!active && r->in_reset) {
         r->boot_at = s->now + s->cfg.boot_ns;
     }
@@ -288,6 +303,7 @@ static int slave_arm(struct side *sd, int dir, uint8_t *buf, size_t len) {
     sd->armed = dir;
     sd->abuf = buf;
     sd->alen = len;
+    sd->armed_at = sd->sim->now + sd->sim->cfg.arm_delay_ns;
     return NM_OK;
 }
 
@@ -324,7 +340,8 @@ static int master_start(struct side *sd, int write, uint8_t addr, uint8_t *buf, 
     x->mbuf = buf;
     x->mlen = len;
     x->index = ++s->st.transfers;
-    int nack = addr != sl->addr || sl->armed != (write ? 2 : 1) || down(sl);
+    int nack = addr != sl->addr || sl->armed != (write ? 2 : 1) || down(sl) || s->now < sl->armed_at ||
+               s->now < s->nack_until;
     uint64_t extra = 0;
     for (int i = 0; i < s->nfaults; i++) {
         nm_sim_fault_t *f = &s->faults[i];
@@ -333,6 +350,7 @@ static int master_start(struct side *sd, int write, uint8_t addr, uint8_t *buf, 
         if (f->kind == NM_SIM_NACK) {
             s->fault_used[i] = 1;
             nack = 1;
+            s->nack_until = s->now + f->arg;
         } else if (f->kind == NM_SIM_STRETCH) {
             s->fault_used[i] = 1;
             extra += f->arg;
@@ -346,7 +364,7 @@ static int master_start(struct side *sd, int write, uint8_t addr, uint8_t *buf, 
     if (nack) {
         s->st.nacks++;
         bits = 11; /* start, address, NACK, stop */
-        x->mres = NM_ERR_IO;
+        x->mres = NM_ASI2C_ERR_NACK;
         x->slave_done = 0;
     } else {
         size_t moved = len;
@@ -432,7 +450,7 @@ static void finish_side(nm_sim_t *s, int id, int result) {
         nm_asi2c_xfer_done(sd->ch, result);
     else if (sd->done)
         sd->done(sd->done_user, id, result);
-    schedule(sd, react(s));
+    schedule(sd, react(s, id));
 }
 
 nm_asi2c_hal_t nm_sim_hal(nm_sim_t *s, int side, int with_reset) {
@@ -442,6 +460,8 @@ nm_asi2c_hal_t nm_sim_hal(nm_sim_t *s, int side, int with_reset) {
     h.set_own = hal_set_own;
     h.get_peer = hal_get_peer;
     h.now_us = hal_now_us;
+    if (!s->cfg.no_latch)
+        h.peer_fell = hal_peer_fell;
     if ((side & 1) == NM_SIM_I) {
         h.slave_tx = hal_slave_tx;
         h.slave_rx = hal_slave_rx;
@@ -499,12 +519,14 @@ static void run_side(nm_sim_t *s, struct side *sd) {
             sd->step_at = s->now;
             if (sd->app)
                 sd->app_at = s->now;
-            schedule(&s->side[!sd->id], react(s));
+            schedule(&s->side[!sd->id], react(s, !sd->id));
         }
         return;
     }
     if (sd->glitch_until && sd->glitch_until <= s->now) {
         sd->glitch_until = 0;
+        if (!s->wire[sd->id])
+            s->side[!sd->id].fell = 1; /* the glitch ends: seen 1 -> 0 */
         schedule(&s->side[!sd->id], s->now);
     }
     if (sd->crashed || s->now < sd->hang_until)

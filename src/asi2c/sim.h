@@ -14,6 +14,15 @@
  * R/W, ACK) + 9n (data, ACK) + 1 (stop) bit times at scl_hz. A side sees a
  * wire edge or the end of its transfer latency_ns (+ 0..jitter_ns) later.
  *
+ * Reference timing (issue 20): arm_delay_ns makes the Initiator's slave
+ * arm take effect late, as the reference raises sync before it arms (a
+ * Responder that addresses it at once is NACKed); step_lag_ns delays a
+ * side's step() after an event, as on a port that steps from a busy loop,
+ * so a short low pulse of the peer's wire (the reference Responder's ack
+ * before T2, modelled by that Responder's guard_us of 30-40 us) can begin
+ * and end between two steps. Each side's HAL has an edge latch (peer_fell)
+ * that records a fall of the peer's wire when it happens, unless no_latch.
+ *
  * Faults (nm_sim_fault): the Responder (or either side) crashes or hangs at
  * its n-th action or at a time; a transfer NACKs, is stretched, or has a
  * byte corrupted; a wire glitches. An action is one HAL call that changes
@@ -41,6 +50,9 @@ typedef struct nm_sim_config {
     uint32_t boot_ns;     /* Responder: reset released -> its init runs [50 ms] */
     uint8_t reset_level;  /* active level of the reset wire [0] */
     uint64_t seed;        /* jitter and anything else random [1] */
+    uint32_t arm_delay_ns; /* Initiator: a slave arm takes effect this long after the call [0] */
+    uint32_t step_lag_ns[2]; /* side's extra delay from an event to its step() [0] */
+    uint8_t no_latch;     /* HALs without the edge latch (levels only) [0: with] */
     FILE *trace;          /* every action and transfer, one line each [none] */
 } nm_sim_config_t;
 
@@ -48,7 +60,8 @@ enum nm_sim_fault_kind {
     NM_SIM_CRASH = 1,   /* side stops for good: wires frozen, transfers abandoned;
                            a reset pulse reboots it (Responder) */
     NM_SIM_HANG = 2,    /* side stops for arg ns, then carries on */
-    NM_SIM_NACK = 3,    /* the transfer is not acknowledged at its address */
+    NM_SIM_NACK = 3,    /* the transfer is not acknowledged at its address, nor is any
+                           transfer that starts within arg ns after it */
     NM_SIM_CORRUPT = 4, /* byte arg of the transfer is XORed with mask */
     NM_SIM_STRETCH = 5, /* the slave stretches the clock: arg ns longer */
     NM_SIM_GLITCH = 6,  /* side's wire reads inverted for arg ns */
@@ -62,7 +75,7 @@ typedef struct nm_sim_fault {
     uint64_t at_ns;      /* ... or at this time (when at_action and at_xfer are 0) */
     uint64_t at_xfer;    /* NACK/CORRUPT/STRETCH: the n-th transfer on the bus (1-based);
                             CRASH: the master crashes half-way through it */
-    uint64_t arg;        /* HANG, GLITCH, STRETCH: ns; CORRUPT: byte index */
+    uint64_t arg;        /* HANG, GLITCH, STRETCH, NACK: ns; CORRUPT: byte index */
 } nm_sim_fault_t;
 
 typedef struct nm_sim_stats {

@@ -49,6 +49,8 @@ struct sim_io {
     int reboot;     /* a RESET 0 not yet taken by reset() */
     int lost;       /* the host hung up or broke the protocol */
     int have_peer;
+    int fell;       /* edge latch: a PEER 0 after a PEER 1, not yet taken */
+    int coalesce;   /* drain() reads everything waiting (nm_linux_io_sim_coalesce) */
     /* the transfer being waited for */
     int waiting;
     int wwrite;
@@ -76,6 +78,8 @@ static int io_send(struct sim_io *s, const uint8_t *m, size_t n) {
 /* One message from the host. */
 static void io_handle(struct sim_io *s, const uint8_t *m, size_t n) {
     if (n == 2 && m[0] == NM_SIMLINK_PEER) {
+        if (s->sync && !m[1])
+            s->fell = 1;
         s->sync = m[1] ? 1 : 0;
         s->have_peer = 1;
     } else if (n == 2 && m[0] == NM_SIMLINK_RESET) {
@@ -206,9 +210,22 @@ static int io_drain(void *ctx) {
         int rc = io_recv(s, 0);
         if (rc <= 0)
             return rc;
-        if (s->sync != before || s->reboot || s->held)
+        if ((!s->coalesce && s->sync != before) || s->reboot || s->held)
             return NM_OK;
     }
+}
+
+static int io_sync_fell(void *ctx) {
+    struct sim_io *s = ctx;
+    int f = s->fell;
+    s->fell = 0;
+    return f;
+}
+
+void nm_linux_io_sim_coalesce(nm_linux_io_t *io, int on) {
+    struct sim_io *s = io->ctx;
+    if (s && io->drain == io_drain)
+        s->coalesce = on ? 1 : 0;
 }
 
 static uint64_t io_now_ns(void *ctx) {
@@ -270,6 +287,7 @@ int nm_linux_io_open_sim(nm_linux_io_t *io, const char *path, nm_linux_err_t *er
     io->get_sync = io_get_sync;
     io->edge_fd = io_edge_fd;
     io->drain = io_drain;
+    io->sync_fell = io_sync_fell;
     io->now_ns = io_now_ns;
     io->reset = io_reset;
     io->close = io_close;
@@ -340,6 +358,14 @@ static uint32_t host_r_app(void *user, nm_sim_t *sim, int side) {
     nm_simlink_host_t *h = user;
     (void)sim;
     (void)side;
+    /* A low pulse of sync that is over before we look: forward the edge
+     * (PEER 0 then PEER 1), as a GPIO edge event would report it. */
+    int fell = h->rhal.peer_fell && h->rhal.peer_fell(h->rhal.ctx);
+    if (fell && h->last_peer == 1 && h->rhal.get_peer(h->rhal.ctx) == 1) {
+        host_send2(h, NM_SIMLINK_PEER, 0);
+        h->last_peer = 0;
+        h->pulses++;
+    }
     if (h->rhal.get_peer(h->rhal.ctx) != h->last_peer)
         host_send_peer(h);
     return NM_ASI2C_NO_DEADLINE;

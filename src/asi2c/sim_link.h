@@ -22,7 +22,9 @@
  *                                 down) and PEER now
  *   host -> client
  *     'P' level                   PEER: the sync wire as the Responder sees it;
- *                                 sent when it changes and after QUERY
+ *                                 sent when it changes and after QUERY; a
+ *                                 low pulse that ended before the host looked
+ *                                 is sent as 'P' 0, 'P' 1 (an edge event)
  *     'D' result32 data           DONE: the transfer finished; result is the
  *                                 bytes moved or a negative NM_ERR_* (NM_ERR_IO
  *                                 = NACK); a read with result > 0 carries
@@ -63,6 +65,11 @@
  * level. NM_ERR_IO with err naming the socket if nothing listens there or
  * the host does not answer. */
 int nm_linux_io_open_sim(nm_linux_io_t *io, const char *path, nm_linux_err_t *err);
+/* on: drain() reads every waiting message, as a GPIO level read sees only
+ * the present level; a short low pulse of sync is then seen through the
+ * edge latch (io.sync_fell) only, as with the hardware io. Off (the
+ * default): drain() stops at each change of the level. */
+void nm_linux_io_sim_coalesce(nm_linux_io_t *io, int on);
 
 /* The bus host. Zero it, fill in the configuration, then open, run, close. */
 typedef struct nm_simlink_host {
@@ -76,6 +83,8 @@ typedef struct nm_simlink_host {
                                  sim's latency_ns + jitter_ns [10000] (see run()) */
     /* statistics */
     uint32_t connects, msgs_in, msgs_out, xfers, resets_sent;
+    uint32_t pulses;          /* low pulses of sync over before the host looked, forwarded
+                                 as PEER 0, PEER 1 */
     uint32_t bad_msgs;        /* malformed messages (each dropped its client) */
     uint64_t max_lag_ns;      /* worst "the sim ran late" seen, real vs virtual */
     nm_linux_err_t err;

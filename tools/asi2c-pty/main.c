@@ -5,7 +5,8 @@
  * of asi2c-simbus (--sim), through the same HAL and loop (hal_linux.h).
  *
  *   asi2c-pty --i2c /dev/i2c-1 --chip gpiochip0 --sync 17 --ack 27
- *             [--addr 0x12] [--rxbufsize 200] [--txbufsize 200] [--link PATH] [-v]
+ *             [--addr 0x12] [--rxbufsize 200] [--txbufsize 200] [--peer-rxbufsize 200]
+ *             [--link PATH] [-v]
  *   asi2c-pty --sim SOCKET [...]
  *
  * Prints the pty's path on stdout (one line). Exits 0 on SIGINT/SIGTERM
@@ -55,7 +56,8 @@ static int fail(pty_app_t *a, int err, const char *fmt, const char *x, const cha
 static void usage(void) {
     fprintf(stderr,
             "usage: asi2c-pty (--i2c DEV --chip CHIP --sync LINE --ack LINE | --sim SOCKET)\n"
-            "                 [--addr A] [--rxbufsize N] [--txbufsize N] [--link PATH] [-v]\n");
+            "                 [--addr A] [--rxbufsize N] [--txbufsize N] [--peer-rxbufsize N]\n"
+            "                 [--link PATH] [-v]\n");
 }
 
 /* A number in [lo, hi]; 0x.. accepted. */
@@ -171,6 +173,7 @@ int main(int argc, char **argv) {
     nm_linux_hw_config_t hw = {.consumer = "asi2c-pty"};
     const char *sim = NULL;
     unsigned long addr = NM_ASI2C_ADDR, rxsize = NM_ASI2C_RXBUF_DEFAULT, txsize = NM_ASI2C_RXBUF_DEFAULT;
+    unsigned long peer_rxsize = NM_ASI2C_RXBUF_DEFAULT;
     int have_sync = 0, have_ack = 0;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
@@ -204,6 +207,9 @@ int main(int argc, char **argv) {
         } else if (!strcmp(o, "--txbufsize")) {
             if (number(o, v, 1, NM_ASI2C_MAX_LEN, &txsize) < 0)
                 return -NM_ERR_INVAL;
+        } else if (!strcmp(o, "--peer-rxbufsize")) {
+            if (number(o, v, 1, NM_ASI2C_MAX_LEN, &peer_rxsize) < 0)
+                return -NM_ERR_INVAL;
         } else if (!strcmp(o, "-v")) {
             a->verbose++;
             takes = 0;
@@ -230,7 +236,9 @@ int main(int argc, char **argv) {
         return -NM_ERR_INVAL;
     }
     a->rxbufsize = rxsize;
-    a->txbufsize = txsize;
+    /* One read from the pty is one payload: never more than the peer takes
+     * (write() would refuse it and the bytes would be lost). */
+    a->txbufsize = txsize < peer_rxsize ? txsize : peer_rxsize;
     a->rxbuf = malloc(rxsize);
     a->txbuf = malloc(txsize);
     a->out = malloc(rxsize);
@@ -284,6 +292,7 @@ int main(int argc, char **argv) {
     cfg.rxbufsize = rxsize;
     cfg.txbuf = a->txbuf;
     cfg.txbufsize = txsize;
+    cfg.peer_rxbufsize = peer_rxsize;
     cfg.event_cb = on_event;
     cfg.app = a;
     rc = nm_linux_responder_init(&a->r, &io, &a->ch, &cfg, on_reboot, a);
