@@ -178,6 +178,23 @@ static void collect(void *arg, const void *p, size_t n) {
     m->n += n;
 }
 
+/* The signed message of img (a signed slice as built), malloc'd, in one
+ * pass: its length is the domain prefix plus the slice up to the signature.
+ * NULL if out of memory. */
+static uint8_t *sig_message(const nm_image_t *img, size_t *len) {
+    struct msg m = {NULL, 0, NM_SIG_DOMAIN_SIZE + (size_t)(img->signature - img->base)};
+    if (!(m.p = malloc(m.cap))) {
+        return NULL;
+    }
+    nm_sig_message(img, collect, &m);
+    if (m.n != m.cap) { /* nm_sig_message and this length disagree: never sign a cut message */
+        free(m.p);
+        return NULL;
+    }
+    *len = m.n;
+    return m.p;
+}
+
 /* One slice: new trailer, then the signature over nm_sig_message. */
 static int sign_slice(const cli_sign_t *s, const uint8_t *sk, const uint8_t *key_id, const uint8_t *in,
                       size_t len, uint8_t **out, size_t *out_len, char *why, size_t why_len) {
@@ -203,18 +220,15 @@ static int sign_slice(const cli_sign_t *s, const uint8_t *sk, const uint8_t *key
         snprintf(why, why_len, "%s", d.msg);
         return err;
     }
-    struct msg m = {NULL, 0, 0};
-    nm_sig_message(&img, collect, &m);
-    m.cap = m.n;
-    m.n = 0;
-    if (!(m.p = malloc(m.cap ? m.cap : 1))) {
+    size_t msg_len;
+    uint8_t *msg = sig_message(&img, &msg_len);
+    if (!msg) {
         snprintf(why, why_len, "out of memory");
         return NM_ERR_NOMEM;
     }
-    nm_sig_message(&img, collect, &m);
     uint8_t sig[crypto_sign_BYTES];
-    crypto_sign_detached(sig, NULL, m.p, m.n, sk);
-    free(m.p);
+    crypto_sign_detached(sig, NULL, msg, msg_len, sk);
+    free(msg);
     if ((err = nm_slice_put_signature(*out, *out_len, sig, &d)) != NM_OK) {
         snprintf(why, why_len, "%s", d.msg);
     }
@@ -330,16 +344,13 @@ int cli_verify_with(const nm_image_t *img, const uint8_t pk[NM_PUBKEY_SIZE]) {
     if (!img->is_signed || (img->flags & NM_FLAG_XIP_LINKED)) {
         return -1;
     }
-    struct msg m = {NULL, 0, 0};
-    nm_sig_message(img, collect, &m);
-    m.cap = m.n;
-    m.n = 0;
-    if (sodium_ready() || !(m.p = malloc(m.cap ? m.cap : 1))) {
+    size_t msg_len;
+    uint8_t *msg;
+    if (sodium_ready() || !(msg = sig_message(img, &msg_len))) {
         return -1;
     }
-    nm_sig_message(img, collect, &m);
-    int rc = crypto_sign_verify_detached(img->signature, m.p, m.n, pk);
-    free(m.p);
+    int rc = crypto_sign_verify_detached(img->signature, msg, msg_len, pk);
+    free(msg);
     return rc == 0 ? 0 : -1;
 }
 
