@@ -28,6 +28,7 @@
 #include "py/gc.h"
 #include "py/nativeglue.h"
 #include "py/objlist.h"
+#include "py/mphal.h"
 #include "py/objstr.h"
 #include "py/qstr.h"
 #include "py/reader.h"
@@ -291,6 +292,8 @@ void *natmod_commit_exec(void *buf, size_t len, void *reloc) {
         .qstr_size = (uint32_t)gc_nbytes(ctx->constants.qstr_table),
         .obj_size = (uint32_t)gc_nbytes(ctx->constants.obj_table),
         .word = sizeof(uintptr_t),
+        .fun_table = (const uintptr_t *)&mp_fun_table,
+        .fun_table_n = sizeof mp_fun_table / sizeof(uintptr_t),
     };
     nm_detail_t d;
     nm_mp_t *mp = natmod_get();
@@ -358,16 +361,22 @@ volatile uint32_t *natmod_sim_periph(void) {
     return natmod_sim_regs;
 }
 
-#if defined(ESP_PLATFORM)
+#if defined(NATMOD_RMW_LOCK)
+/* the board's own lock */
+#elif defined(ESP_PLATFORM)
 /* ESP-IDF's own peripheral-clock lock: a spinlock shared by both cores and
  * by IDF's periph_module_enable(), so a DPORT read-modify-write here never
  * interleaves with one on the other core. */
 #include "esp_private/periph_ctrl.h"
 #define NATMOD_RMW_LOCK() periph_rcc_enter()
 #define NATMOD_RMW_UNLOCK() periph_rcc_exit()
-#else
+#elif defined(MICROPY_BEGIN_ATOMIC_SECTION)
+/* The port's atomic section: interrupts off on a single core; on unix the
+ * port's mutex. */
 #define NATMOD_RMW_LOCK() mp_uint_t natmod_atomic = MICROPY_BEGIN_ATOMIC_SECTION()
 #define NATMOD_RMW_UNLOCK() MICROPY_END_ATOMIC_SECTION(natmod_atomic)
+#else
+#error "natmod: this port has no MICROPY_BEGIN_ATOMIC_SECTION: define NATMOD_RMW_LOCK/UNLOCK"
 #endif
 
 uint32_t natmod_periph_rmw(volatile uint32_t *reg, uint32_t clear, uint32_t set) {

@@ -272,10 +272,18 @@ static int conv_fn(void *arg, unsigned where, uint32_t off, unsigned dest) {
         target = NM_TARGET_IMPORT0 + b->fun_import;
         break;
     default:
-        if (dest >= D_ENTRY0) {
+        if (dest < D_ENTRY0) {
+            return fail(b->d, NM_ERR_CORRUPT, "relocation stream: unknown destination", c->name);
+        }
+        if (!c->fun_table) {
             return fail(b->d, NM_ERR_UNSUPPORTED, "relocation to an mp_fun_table entry's value", c->name);
         }
-        return fail(b->d, NM_ERR_CORRUPT, "relocation stream: unknown destination", c->name);
+        if (dest - D_ENTRY0 >= c->fun_table_n) {
+            return fail(b->d, NM_ERR_CORRUPT, "relocation to an mp_fun_table entry past its end", c->name);
+        }
+        /* a firmware constant: written now, part of the slice (and its CRC) */
+        add_word(p, c->word, c->fun_table[dest - D_ENTRY0]);
+        return NM_OK;
     }
     return add_rel(b, site, target);
 }
@@ -324,6 +332,10 @@ int nm_mp_build(const nm_mp_code_t *c, uint8_t arch, uint8_t float_abi, uint8_t 
     int rc = mpr_walk(c, count_fn, &b, d);
     if (rc != NM_OK) {
         return rc;
+    }
+    if (b.n_rel > c->text_size / c->word + c->rodata_size / c->word) {
+        /* a slice relocates each word once at most; this many cannot be */
+        return fail(d, NM_ERR_CORRUPT, "relocation stream adjusts some word twice", c->name);
     }
     mpr_walk(c, funtab_fn, &b, d);
     uint32_t n_imports = n_fw + (b.fun_import == 0);
@@ -488,8 +500,10 @@ static int ram_fn(void *arg, unsigned where, uint32_t off, unsigned dest) {
         if (dest < D_ENTRY0) {
             return fail(r->d, NM_ERR_CORRUPT, "relocation stream: unknown destination", r->c->name);
         }
-        /* mp_fun_table's entries are pointers: the table is an array of them */
-        v = ((const uintptr_t *)r->b->fun_table)[dest - D_ENTRY0];
+        if (!r->c->fun_table || dest - D_ENTRY0 >= r->c->fun_table_n) {
+            return fail(r->d, NM_ERR_CORRUPT, "relocation to an mp_fun_table entry past its end", r->c->name);
+        }
+        v = r->c->fun_table[dest - D_ENTRY0];
         break;
     }
     add_word((where ? r->rodata : r->text) + off, r->c->word, v);

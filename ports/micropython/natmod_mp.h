@@ -62,6 +62,11 @@ typedef struct nm_mp_code {
     uint32_t qstr_size;     /* bytes of the module's qstr table */
     uint32_t obj_size;      /* bytes of its object table */
     uint8_t word;           /* sizeof(uintptr_t): 4 or 8 */
+    /* mp_fun_table's entries (fun_table_n of them): a relocation to an
+     * entry's value (op >= 9) gets that value written into the slice, a
+     * firmware constant like the rest of the slice (NULL: refused). */
+    const uintptr_t *fun_table;
+    uint32_t fun_table_n;
 } nm_mp_code_t;
 
 /* Where the RAM parts live: nm_mp_rw_layout, the same for both paths. */
@@ -109,8 +114,9 @@ void nm_mp_rw_layout(const nm_mp_code_t *c, nm_mp_layout_t *out);
 size_t nm_mp_slice_bound(const nm_mp_code_t *c);
 
 /* Write c as a slice into out (cap bytes, from nm_mp_slice_bound); *len its
- * size. NM_ERR_CORRUPT for a malformed stream or table, NM_ERR_UNSUPPORTED
- * for a relocation to an mp_fun_table entry's value (op >= 9). */
+ * size. NM_ERR_CORRUPT for a malformed stream or table (or an mp_fun_table
+ * entry past fun_table_n), NM_ERR_UNSUPPORTED for a relocation to an entry's
+ * value without c->fun_table. */
 int nm_mp_build(const nm_mp_code_t *c, uint8_t arch, uint8_t float_abi, uint8_t *out, size_t cap,
                 size_t *len, nm_detail_t *d);
 

@@ -209,7 +209,7 @@ static void make_code(code_t *k, unsigned word, const char *name, unsigned seed,
         size += 8;
     }
     k->text_size = size;
-    k->c = (nm_mp_code_t){name, k->text, size, k->rel, k->n_rel, k->rodata, 32, 24, 20, 3 * word, (uint8_t)word};
+    k->c = (nm_mp_code_t){name, k->text, size, k->rel, k->n_rel, k->rodata, 32, 24, 20, 3 * word, (uint8_t)word, NULL, 0};
 }
 
 /* every planted word holds base + addend at the run-time place */
@@ -372,7 +372,8 @@ static void test_ram_fallback_matches_micropython(void) {
     CHECK_EQ(get_word(ro + 16, 8), (uintptr_t)text + 0x20);
     CHECK_EQ(get_word(ro + 24, 8), 0x20000);
     CHECK_EQ(get_word(text + 128, 8), (uintptr_t)fw_a);
-    /* an mp_fun_table entry's value (op >= 9): RAM only */
+    /* an mp_fun_table entry's value (op >= 9): a firmware constant, written
+     * into the slice; refused without the table, or past its end */
     code_t e;
     make_code(&e, 4, "e", 1, NULL, 0);
     e.n_rel--; /* drop 0xff */
@@ -385,6 +386,15 @@ static void test_ram_fallback_matches_micropython(void) {
     uint8_t *s = malloc(cap);
     CHECK_EQ(nm_mp_build(&e.c, NM_ARCH_ARMV7M, 0, s, cap, &len, &d), NM_ERR_UNSUPPORTED);
     CHECK_STR_CONTAINS(d.msg, "mp_fun_table entry");
+    e.c.fun_table = fake_fun_table;
+    e.c.fun_table_n = 3;
+    CHECK_EQ(nm_mp_build(&e.c, NM_ARCH_ARMV7M, 0, s, cap, &len, &d), NM_ERR_CORRUPT);
+    CHECK_STR_CONTAINS(d.msg, "past its end");
+    memcpy(text, e.text, e.text_size);
+    CHECK(nm_mp_relocate_ram(&e.c, text, ro, &b, exports, 3, &d) == NM_ERR_CORRUPT);
+    e.c.fun_table_n = 16;
+    CHECK_EQ(nm_mp_build(&e.c, NM_ARCH_ARMV7M, 0, s, cap, &len, &d), NM_OK);
+    CHECK_EQ(get_word(s + NM_HEADER_SIZE + 80, 4), 0x1003);
     free(s);
     memcpy(text, e.text, e.text_size);
     b.text = (uintptr_t)text;
@@ -408,7 +418,7 @@ static void test_malformed_streams_are_refused(void) {
     };
     for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         uint8_t text[64] = {0}, ro[8] = {0};
-        nm_mp_code_t c = {"bad", text, 64, bad[i].rel, bad[i].n, ro, 8, 0, 0, 0, 4};
+        nm_mp_code_t c = {"bad", text, 64, bad[i].rel, bad[i].n, ro, 8, 0, 0, 0, 4, NULL, 0};
         size_t cap = nm_mp_slice_bound(&c), len;
         uint8_t *s = malloc(cap);
         nm_detail_t d;
