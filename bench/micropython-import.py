@@ -40,7 +40,11 @@ sys.path[:] = ['/rom']
 gc.collect(); gc.collect()
 f0 = gc.mem_free()
 t0 = time.ticks_us()
-import {mod}
+try:
+    import nm_{mod}
+except ImportError as e:
+    print('IMPORTERROR', e)
+    raise SystemExit
 t1 = time.ticks_us()
 gc.collect(); gc.collect()
 f1 = gc.mem_free()
@@ -87,6 +91,8 @@ def run(fw, romfs, mod, natmod, store_in=None, store_out=None):
             pyb.close()
         except Exception:
             pass
+    if "IMPORTERROR" in out:
+        return {"error": out.split("IMPORTERROR", 1)[1].strip().splitlines()[0]}
     res = re.search(r"RES (-?\d+) (-?\d+)", out)
     nm = re.search(r"NATMOD (-?\d+) (-?\d+) (-?\d+) (-?\d+)", out)
     if not res or (natmod and not nm):
@@ -124,7 +130,8 @@ def main():
     w = VfsRomWriter()
     for m in mods:
         with open(os.path.join(ARGS.mpys, m + ".mpy"), "rb") as f:
-            w.mkfile(m + ".mpy", f.read())
+            # nm_ prefix: deflate, framebuf, ... are also built into the firmware
+            w.mkfile("nm_" + m + ".mpy", f.read())
     with open(romfs, "wb") as f:
         f.write(w.finalise())
     hdr = ("| module | text B | heap stock B | heap natmod B | RW arena B | flash B 1st | flash B 2nd "
@@ -135,11 +142,16 @@ def main():
         st = run(ARGS.stock, romfs, m, False)
         store = os.path.join(tmp, m + ".store")
         n1 = run(ARGS.natmod, romfs, m, True, store_out=store)
-        n2 = run(ARGS.natmod, romfs, m, True, store_in=store)
+        n2 = run(ARGS.natmod, romfs, m, True, store_in=store) if "error" not in n1 else n1
+        text = text_bytes(ARGS.natmod_cli, os.path.join(ARGS.mpys, m + ".mpy"))
+        if "error" in n1:
+            print("| %s (ImportError: %s) | %d |" % (m, n1["error"], text) + " - |" * 8, flush=True)
+            continue
         note = " (fell back to RAM)" if n1["fallbacks"] or n2["fallbacks"] else ""
-        print("| %s%s | %d | %d | %d | %d | %d | %d | %d | %d | %d |" % (
-            m, note, text_bytes(ARGS.natmod_cli, os.path.join(ARGS.mpys, m + ".mpy")), st["heap"], n1["heap"],
-            n1["rw"], n1["prog"], n2["prog"], st["insns"], n1["insns"], n2["insns"]), flush=True)
+        sh, si = ("ImportError", "-") if "error" in st else (str(st["heap"]), str(st["insns"]))
+        print("| %s%s | %d | %s | %d | %d | %d | %d | %s | %d | %d |" % (
+            m, note, text, sh, n1["heap"], n1["rw"], n1["prog"], n2["prog"], si, n1["insns"], n2["insns"]),
+            flush=True)
 
 
 if __name__ == "__main__":
