@@ -33,6 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     unsigned word = data[0] & 1 ? 8 : 4;
     uint32_t text_size = (uint32_t)(data[1] | data[2] << 8) % 2048;
     uint32_t rodata_size = data[3] % 128, bss = data[4], qs = data[5], os = data[6];
+    unsigned table = data[7];
     data += 8;
     size -= 8;
     if (text_size + rodata_size > size) {
@@ -46,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memcpy(rel, data + text_size + rodata_size, rlen);
     exports[0] = (nm_export_t){nm_hash("fw"), "fw", fun_table, 0, NULL};
     nm_mp_code_t c = {"fz", text, text_size, rel, (uint32_t)rlen, ro, rodata_size, bss, qs, os, (uint8_t)word,
-                      data[7] & 1 ? fun_table : NULL, data[7] >> 1};
+                      table & 1 ? fun_table : NULL, table >> 1};
     nm_detail_t d;
     d.msg[0] = 0;
     size_t cap = nm_mp_slice_bound(&c), len = 0;

@@ -309,7 +309,14 @@ size_t nm_mp_slice_bound(const nm_mp_code_t *c) {
         nm_mp_import_at(c->text, c->text_size, i, &slot, &nm);
         names += strlen(nm) + 1;
     }
-    size_t words = (size_t)c->text_size / c->word + (size_t)c->rodata_size / c->word + n_fw + 1;
+    /* relocated words: counted (a malformed stream counts what it has; the
+     * build then says what is wrong with it) */
+    build_t b;
+    memset(&b, 0, sizeof b);
+    b.c = c;
+    mpr_walk(c, count_fn, &b, NULL);
+    size_t words = (size_t)c->text_size / c->word + (size_t)c->rodata_size / c->word;
+    words = (b.n_rel < words ? b.n_rel : words) + n_fw + 1;
     return NM_HEADER_SIZE + (size_t)c->text_size + up(c->rodata_size, c->word) + words * 10 +
            (size_t)(n_fw + 1) * NM_IMPORT_SIZE + names + 16 + words * sizeof(uint64_t) + 8;
 }
@@ -347,11 +354,12 @@ int nm_mp_build(const nm_mp_code_t *c, uint8_t arch, uint8_t float_abi, uint8_t 
      * relocation array is scratch at the end of out. */
     uint32_t data_size = up(c->rodata_size, c->word);
     uint8_t *text = out + NM_HEADER_SIZE, *data = text + c->text_size;
-    memset(out, 0, bound);
+    memset(out, 0, NM_HEADER_SIZE);
     memcpy(text, c->text, c->text_size);
     if (c->rodata_size) {
         memcpy(data, c->rodata, c->rodata_size);
     }
+    memset(data + c->rodata_size, 0, data_size - c->rodata_size);
     b.text = text;
     b.data = data;
     b.cap_rel = b.n_rel + n_fw;
@@ -427,7 +435,6 @@ int nm_mp_build(const nm_mp_code_t *c, uint8_t arch, uint8_t float_abi, uint8_t 
     if ((uintptr_t)(out + total) > scratch) {
         return fail(d, NM_ERR_INVAL, "nm_mp_build: output overran its bound", c->name);
     }
-    memset(out + total, 0, bound - total);
     memcpy(out, NM_MAGIC, 4);
     put16(out + 4, NM_FORMAT_VERSION);
     out[6] = arch;

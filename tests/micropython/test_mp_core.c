@@ -18,6 +18,7 @@
 
 #include "natmod/abi.h"
 #include "natmod/format.h"
+#include "natmod/mpy.h"
 #include "natmod_mp.h"
 #include "test.h"
 
@@ -531,7 +532,125 @@ static void test_store_full_and_no_region(void) {
     printf("  %u modules fit in %u KB flash / %u B RW; then: %s\n", placed, FLASH_SIZE / 1024, RW_SIZE, d.msg);
 }
 
-int main(void) {
+
+/* .mpy files natmod's linker wrote (tests/corpus/mpy): the component takes
+ * their text, stream and rodata as MicroPython hands them over, builds a
+ * slice natmod's reader accepts, places it, and the placed words equal what
+ * the RAM path (MicroPython's own algorithm) gives for the same addresses. */
+static const char *corpus_dir = ".";
+
+static uint8_t *slurp(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        return NULL;
+    }
+    static uint8_t buf[65536];
+    *n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    return buf;
+}
+
+static void test_real_natmod_mpy_files(void) {
+    static const struct {
+        const char *file;
+        const char *imports; /* the slice's imports, space-separated */
+    } files[] = {
+        {"natmod_fw_periph_x64.mpy", "mp_fun_table natmod_sim_periph natmod_periph_rmw"},
+        {"natmod_fw_periph_armv7m.mpy", "mp_fun_table natmod_sim_periph natmod_periph_rmw"},
+        {"natmod_mpy_a_x64.mpy", NULL},
+        {"natmod_mpy_b_armv6m.mpy", NULL},
+    };
+    static nm_export_t fw[3];
+    fw[0] = exports[0];
+    fw[1] = (nm_export_t){nm_hash("natmod_periph_rmw"), "natmod_periph_rmw", (const void *)(uintptr_t)(FW_AT + 0x301), 0, NULL};
+    fw[2] = (nm_export_t){nm_hash("natmod_sim_periph"), "natmod_sim_periph", (const void *)(uintptr_t)(FW_AT + 0x401), 0, NULL};
+    qsort(fw, 3, sizeof fw[0], by_hash);
+    for (unsigned i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", corpus_dir, files[i].file);
+        size_t n;
+        uint8_t *buf = slurp(path, &n);
+        CHECK(buf != NULL);
+        if (!buf) {
+            fprintf(stderr, "%s: cannot read\n", path);
+            continue;
+        }
+        nm_mpy_t m;
+        nm_detail_t d;
+        CHECK_EQ(nm_mpy_parse(buf, n, &m, &d), NM_OK);
+        CHECK(m.relocs != NULL);
+        unsigned word = nm_mpy_word_size(m.arch);
+        uint8_t text[8192], ro[1024];
+        CHECK(m.text_size <= sizeof text && m.rodata_size <= sizeof ro);
+        memcpy(text, m.text, m.text_size);
+        if (m.rodata_size) {
+            memcpy(ro, m.rodata, m.rodata_size);
+        }
+        nm_mp_code_t c = {"real", text, m.text_size, m.relocs, m.relocs_len, m.rodata_size ? ro : NULL,
+                          m.rodata_size, m.bss_size, 2 * m.n_qstr, word * m.n_obj, (uint8_t)word,
+                          fake_fun_table, 128};
+        size_t cap = nm_mp_slice_bound(&c), len = 0;
+        CHECK(cap > 0);
+        uint8_t *sl = malloc(cap ? cap : 1);
+        int rc = nm_mp_build(&c, word == 8 ? NM_ARCH_X64 : NM_ARCH_ARMV7M, 0, sl, cap, &len, &d);
+        CHECK_EQ(rc, NM_OK);
+        if (rc != NM_OK) {
+            fprintf(stderr, "%s: %s\n", files[i].file, d.msg);
+            free(sl);
+            continue;
+        }
+        nm_image_t img;
+        CHECK_EQ(nm_image_parse(sl, len, &img, &d), NM_OK);
+        if (files[i].imports) {
+            char got[256] = "";
+            uint16_t ni = (uint16_t)(sl[42] | sl[43] << 8);
+            for (uint16_t k = 0; k < ni; k++) {
+                nm_import_info_t ii;
+                nm_image_import(&img, k, &ii);
+                strcat(got, k ? " " : "");
+                strcat(got, ii.name);
+            }
+            CHECK(strcmp(got, files[i].imports) == 0);
+            if (strcmp(got, files[i].imports)) {
+                fprintf(stderr, "%s: imports '%s'\n", files[i].file, got);
+            }
+        }
+        free(sl);
+        /* placed in a store vs relocated in RAM at the same addresses */
+        static nm_mp_t mp;
+        memset(flash, 0xFF, FLASH_SIZE);
+        mp.alloc = t_alloc;
+        mp.free = t_free;
+        CHECK_EQ(nm_mp_init(&mp, &fl, rwmem, RW_SIZE, word == 8 ? NM_ARCH_X64 : NM_ARCH_ARMV7M,
+                            word == 8 ? NM_FLOAT_HARD : NM_FLOAT_SOFT, fw, 3, &d), NM_OK);
+        void *t;
+        uint8_t *r;
+        rc = nm_mp_place(&mp, &c, &t, &r, &d);
+        CHECK_EQ(rc, NM_OK);
+        if (rc != NM_OK) {
+            fprintf(stderr, "%s: %s\n", files[i].file, d.msg);
+            continue;
+        }
+        nm_mp_layout_t lay;
+        nm_mp_rw_layout(&c, &lay);
+        uint8_t want[8192], want_ro[1024];
+        memcpy(want, m.text, m.text_size);
+        if (m.rodata_size) {
+            memcpy(want_ro, m.rodata, m.rodata_size);
+        }
+        nm_mp_bases_t b = {(uintptr_t)t, (uintptr_t)r + lay.rodata, (uintptr_t)r + lay.bss, (uintptr_t)r + lay.qstr,
+                           (uintptr_t)r + lay.obj, (uintptr_t)fake_fun_table};
+        c.text = want;
+        CHECK_EQ(nm_mp_relocate_ram(&c, want, want_ro, &b, fw, 3, &d), NM_OK);
+        CHECK(memcmp(t, want, m.text_size) == 0);
+        CHECK(m.rodata_size == 0 || memcmp(r + lay.rodata, want_ro, m.rodata_size) == 0);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1) {
+        corpus_dir = argv[1];
+    }
     flash = mmap((void *)(uintptr_t)FLASH_AT, FLASH_SIZE, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
     fake_fun_table = mmap((void *)(uintptr_t)FW_AT, 4096, PROT_READ | PROT_WRITE,
@@ -550,5 +669,6 @@ int main(void) {
     RUN(test_malformed_streams_are_refused);
     RUN(test_power_cut_at_every_operation);
     RUN(test_store_full_and_no_region);
+    RUN(test_real_natmod_mpy_files);
     return TEST_DONE();
 }
