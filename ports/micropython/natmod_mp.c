@@ -246,46 +246,45 @@ static int add_rel(build_t *b, uint32_t site, unsigned target) {
     return NM_OK;
 }
 
+/* The value of mp_fun_table entry dest - D_ENTRY0 (op >= 9): a firmware
+ * constant, so a slice carries it written in (and its CRC covers it). */
+static int entry_value(const nm_mp_code_t *c, unsigned dest, uintptr_t *v, nm_detail_t *d) {
+    if (dest < D_ENTRY0) {
+        return fail(d, NM_ERR_CORRUPT, "relocation stream: unknown destination", c->name);
+    }
+    if (!c->fun_table) {
+        return fail(d, NM_ERR_UNSUPPORTED, "relocation to an mp_fun_table entry's value", c->name);
+    }
+    if (dest - D_ENTRY0 >= c->fun_table_n) {
+        return fail(d, NM_ERR_CORRUPT, "relocation to an mp_fun_table entry past its end", c->name);
+    }
+    *v = c->fun_table[dest - D_ENTRY0];
+    return NM_OK;
+}
+
 static int conv_fn(void *arg, unsigned where, uint32_t off, unsigned dest) {
     build_t *b = arg;
     const nm_mp_code_t *c = b->c;
     uint8_t *p = (where ? b->data : b->text) + off;
     uint32_t site = where ? c->text_size + off : off;
-    unsigned target = NM_TARGET_RW;
-    switch (dest) {
-    case D_TEXT:
-        target = NM_TARGET_TEXT;
-        break;
-    case D_RODATA:
-        add_word(p, c->word, b->lay.rodata);
-        break;
-    case D_BSS:
-        add_word(p, c->word, b->lay.bss);
-        break;
-    case D_QSTR:
-        add_word(p, c->word, b->lay.qstr);
-        break;
-    case D_OBJ:
-        add_word(p, c->word, b->lay.obj);
-        break;
-    case D_FUNTAB:
-        target = NM_TARGET_IMPORT0 + b->fun_import;
-        break;
-    default:
-        if (dest < D_ENTRY0) {
-            return fail(b->d, NM_ERR_CORRUPT, "relocation stream: unknown destination", c->name);
-        }
-        if (!c->fun_table) {
-            return fail(b->d, NM_ERR_UNSUPPORTED, "relocation to an mp_fun_table entry's value", c->name);
-        }
-        if (dest - D_ENTRY0 >= c->fun_table_n) {
-            return fail(b->d, NM_ERR_CORRUPT, "relocation to an mp_fun_table entry past its end", c->name);
-        }
-        /* a firmware constant: written now, part of the slice (and its CRC) */
-        add_word(p, c->word, c->fun_table[dest - D_ENTRY0]);
-        return NM_OK;
+    const uint32_t rw_at[D_FUNTAB] = {[D_RODATA] = b->lay.rodata, [D_BSS] = b->lay.bss,
+                                      [D_QSTR] = b->lay.qstr, [D_OBJ] = b->lay.obj};
+    if (dest == D_TEXT) {
+        return add_rel(b, site, NM_TARGET_TEXT);
     }
-    return add_rel(b, site, target);
+    if (dest == D_FUNTAB) {
+        return add_rel(b, site, NM_TARGET_IMPORT0 + b->fun_import);
+    }
+    if (dest == D_RODATA || dest == D_BSS || dest == D_QSTR || dest == D_OBJ) {
+        add_word(p, c->word, rw_at[dest]);
+        return add_rel(b, site, NM_TARGET_RW);
+    }
+    uintptr_t v;
+    int rc = entry_value(c, dest, &v, b->d);
+    if (rc == NM_OK) {
+        add_word(p, c->word, v);
+    }
+    return rc;
 }
 
 static uint8_t *put_uleb(uint8_t *p, uint32_t v) {
@@ -503,15 +502,13 @@ static int ram_fn(void *arg, unsigned where, uint32_t off, unsigned dest) {
     case D_QSTR: v = r->b->qstr; break;
     case D_OBJ: v = r->b->obj; break;
     case D_FUNTAB: v = r->b->fun_table; break;
-    default:
-        if (dest < D_ENTRY0) {
-            return fail(r->d, NM_ERR_CORRUPT, "relocation stream: unknown destination", r->c->name);
+    default: {
+        int rc = entry_value(r->c, dest, &v, r->d);
+        if (rc != NM_OK) {
+            return rc;
         }
-        if (!r->c->fun_table || dest - D_ENTRY0 >= r->c->fun_table_n) {
-            return fail(r->d, NM_ERR_CORRUPT, "relocation to an mp_fun_table entry past its end", r->c->name);
-        }
-        v = r->c->fun_table[dest - D_ENTRY0];
         break;
+    }
     }
     add_word((where ? r->rodata : r->text) + off, r->c->word, v);
     return NM_OK;
