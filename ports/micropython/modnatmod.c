@@ -270,6 +270,21 @@ static void natmod_untrack(void *data) {
     }
 }
 
+/* Bytes of the module's qstr and object tables. Since v1.23 both are one
+ * heap block, the object table inside it (mp_module_context_alloc_tables);
+ * before, two blocks. Sizes are whole GC blocks: the same for the same file. */
+static void natmod_table_sizes(mp_module_context_t *ctx, size_t *qs, size_t *os) {
+    uint8_t *q = (uint8_t *)ctx->constants.qstr_table, *o = (uint8_t *)ctx->constants.obj_table;
+    size_t qn = q ? gc_nbytes(q) : 0;
+    if (q && o >= q && o <= q + qn) {
+        *qs = (size_t)(o - q);
+        *os = qn - *qs;
+    } else {
+        *qs = qn;
+        *os = o ? gc_nbytes(o) : 0;
+    }
+}
+
 void *natmod_commit_exec(void *buf, size_t len, void *reloc) {
     if (!reloc) {
         return buf; /* code the runtime compiled, or .mpy code with no relocations: stays in RAM */
@@ -280,6 +295,8 @@ void *natmod_commit_exec(void *buf, size_t len, void *reloc) {
     uint8_t *rel = natmod_read_relocs(ri->reader, &rlen, &rcap);
     size_t data = ri->bss ? gc_nbytes(ri->bss) : 0;
     size_t bss = ri->rodata ? (size_t)(ri->rodata - ri->bss) : data;
+    size_t qs, os;
+    natmod_table_sizes(ctx, &qs, &os);
     nm_mp_code_t c = {
         .name = natmod_module_name(ctx),
         .text = buf,
@@ -289,8 +306,8 @@ void *natmod_commit_exec(void *buf, size_t len, void *reloc) {
         .rodata = ri->rodata,
         .rodata_size = (uint32_t)(ri->rodata ? data - bss : 0),
         .bss_size = (uint32_t)bss,
-        .qstr_size = (uint32_t)gc_nbytes(ctx->constants.qstr_table),
-        .obj_size = (uint32_t)gc_nbytes(ctx->constants.obj_table),
+        .qstr_size = (uint32_t)qs,
+        .obj_size = (uint32_t)os,
         .word = sizeof(uintptr_t),
         .fun_table = (const uintptr_t *)&mp_fun_table,
         .fun_table_n = sizeof mp_fun_table / sizeof(uintptr_t),
@@ -299,7 +316,16 @@ void *natmod_commit_exec(void *buf, size_t len, void *reloc) {
     nm_mp_t *mp = natmod_get();
     void *text = NULL;
     uint8_t *rw = NULL;
-    int rc = mp ? nm_mp_place(mp, &c, &text, &rw, &d) : NM_ERR_NOENT;
+    uintptr_t arena = (uintptr_t)MP_STATE_VM(natmod_rw), qt = (uintptr_t)ctx->constants.qstr_table;
+    int rc = NM_ERR_NOENT;
+    if (qt >= arena && qt < arena + sizeof MP_STATE_VM(natmod_rw)) {
+        /* another native function of a module whose tables moved to the
+         * arena with its first one: its code stays in RAM */
+        nm_detail_set(&d, "second native code block of one module");
+        rc = NM_ERR_UNSUPPORTED;
+    } else if (mp) {
+        rc = nm_mp_place(mp, &c, &text, &rw, &d);
+    }
     if (rc == NM_OK) {
         nm_mp_layout_t lay;
         nm_mp_rw_layout(&c, &lay);
