@@ -472,11 +472,17 @@ static mp_obj_t natmod_defrag(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(natmod_defrag_obj, natmod_defrag);
 
+/* check() -> number of damaged entries (each re-read and CRC-checked);
+ * the first damaged one is named in a printed line */
 static mp_obj_t natmod_check(void) {
     nm_mp_t *mp = natmod_need();
     nm_detail_t d;
-    natmod_check_rc(nm_store_check(&mp->store, &d), &d);
-    return mp_const_none;
+    int rc = nm_store_check(&mp->store, &d);
+    natmod_check_rc(rc < 0 ? rc : NM_OK, &d);
+    if (rc > 0) {
+        mp_printf(&mp_plat_print, "natmod: %s\n", d.msg);
+    }
+    return MP_OBJ_NEW_SMALL_INT(rc);
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(natmod_check_obj, natmod_check);
 
