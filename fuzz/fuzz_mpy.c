@@ -11,8 +11,9 @@
  * every pointer lies inside the bytes parsed, and every relocation run lies
  * inside text or rodata. The runs are then applied the way MicroPython's
  * mp_native_relocate applies them, to exact-size copies of text and rodata,
- * so ASan sees any word the loader would write out of bounds. The parse of
- * exactly the bytes it consumed must give the same file.
+ * so ASan sees any word the loader would write out of bounds. The
+ * firmware-function table ending the text is read from that copy too. The
+ * parse of exactly the bytes it consumed must give the same file.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -64,6 +65,25 @@ static void walk(const nm_mpy_t *m, const uint8_t *data, size_t size) {
     memcpy(text, m->text, m->text_size);
     if (m->rodata_size) {
         memcpy(rodata, m->rodata, m->rodata_size);
+    }
+    /* The firmware-function table, read from the exact-size copy of text
+     * (before the runs change it): every slot and name inside it. */
+    nm_mpy_t mc = *m;
+    mc.text = text;
+    nm_mpy_fw_t fw;
+    nm_detail_t fd;
+    int frc = nm_mpy_fw_parse(&mc, &fw, &fd);
+    REQUIRE(frc == NM_OK || frc == NM_ERR_CORRUPT);
+    if (frc == NM_OK) {
+        REQUIRE(fw.found || fw.n == 0);
+        for (uint32_t i = 0; i < fw.n; i++) {
+            nm_mpy_fw_entry_t e;
+            nm_mpy_fw_entry(&mc, &fw, i, &e);
+            REQUIRE(e.slot_off % ws == 0 && e.slot_off + ws <= fw.table_off);
+            REQUIRE(inside((const uint8_t *)e.name, strlen(e.name) + 1, text, m->text_size));
+        }
+    } else {
+        REQUIRE(fd.msg[0] != '\0' && strchr(fd.msg, '\n') == NULL);
     }
     nm_mpy_reloc_t r;
     char name[64];

@@ -76,6 +76,18 @@ unsigned nm_mpy_static_qstr_find(const char *s, size_t len);
  * "utf-8" -> "utf_hyphen_8", "\n" -> "_0x0a_". Writes into buf (>= 32). */
 const char *nm_mpy_static_qstr_cname(unsigned q, char *buf, size_t n);
 
+/* Firmware functions by name (docs/mpy.md, natmod/mpy_fw.h). An undefined
+ * symbol NM_MPY_FW_SLOT_PREFIX + name becomes a zeroed, pointer-sized slot
+ * in text that a firmware with natmod's MicroPython component fills with
+ * name's address at import; the text then ends with a table:
+ *   u32 n | n x {u32 slot_off, u32 name_off} | names, NUL-terminated, zero
+ *   pad to 4 | u32 table_off | u32 NM_MPY_FW_MAGIC
+ * (little-endian; slot_off and table_off from the text start, name_off from
+ * the table start: the u32 n, which NM_MPY_FW_TABLE_SYM names). */
+#define NM_MPY_FW_SLOT_PREFIX "nm_fw_slot_"
+#define NM_MPY_FW_TABLE_SYM "__nmfw_table"
+#define NM_MPY_FW_MAGIC 0x57464D4Eu /* "NMFW" in memory order */
+
 /* Machine word of an arch in a .mpy (relocations adjust whole words). */
 static inline unsigned nm_mpy_word_size(unsigned arch) {
     return (arch == 2 /* x64 */ || arch == 12 /* rv64imc */) ? 8 : 4;
@@ -165,6 +177,25 @@ int nm_mpy_qstr_next(nm_mpy_iter_t *it, nm_mpy_qstr_t *q);
  * returns 1 and fills r, or 0 at the end. */
 void nm_mpy_reloc_begin(const nm_mpy_t *m, nm_mpy_iter_t *it);
 int nm_mpy_reloc_next(nm_mpy_iter_t *it, nm_mpy_reloc_t *r);
+
+/* The firmware-function table at the end of a parsed file's text (see
+ * NM_MPY_FW_MAGIC): found = 0 when the text does not end with the magic. */
+typedef struct nm_mpy_fw {
+    uint8_t found;
+    uint32_t table_off; /* text offset of the u32 n */
+    uint32_t n;
+    const uint8_t *entries; /* n x {slot_off, name_off} */
+} nm_mpy_fw_t;
+typedef struct nm_mpy_fw_entry {
+    uint32_t slot_off;  /* text offset of the slot (word-aligned, inside text, before the table) */
+    const char *name;   /* NUL-terminated inside the table */
+} nm_mpy_fw_entry_t;
+
+/* Find and check the table: NM_OK (found or not), or NM_ERR_CORRUPT with a
+ * detail when the magic is there but an offset, a slot or a name is out of
+ * place. Entry i is then read with nm_mpy_fw_entry, which cannot fail. */
+int nm_mpy_fw_parse(const nm_mpy_t *m, nm_mpy_fw_t *fw, nm_detail_t *d);
+void nm_mpy_fw_entry(const nm_mpy_t *m, const nm_mpy_fw_t *fw, uint32_t i, nm_mpy_fw_entry_t *e);
 
 /* Writes a destination's name into buf and returns buf: "text", "rodata",
  * "bss", "qstr_table", "obj_table", "mp_fun_table", "mp_fun_table[50] memset_". */

@@ -505,6 +505,55 @@ int nm_mpy_reloc_next(nm_mpy_iter_t *it, nm_mpy_reloc_t *r) {
     return reloc_next_detail(it, r, NULL) == 1;
 }
 
+static uint32_t rd32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+int nm_mpy_fw_parse(const nm_mpy_t *m, nm_mpy_fw_t *fw, nm_detail_t *d) {
+    memset(fw, 0, sizeof *fw);
+    uint32_t size = m->text_size;
+    if (!m->text || size < 8 || rd32(m->text + size - 4) != NM_MPY_FW_MAGIC) {
+        return NM_OK;
+    }
+    fw->found = 1;
+    uint32_t ws = nm_mpy_word_size(m->arch);
+    uint32_t t = rd32(m->text + size - 8);
+    /* everything from the table start to the trailer: n, entries, names */
+    if (t % 4 || t > size - 8 || size - 8 - t < 4) {
+        return fail(d, NM_ERR_CORRUPT, "firmware function table: offset 0x%x outside text (0x%x bytes)", t, size);
+    }
+    uint32_t room = size - 8 - t, n = rd32(m->text + t);
+    if (n > (room - 4) / 8) {
+        return fail(d, NM_ERR_CORRUPT, "firmware function table at text+0x%x: %u entries do not fit in %u bytes", t,
+                    n, room);
+    }
+    const uint8_t *tab = m->text + t;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t slot = rd32(tab + 4 + 8 * i), name = rd32(tab + 8 + 8 * i);
+        if (slot % ws || slot > t || t - slot < ws) {
+            return fail(d, NM_ERR_CORRUPT,
+                        "firmware function table: entry %u: slot at text+0x%x is not %u-byte aligned and before "
+                        "the table",
+                        i, slot, ws);
+        }
+        if (name < 4 + 8 * n || name >= room || !memchr(tab + name, 0, room - name)) {
+            return fail(d, NM_ERR_CORRUPT,
+                        "firmware function table: entry %u: name at table+0x%x is not a NUL-terminated string in "
+                        "the table",
+                        i, name);
+        }
+    }
+    fw->table_off = t;
+    fw->n = n;
+    fw->entries = tab + 4;
+    return NM_OK;
+}
+
+void nm_mpy_fw_entry(const nm_mpy_t *m, const nm_mpy_fw_t *fw, uint32_t i, nm_mpy_fw_entry_t *e) {
+    e->slot_off = rd32(fw->entries + 8 * i);
+    e->name = (const char *)m->text + fw->table_off + rd32(fw->entries + 8 * i + 4);
+}
+
 const char *nm_mpy_dest_name(unsigned dest, char *buf, size_t n) {
     static const char *const fixed[NM_MPY_DEST_FUN0] = {
         "text", "rodata", "bss", NULL, NULL, NULL, "qstr_table", "obj_table", "mp_fun_table",

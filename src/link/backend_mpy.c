@@ -11,7 +11,9 @@
  * destination address to each word a relocation names. natmod's text is
  * TEXT, then RW's data (and GOT) at rw_offset, then bss when code reaches bss
  * relatively; otherwise bss is the loader's separate zeroed block. The entry
- * is text offset 0 (the core puts its section first, or a jump there).
+ * is text offset 0 (the core puts its section first, or a jump there). When
+ * the module imports firmware functions by name (nm_fw_slot_NAME), their
+ * slots and the table naming them end the text (natmod/mpy.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +118,104 @@ static void put_qstr(obuf_t *b, const char *s) {
 
 #define MAX_TEXT 0x1000000u
 
+/* ---- firmware functions by name (docs/mpy.md) ---- */
+
+static int is_fw_slot(const char *name) {
+    return !strncmp(name, NM_MPY_FW_SLOT_PREFIX, sizeof NM_MPY_FW_SLOT_PREFIX - 1);
+}
+
+static int is_fw_name(const char *name) {
+    return is_fw_slot(name) || !strcmp(name, NM_MPY_FW_TABLE_SYM);
+}
+
+/* Where the slots and the table go, appended to the text after everything
+ * else (code, data, GOT, inline bss), so that the table ends the text and a
+ * firmware finds it from the last 8 bytes. at[k]: the text offset import k
+ * resolves to (its slot, or the table), UINT32_MAX for other imports.
+ * Slots and entries are in name order: the same module source gives the
+ * same table (and NM_FW_CHECK names the same function first) whatever
+ * order the code happens to reference them in. */
+typedef struct fwtab {
+    uint32_t *at;
+    uint32_t *order;    /* import index of slot i */
+    uint32_t n;         /* slots */
+    uint64_t slots;     /* text offset of slot 0 */
+    uint64_t table;     /* text offset of the table (its u32 n) */
+    uint64_t end;       /* text length with the table */
+} fwtab_t;
+
+static int fw_plan(const nm_wmodule_t *m, unsigned ws, uint64_t text_len, fwtab_t *f, char *detail,
+                   size_t detail_len) {
+    int want = 0;
+    uint64_t names = 0;
+    memset(f, 0, sizeof *f);
+    for (uint32_t k = 0; k < m->n_imports; k++) {
+        if (is_fw_slot(m->imports[k])) {
+            if (!m->imports[k][sizeof NM_MPY_FW_SLOT_PREFIX - 1]) {
+                return fail(detail, detail_len, NM_ERR_NOSYM,
+                            "undefined symbol '%s': a firmware function slot needs a name after the prefix",
+                            m->imports[k]);
+            }
+            f->n++;
+            names += strlen(m->imports[k]) - (sizeof NM_MPY_FW_SLOT_PREFIX - 1) + 1;
+        } else if (!strcmp(m->imports[k], NM_MPY_FW_TABLE_SYM)) {
+            want = 1;
+        }
+    }
+    if (!f->n && !want) {
+        f->end = text_len;
+        return NM_OK;
+    }
+    f->at = malloc(m->n_imports * sizeof *f->at);
+    f->order = malloc((f->n ? f->n : 1) * sizeof *f->order);
+    if (!f->at || !f->order) {
+        free(f->at);
+        free(f->order);
+        f->at = NULL;
+        return fail(detail, detail_len, NM_ERR_NOMEM, "out of memory");
+    }
+    f->slots = (text_len + ws - 1) / ws * ws;
+    f->table = f->slots + (uint64_t)f->n * ws; /* 4-aligned: ws is 4 or 8 */
+    f->end = f->table + 4 + 8ull * f->n + (names + 3) / 4 * 4 + 8;
+    uint32_t i = 0;
+    for (uint32_t k = 0; k < m->n_imports; k++) {
+        f->at[k] = !strcmp(m->imports[k], NM_MPY_FW_TABLE_SYM) ? (uint32_t)f->table : UINT32_MAX;
+        if (is_fw_slot(m->imports[k])) {
+            /* insertion into name order (imports are few; names are unique) */
+            uint32_t j = i++;
+            while (j > 0 && strcmp(m->imports[f->order[j - 1]], m->imports[k]) > 0) {
+                f->order[j] = f->order[j - 1];
+                j--;
+            }
+            f->order[j] = k;
+        }
+    }
+    for (i = 0; i < f->n; i++) {
+        f->at[f->order[i]] = (uint32_t)(f->slots + (uint64_t)i * ws);
+    }
+    return NM_OK;
+}
+
+/* The slots stay zero (the firmware fills them at import); the table:
+ *   u32 n | n x {u32 slot_off, u32 name_off} | names\0 | pad to 4 | u32 table_off | u32 magic
+ * slot_off from the text start, name_off from the table start. */
+static void fw_write(const nm_wmodule_t *m, const fwtab_t *f, uint8_t *text) {
+    uint8_t *t = text + f->table;
+    uint32_t name_off = 4 + 8 * f->n;
+    nml_wr32(t, f->n);
+    for (uint32_t e = 0; e < f->n; e++) {
+        uint32_t k = f->order[e];
+        const char *name = m->imports[k] + sizeof NM_MPY_FW_SLOT_PREFIX - 1;
+        size_t len = strlen(name) + 1;
+        nml_wr32(t + 4 + 8 * e, f->at[k]);
+        nml_wr32(t + 8 + 8 * e, name_off);
+        memcpy(t + name_off, name, len);
+        name_off += (uint32_t)len;
+    }
+    nml_wr32(text + f->end - 8, (uint32_t)f->table);
+    nml_wr32(text + f->end - 4, NM_MPY_FW_MAGIC);
+}
+
 /* One word to relocate: text offset (bytes) and destination. */
 typedef struct mreloc {
     uint32_t off;
@@ -199,9 +299,17 @@ int nml_write_mpy(const nml_result_t *res, const nml_mpy_options_t *o, uint8_t *
         bss_len = (uint64_t)m->data_size + m->bss_size - res->bss_lo;
         bss_len = (bss_len + ws - 1) / ws * ws;
     }
+    fwtab_t fw;
+    int err = fw_plan(m, ws, text_len, &fw, detail, detail_len);
+    if (err) {
+        return err;
+    }
+    text_len = fw.end;
     /* The loader copies text into RAM: 16 MiB is beyond any board it runs on
      * (and keeps kind_len = text_len << 3 | kind far inside 32 bits). */
     if (text_len > MAX_TEXT || bss_len > MAX_TEXT) {
+        free(fw.at);
+        free(fw.order);
         return fail(detail, detail_len, NM_ERR_UNSUPPORTED,
                     "module too large for a .mpy: %llu bytes of text and %llu of bss (at most %u each)",
                     (unsigned long long)text_len, (unsigned long long)bss_len, MAX_TEXT);
@@ -211,6 +319,8 @@ int nml_write_mpy(const nml_result_t *res, const nml_mpy_options_t *o, uint8_t *
     if (!text || !rl) {
         free(text);
         free(rl);
+        free(fw.at);
+        free(fw.order);
         return fail(detail, detail_len, NM_ERR_NOMEM, "out of memory");
     }
     memcpy(text, m->text, m->text_size);
@@ -218,7 +328,6 @@ int nml_write_mpy(const nml_result_t *res, const nml_mpy_options_t *o, uint8_t *
         memcpy(text + rw, m->data, m->data_size);
     }
     size_t nr = 0;
-    int err = NM_OK;
     for (uint32_t i = 0; i < m->n_relocs && !err; i++) {
         const nm_reloc_t *r = &m->relocs[i];
         uint64_t off = r->site < m->text_size ? r->site : rw + (r->site - m->text_size);
@@ -248,7 +357,10 @@ int nml_write_mpy(const nml_result_t *res, const nml_mpy_options_t *o, uint8_t *
             const char *name = k < m->n_imports ? m->imports[k] : "?";
             uint64_t addr;
             dest = nml_mpy_dest_of(name);
-            if (dest < 0) {
+            if (fw.at && k < m->n_imports && fw.at[k] != UINT32_MAX) {
+                dest = NM_MPY_DEST_TEXT; /* a firmware function's slot, or the table */
+                v += fw.at[k];
+            } else if (dest < 0) {
                 if (!nml_abs_find(o->abs, name, &addr)) {
                     err = fail(detail, detail_len, NM_ERR_NOSYM, "undefined symbol '%s'", name);
                     break;
@@ -272,6 +384,11 @@ int nml_write_mpy(const nml_result_t *res, const nml_mpy_options_t *o, uint8_t *
             nr++;
         }
     }
+    if (fw.at && !err) {
+        fw_write(m, &fw, text);
+    }
+    free(fw.at);
+    free(fw.order);
     if (err) {
         free(text);
         free(rl);
@@ -343,6 +460,9 @@ int nml_mpy_same_import(void *ctx, const char *a, const char *b) {
     const nml_mpy_imports_t *im = ctx;
     int da = nml_mpy_dest_of(a), db = nml_mpy_dest_of(b);
     uint64_t xa, xb;
+    if (is_fw_name(a) || is_fw_name(b)) {
+        return !strcmp(a, b); /* one slot per name, whatever else shares an address */
+    }
     if (da >= 0 || db >= 0) {
         return da == db; /* nml_write_mpy takes the loader's first */
     }
@@ -352,7 +472,7 @@ int nml_mpy_same_import(void *ctx, const char *a, const char *b) {
 int nml_mpy_check_import(void *ctx, const char *name, char *why, size_t n) {
     const nml_mpy_imports_t *im = ctx;
     uint64_t addr;
-    if (nml_mpy_dest_of(name) >= 0 || nml_abs_find(im->abs, name, &addr)) {
+    if (is_fw_name(name) || nml_mpy_dest_of(name) >= 0 || nml_abs_find(im->abs, name, &addr)) {
         return 1;
     }
     if (!why || !n) {

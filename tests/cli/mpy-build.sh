@@ -235,6 +235,73 @@ t "build: -D and --cflags" 0 env TMPDIR="$tmp/tmpd" "$natmod" mpy build --arch a
     -DWANT_A --cflags "-DWANT_B=2 -Wno-unused" flags.c half.c
 eq "build: temporary build directory removed" "$(ls -A "$tmp/tmpd")" ""
 
+# ==== firmware functions by name (natmod/mpy_fw.h, examples/mp_periph)
+# mpy build finds natmod/mpy_fw.h by itself; every nm_fw_slot_NAME becomes a
+# zeroed word-aligned slot in text that one relocated text word points at,
+# and the text ends with the table naming exactly the declared imports and
+# {table_off, "NMFW"}. An undefined symbol without the prefix still fails.
+ex="$top/examples/mp_periph"
+# fwcheck NAME FILE WORD-SIZE EXPECTED-NAMES: decode with natmod info, and
+# the text's last bytes from the file itself
+fwcheck() {
+    t "$1: info" 0 "$natmod" info "$2"
+    i="$tmp/out"
+    nn=$(echo "$4" | wc -w | tr -d ' ')
+    has "$1: table found" "$i" "firmware functions: $nn (table at text+0x"
+    eq "$1: names" "$(sed -n '/firmware functions:/,$p' "$i" | sed -n 's/^    \([A-Za-z0-9_]*\): slot .*/\1/p' |
+        sort | tr '\n' ' ')" "$4${4:+ }"
+    sed -n '/firmware functions:/,$p' "$i" | sed -n 's/^    [A-Za-z0-9_]*: slot text+\(0x[0-9a-f]*\)\(.*\)/\1 \2/p' \
+        >"$tmp/slots"
+    while read -r off rest; do
+        eq "$1: slot $off aligned" "$((off % $3))" 0
+        case $rest in *"not zero"*) bad "$1: slot $off not zero" ;; *) ok ;; esac
+        case $rest in *", 1 relocated word points at it"*) ok ;; *) bad "$1: slot $off: $rest" ;; esac
+    done <"$tmp/slots"
+    # scope flags (one byte: no bss) and the relocation stream follow the text
+    rl=$(sed -n 's/^  relocations: .*(\([0-9]*\) bytes)$/\1/p' "$i")
+    tt=$(sed -n 's/.*(table at text+\(0x[0-9a-f]*\);.*/\1/p' "$i")
+    ts=$(sed -n 's/^  code: .*native viper, \([0-9]*\) bytes of text$/\1/p' "$i")
+    end=$(($(wc -c <"$2") - rl - 1))
+    eq "$1: text ends with NMFW" "$(od -An -c -j$((end - 4)) -N4 "$2" | tr -d ' \n')" "NMFW"
+    eq "$1: table_off before the magic" "$(od -An -tu4 -j$((end - 8)) -N4 "$2" | tr -d ' \n')" "$((tt))"
+    eq "$1: n at table_off" "$(od -An -tu4 -j$((end - ts + tt)) -N4 "$2" | tr -d ' \n')" "$nn"
+}
+cp "$ex/periph.c" "$ex/missing.c" "$w/"
+fwarchs="x64 armv7m"
+command -v riscv64-unknown-elf-gcc >/dev/null 2>&1 && fwarchs="$fwarchs rv32imc"
+command -v xtensa-lx106-elf-gcc >/dev/null 2>&1 && fwarchs="$fwarchs xtensa"
+command -v clang-22 >/dev/null 2>&1 && [ -d /usr/lib/xtensa-lx106-elf/include ] && fwarchs="$fwarchs xtensawin"
+for a in $fwarchs; do
+    ws=4; [ "$a" = x64 ] && ws=8
+    mkdir -p "$w/fw-$a"
+    t "fw by name $a: build" 0 "$natmod" mpy build --arch "$a" $(cc_for "$a") --no-mpy-dir -I "$abi" \
+        -o "fw-$a/periph.mpy" periph.c
+    fwcheck "fw by name $a" "$w/fw-$a/periph.mpy" $ws "natmod_periph_rmw natmod_sim_periph"
+    t "fw by name $a: missing: build" 0 "$natmod" mpy build --arch "$a" $(cc_for "$a") --no-mpy-dir -I "$abi" \
+        -o "fw-$a/missing.mpy" missing.c
+    fwcheck "fw by name $a: missing" "$w/fw-$a/missing.mpy" $ws "natmod_no_such_function"
+done
+# NM_FW_CHECK with no imports: a table of none; no header used: no table
+cat >"$w/fwnone.c" <<'EOF'
+#include "py/dynruntime.h"
+#include "natmod/mpy_fw.h"
+mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args) {
+    NM_FW_CHECK();
+    MP_DYNRUNTIME_INIT_ENTRY
+    MP_DYNRUNTIME_INIT_EXIT
+}
+EOF
+t "fw by name: none: build" 0 "$natmod" mpy build --arch armv7m --no-mpy-dir -I "$abi" -o fwnone.mpy fwnone.c
+fwcheck "fw by name: none" "$w/fwnone.mpy" 4 ""
+t "fw by name: no table without the header" 0 "$natmod" info "$w/armv7m/twice.mpy"
+if grep -q "firmware functions" "$tmp/out"; then bad "fw by name: table in a module without imports"; else ok; fi
+# an undefined symbol without the prefix is still an error, naming it
+sed 's/NM_FW(natmod_periph_rmw)(/natmod_periph_rmw(/' "$w/periph.c" >"$w/fwundef.c"
+t "fw by name: undefined symbol" 11 "$natmod" mpy build --arch x64 $x64cc --no-mpy-dir -I "$abi" -o fwundef.mpy \
+    fwundef.c
+has "fw by name: undefined symbol: named" "$tmp/err" "undefined symbol 'natmod_periph_rmw'"
+gone "fw by name: undefined symbol: no output" "$w/fwundef.mpy"
+
 # ==== reading the header back (natmod mpy link --qstrs): in order, no gaps
 (cd "$w" && "$natmod" mpy build --arch x64 $x64cc --no-mpy-dir -I "$abi" --build-dir objs twice.c half.c) \
     >/dev/null 2>&1 || bad "build for the link tests"

@@ -821,6 +821,104 @@ static void corpus_files_give_their_expected_result(void) {
     CHECK(files >= 20);
 }
 
+/* ---- the firmware-function table ending a text (natmod/mpy_fw.h) ---- */
+
+static void w32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+/* text: 16 bytes of code, slots at 16 and 20, the table at 24:
+ * n=2 | {16, 20} {20, 23} | "ab\0cd\0" + 2 pad | 24 | NMFW  (60 bytes) */
+static uint32_t fw_text(uint8_t *t) {
+    memset(t, 0, 64);
+    memset(t, 0x90, 16);
+    w32(t + 24, 2);
+    w32(t + 28, 16);
+    w32(t + 32, 20);
+    w32(t + 36, 20);
+    w32(t + 40, 23);
+    memcpy(t + 44, "ab\0cd\0\0\0", 8);
+    w32(t + 52, 24);
+    w32(t + 56, NM_MPY_FW_MAGIC);
+    return 60;
+}
+
+static int fw_parse(const uint8_t *t, uint32_t size, unsigned arch, nm_mpy_fw_t *fw, nm_detail_t *d) {
+    nm_mpy_t m;
+    memset(&m, 0, sizeof m);
+    m.text = t;
+    m.text_size = size;
+    m.arch = (uint8_t)arch;
+    return nm_mpy_fw_parse(&m, fw, d);
+}
+
+static void firmware_function_table_is_checked(void) {
+    uint8_t t[64];
+    nm_mpy_fw_t fw;
+    nm_detail_t d = {{0}};
+    uint32_t n = fw_text(t);
+    CHECK_EQ(fw_parse(t, n, NM_ARCH_ARMV7M, &fw, &d), NM_OK);
+    CHECK(fw.found);
+    CHECK_EQ(fw.n, 2);
+    CHECK_EQ(fw.table_off, 24);
+    nm_mpy_t m;
+    memset(&m, 0, sizeof m);
+    m.text = t;
+    m.text_size = n;
+    nm_mpy_fw_entry_t e;
+    nm_mpy_fw_entry(&m, &fw, 0, &e);
+    CHECK_EQ(e.slot_off, 16);
+    CHECK(!strcmp(e.name, "ab"));
+    nm_mpy_fw_entry(&m, &fw, 1, &e);
+    CHECK_EQ(e.slot_off, 20);
+    CHECK(!strcmp(e.name, "cd"));
+    CHECK(!memcmp(t + n - 4, "NMFW", 4)); /* the magic's bytes in memory order */
+    /* no magic: no table, and no error (every .mpy without imports) */
+    CHECK_EQ(fw_parse(t, n - 4, NM_ARCH_ARMV7M, &fw, &d), NM_OK);
+    CHECK(!fw.found);
+    CHECK_EQ(fw_parse(t, 4, NM_ARCH_ARMV7M, &fw, &d), NM_OK);
+    CHECK(!fw.found);
+    /* an empty table: n = 0, table_off, magic */
+    uint8_t z[12];
+    w32(z, 0);
+    w32(z + 4, 0);
+    w32(z + 8, NM_MPY_FW_MAGIC);
+    CHECK_EQ(fw_parse(z, 12, NM_ARCH_X64, &fw, &d), NM_OK);
+    CHECK(fw.found && fw.n == 0);
+    /* damage, each refused with a detail saying what */
+    static const struct {
+        uint32_t at, v;
+        const char *says;
+    } bad[] = {
+        {52, 26, "offset 0x1a outside text"}, /* table_off not 4-aligned */
+        {52, 56, "offset 0x38 outside text"}, /* table_off in the trailer */
+        {24, 4, "4 entries do not fit"},
+        {28, 18, "slot at text+0x12"},        /* not word-aligned */
+        {28, 24, "slot at text+0x18"},        /* the table itself */
+        {32, 8, "name at table+0x8"},         /* inside the entries */
+        {40, 28, "name at table+0x1c"},       /* past the names */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        fw_text(t);
+        w32(t + bad[i].at, bad[i].v);
+        d.msg[0] = 0;
+        CHECK_EQ(fw_parse(t, n, NM_ARCH_ARMV7M, &fw, &d), NM_ERR_CORRUPT);
+        CHECK_STR_CONTAINS(d.msg, bad[i].says);
+    }
+    /* a last name without its NUL before the trailer */
+    fw_text(t);
+    memcpy(t + 44, "ab\0cdefg", 8);
+    CHECK_EQ(fw_parse(t, n, NM_ARCH_ARMV7M, &fw, &d), NM_ERR_CORRUPT);
+    CHECK_STR_CONTAINS(d.msg, "name at table+0x17");
+    /* 8-byte slots on x64: 20 is not one */
+    fw_text(t);
+    CHECK_EQ(fw_parse(t, n, NM_ARCH_X64, &fw, &d), NM_ERR_CORRUPT);
+    CHECK_STR_CONTAINS(d.msg, "slot at text+0x14 is not 8-byte aligned");
+}
+
 int main(int argc, char **argv) {
     corpus_dir = argc > 1 ? argv[1] : NULL;
     RUN(every_field_and_op_decodes);
@@ -833,6 +931,7 @@ int main(int argc, char **argv) {
     RUN(every_prefix_is_truncated);
     RUN(every_bit_flip_is_refused_or_consistent);
     RUN(dest_names);
+    RUN(firmware_function_table_is_checked);
     RUN(corpus_files_give_their_expected_result);
     return TEST_DONE();
 }

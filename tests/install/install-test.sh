@@ -30,6 +30,12 @@ grep -rlF "$build" "$p/lib/cmake" "$p/lib/pkgconfig" "$p/share/natmod" >"$tmp/re
 # The installed natmod compiles modules against the installed headers.
 "$p/bin/natmod" build -v --arch x86_64 -o "$tmp/t.nmod" "$here/consumer/twice.c" >"$tmp/v.log" 2>&1 &&
     grep -qF -- "-I$p/bin/../include" "$tmp/v.log" && ok || bad "installed natmod build does not use $p/include: $(cat "$tmp/v.log")"
+# ... and natmod mpy build finds natmod/mpy_fw.h there (examples/mp_periph)
+[ -f "$p/include/natmod/mpy_fw.h" ] && ok || bad "not installed: include/natmod/mpy_fw.h"
+"$p/bin/natmod" mpy build -v --arch x64 --cc cc --no-mpy-dir -I "$top/tests/mpy/abi" -o "$tmp/periph.mpy" \
+    "$top/examples/mp_periph/periph.c" >"$tmp/mv.log" 2>&1 &&
+    grep -qF -- "-I$p/bin/../include" "$tmp/mv.log" && ok ||
+    bad "installed natmod mpy build does not use $p/include: $(tail -n 3 "$tmp/mv.log")"
 
 # 1. find_package(natmod): natmod::runtime, natmod::natmod, natmod_firmware_exports()
 c1="$tmp/cmake-consumer"

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <setjmp.h>
 
 #include "../test.h"
 #include "link/link.h"
@@ -219,6 +220,47 @@ static intptr_t stored_value(uint16_t q) {
 
 #define QBASE 1000 /* qstr table entry i holds QBASE + i */
 
+/* What natmod/mpy_fw.h raises ImportError with: mp_load_global(ImportError),
+ * mp_obj_new_str(msg), ImportError(msg), nlr_raise. The raise longjmps back
+ * into run_x64, which returns -3 with the message in raised_msg. */
+static jmp_buf raised_at;
+static char raised_msg[128];
+static const int fake_import_error = 0x1e;
+static char new_str[100];
+
+static void *fake_load_global(uintptr_t q) {
+    return q == 38 ? (void *)&fake_import_error : NULL; /* static qstr 38: ImportError */
+}
+
+static void *fake_obj_new_str(const char *s, size_t n) {
+    n = n < sizeof new_str - 1 ? n : sizeof new_str - 1;
+    memcpy(new_str, s, n);
+    new_str[n] = 0;
+    return new_str;
+}
+
+static void *fake_call(void *f, size_t n, size_t kw, void *const *a) {
+    if (f == &fake_import_error && n == 1 && kw == 0 && a[0] == new_str) {
+        snprintf(raised_msg, sizeof raised_msg, "ImportError: %s", new_str);
+    } else {
+        snprintf(raised_msg, sizeof raised_msg, "unexpected call");
+    }
+    return raised_msg;
+}
+
+static void fake_raise(void *o) {
+    (void)o;
+    longjmp(raised_at, 1);
+}
+
+/* Firmware functions run_x64 writes into the slots, as natmod's MicroPython
+ * component would at import (by name, from the table ending the text). */
+static struct {
+    const char *name;
+    void *addr;
+} fw_fill[4];
+static int n_fw_fill;
+
 /* Load (persistentcode.c's steps) and call mpy_init(NULL, n_args, 0, NULL).
  * *text and *bss receive the blocks (caller unmaps/frees). */
 static int run_x64(const linked_t *l, size_t n_args, uint8_t **text_out, uint8_t **bss_out) {
@@ -242,6 +284,10 @@ static int run_x64(const linked_t *l, size_t n_args, uint8_t **text_out, uint8_t
     ft[NM_MPY_FUN_MEMSET] = (void *)memset;
     ft[NM_MPY_FUN_MEMMOVE] = (void *)memmove;
     ft[NM_MPY_FUN_TYPE_TYPE] = (void *)&fake_type_type;
+    ft[7] = (void *)fake_load_global;
+    ft[27] = (void *)fake_call;
+    ft[34] = (void *)fake_raise;
+    ft[57] = (void *)fake_obj_new_str;
     static uint16_t qt[8];
     for (int i = 0; i < 8; i++) {
         qt[i] = (uint16_t)(QBASE + i);
@@ -263,8 +309,26 @@ static int run_x64(const linked_t *l, size_t n_args, uint8_t **text_out, uint8_t
             p[k] += dest;
         }
     }
+    nm_mpy_fw_t fw;
+    if (n_fw_fill && nm_mpy_fw_parse(&m, &fw, &d) == NM_OK) {
+        for (uint32_t i = 0; i < fw.n; i++) {
+            nm_mpy_fw_entry_t e;
+            nm_mpy_fw_entry(&m, &fw, i, &e);
+            for (int k = 0; k < n_fw_fill; k++) {
+                if (!strcmp(e.name, fw_fill[k].name)) {
+                    memcpy(text + e.slot_off, &fw_fill[k].addr, sizeof(void *));
+                }
+            }
+        }
+    }
     typedef void *(*init_t)(void *, size_t, size_t, void **);
     n_stored = 0;
+    *text_out = text;
+    *bss_out = bss;
+    raised_msg[0] = 0;
+    if (setjmp(raised_at)) {
+        return -3;
+    }
     void *ret = ((init_t)(uintptr_t)text)(NULL, n_args, 0, NULL);
     *text_out = text;
     *bss_out = bss;
@@ -330,6 +394,115 @@ static void test_x64_runs(void) {
     free(bss);
     unlink_mpy(&l);
 }
+
+static int fw_scale(int x, int by) {
+    return x * by;
+}
+
+static unsigned fw_flags(void) {
+    return 0x100;
+}
+
+/* The table ending the text of a module linked from mpy_nmfw.c: fw_scale and
+ * fw_flags, each a zeroed word-aligned slot in text that one relocated text
+ * word (the GOT entry or literal the code loads) points at; the trailer. */
+static void check_fw_table(const char *what, unsigned arch, const linked_t *l) {
+    nm_mpy_t m;
+    nm_detail_t d;
+    nm_mpy_fw_t fw;
+    unsigned ws = nm_mpy_word_size(arch);
+    CHECK_EQ(nm_mpy_parse(l->mpy, l->len, &m, &d), NM_OK);
+    CHECK_EQ(nm_mpy_fw_parse(&m, &fw, &d), NM_OK);
+    CHECK(fw.found);
+    CHECK_EQ(fw.n, 2);
+    CHECK(m.text_size >= 8 && !memcmp(m.text + m.text_size - 4, "NMFW", 4));
+    CHECK_EQ(fw.table_off % 4, 0);
+    CHECK_EQ(m.text[m.text_size - 8] | m.text[m.text_size - 7] << 8, fw.table_off);
+    int seen = 0;
+    for (uint32_t i = 0; i < fw.n && i < 2; i++) {
+        nm_mpy_fw_entry_t e;
+        nm_mpy_fw_entry(&m, &fw, i, &e);
+        seen |= !strcmp(e.name, "fw_scale") ? 1 : !strcmp(e.name, "fw_flags") ? 2 : 4;
+        CHECK_EQ(e.slot_off % ws, 0);
+        CHECK(e.slot_off + ws <= fw.table_off);
+        CHECK(e.slot_off >= l->res.mod.text_size); /* after the code */
+        uint8_t zero[8] = {0};
+        CHECK(!memcmp(m.text + e.slot_off, zero, ws));
+        /* no relocation touches the slot; exactly one text word points at it */
+        int refs = 0;
+        nm_mpy_iter_t it;
+        nm_mpy_reloc_t r;
+        nm_mpy_reloc_begin(&m, &it);
+        while (nm_mpy_reloc_next(&it, &r)) {
+            for (uint32_t k = 0; k < r.n; k++) {
+                uint64_t at = ((uint64_t)r.word + k) * ws, v = 0;
+                CHECK(r.base != 0 || at != e.slot_off);
+                for (unsigned b = 0; b < ws; b++) {
+                    v |= (uint64_t)m.text[at + b] << (8 * b);
+                }
+                refs += r.base == 0 && r.dest == NM_MPY_DEST_TEXT && v == e.slot_off;
+            }
+        }
+        CHECK_EQ(refs, 1);
+    }
+    CHECK_EQ(seen, 3);
+    if (fw.n == 2) {
+        nm_mpy_fw_entry_t e0;
+        nm_mpy_fw_entry(&m, &fw, 0, &e0);
+        CHECK(!strcmp(e0.name, "fw_flags")); /* entries in name order */
+    }
+    if (fw.n != 2 || seen != 3) {
+        fprintf(stderr, "%s: firmware function table wrong\n", what);
+    }
+}
+
+#if LT_HAVE_X64
+/* Run as a firmware with and without the functions: stock firmware fills
+ * nothing, so NM_FW_CHECK raises ImportError naming the first one; with
+ * only fw_flags NM_FW raises at the call naming fw_scale; with both the
+ * calls reach them. */
+static void test_x64_fw_by_name(void) {
+    linked_t l;
+    const char *a[] = {obj("mpy_nmfw_x64.o"), NULL};
+    CHECK_EQ(link_mpy(NM_ARCH_X64, NULL, qstrs, 2, &l, a), NM_OK);
+    check_fw_table("mpy_nmfw x64", NM_ARCH_X64, &l);
+    nm_mpy_t m;
+    nm_detail_t d;
+    nm_mpy_fw_t fw;
+    nm_mpy_fw_entry_t first;
+    nm_mpy_parse(l.mpy, l.len, &m, &d);
+    nm_mpy_fw_parse(&m, &fw, &d);
+    nm_mpy_fw_entry(&m, &fw, 0, &first);
+    char want[128];
+    snprintf(want, sizeof want, "ImportError: firmware function '%s' not found", first.name);
+    uint8_t *text = NULL, *bss = NULL;
+    n_fw_fill = 0;
+    CHECK_EQ(run_x64(&l, 0, &text, &bss), -3);
+    CHECK_STR_CONTAINS(raised_msg, want);
+    CHECK_EQ(strlen(raised_msg), strlen(want));
+    munmap(text, m.text_size);
+    free(bss);
+
+    fw_fill[0].name = "fw_flags";
+    fw_fill[0].addr = (void *)fw_flags;
+    n_fw_fill = 1;
+    CHECK_EQ(run_x64(&l, 1, &text, &bss), -3); /* no NM_FW_CHECK: NM_FW raises */
+    CHECK_STR_CONTAINS(raised_msg, "ImportError: firmware function 'fw_scale' not found");
+    CHECK_EQ(strlen(raised_msg), strlen("ImportError: firmware function 'fw_scale' not found"));
+    munmap(text, m.text_size);
+    free(bss);
+
+    fw_fill[1].name = "fw_scale";
+    fw_fill[1].addr = (void *)fw_scale;
+    n_fw_fill = 2;
+    CHECK_EQ(run_x64(&l, 0, &text, &bss), 0);
+    CHECK_EQ(stored_value(QBASE + 1), 14 * 3 + 0x100);
+    munmap(text, m.text_size);
+    free(bss);
+    n_fw_fill = 0;
+    unlink_mpy(&l);
+}
+#endif
 
 static void test_thumb(void) {
     static const struct {
@@ -402,6 +575,16 @@ static void test_thumb(void) {
 }
 
 /* Thumb veneers (ARMv6-M, 16 bytes) in text: their first 12 bytes. */
+#if LT_HAVE_ARM
+static void test_thumb_fw_by_name(void) {
+    linked_t l;
+    const char *a[] = {obj("mpy_nmfw_m3.o"), NULL};
+    CHECK_EQ(link_mpy(NM_ARCH_ARMV7M, NULL, qstrs, 2, &l, a), NM_OK);
+    check_fw_table("mpy_nmfw armv7m", NM_ARCH_ARMV7M, &l);
+    unlink_mpy(&l);
+}
+#endif
+
 static int count_veneers(const nm_wmodule_t *w) {
     static const uint8_t v[12] = {0x01, 0xb4, 0x02, 0x48, 0x00, 0x68, 0x84, 0x46, 0x01, 0xbc, 0x60, 0x47};
     int n = 0;
@@ -558,10 +741,12 @@ int main(int argc, char **argv) {
     libgcc = argv[2];
 #if LT_HAVE_X64
     RUN(test_x64_runs);
+    RUN(test_x64_fw_by_name);
     RUN(test_bad_input);
 #endif
 #if LT_HAVE_ARM
     RUN(test_thumb);
+    RUN(test_thumb_fw_by_name);
 #endif
     RUN(test_same_target_imports_share_got_and_stub);
     return TEST_DONE();

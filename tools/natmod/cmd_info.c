@@ -213,6 +213,65 @@ static void print_scope_flags(const nm_mpy_t *m) {
     printf("%s\n", m->scope_flags ? ")" : "");
 }
 
+/* The words the loader relocates against text that hold text offset off
+ * (how code reaches a firmware function's slot): how many, and the first. */
+static unsigned words_pointing_at(const nm_mpy_t *m, uint32_t off, uint32_t *first) {
+    unsigned ws = nm_mpy_word_size(m->arch), n = 0;
+    nm_mpy_iter_t it;
+    nm_mpy_reloc_t r;
+    nm_mpy_reloc_begin(m, &it);
+    while (nm_mpy_reloc_next(&it, &r)) {
+        if (r.base || r.dest != NM_MPY_DEST_TEXT) {
+            continue;
+        }
+        for (uint32_t w = 0; w < r.n; w++) {
+            const uint8_t *p = m->text + ((uint64_t)r.word + w) * ws;
+            uint64_t v = 0;
+            for (unsigned b = 0; b < ws; b++) {
+                v |= (uint64_t)p[b] << (8 * b);
+            }
+            if (v == off && !n++) {
+                *first = (uint32_t)((r.word + w) * ws);
+            }
+        }
+    }
+    return n;
+}
+
+/* Firmware functions by name (natmod/mpy_fw.h): the table ending the text. */
+static int info_mpy_fw(const char *path, const nm_mpy_t *m) {
+    nm_mpy_fw_t fw;
+    nm_detail_t d = {{0}};
+    int err = nm_mpy_fw_parse(m, &fw, &d);
+    if (err) {
+        return cli_fail(err, "%s: %s", path, d.msg);
+    }
+    if (!fw.found) {
+        return 0;
+    }
+    unsigned ws = nm_mpy_word_size(m->arch);
+    printf("  firmware functions: %u (table at text+0x%x; filled at import by natmod's MicroPython component)\n",
+           (unsigned)fw.n, (unsigned)fw.table_off);
+    for (uint32_t i = 0; i < fw.n; i++) {
+        nm_mpy_fw_entry_t e;
+        nm_mpy_fw_entry(m, &fw, i, &e);
+        int zero = 1;
+        for (unsigned b = 0; b < ws; b++) {
+            zero &= m->text[e.slot_off + b] == 0;
+        }
+        uint32_t first = 0;
+        unsigned refs = words_pointing_at(m, e.slot_off, &first);
+        printf("    %s: slot text+0x%x%s", e.name, (unsigned)e.slot_off, zero ? "" : " (not zero)");
+        if (refs) {
+            printf(", %u relocated word%s point%s at it (text+0x%x)\n", refs, refs == 1 ? "" : "s",
+                   refs == 1 ? "s" : "", (unsigned)first);
+        } else {
+            printf(", nothing points at it\n");
+        }
+    }
+    return 0;
+}
+
 static int info_mpy(const char *path, const uint8_t *buf, size_t len) {
     static const char *const kinds[4] = {"bytecode", "native py", "native viper", "native asm"};
     nm_mpy_t m;
@@ -297,7 +356,7 @@ static int info_mpy(const char *path, const uint8_t *buf, size_t len) {
     if (!(m.has_children && m.n_children) && m.size < len) {
         printf("  note:         %zu bytes after the end of the file (MicroPython ignores them)\n", len - m.size);
     }
-    return 0;
+    return info_mpy_fw(path, &m);
 }
 
 /* Could buf be a .nmod (slice or universal)? Its first bytes say. */
@@ -314,8 +373,9 @@ int cmd_info(int argc, char **argv) {
                  "\n"
                  "Show each module's arch(s), sizes, imports, exports, relocation counts\n"
                  "by kind and CRC status; for a universal module, every slice. For a\n"
-                 "MicroPython .mpy: header, qstr table, code kind and sizes, and every\n"
-                 "relocation op (the file is checked as strictly as a .nmod).\n"
+                 "MicroPython .mpy: header, qstr table, code kind and sizes, every\n"
+                 "relocation op and the firmware functions it imports by name (the file\n"
+                 "is checked as strictly as a .nmod).\n"
                  "  -v            also list every relocation (.nmod)\n"
                  "  --key K.pub   check each signed slice against this public key (repeatable);\n"
                  "                exit status 24 (not trusted) if a slice is unsigned or does not verify");

@@ -1052,6 +1052,11 @@ int cmd_mpy_build(int argc, char **argv) {
             OOM();
         }
     }
+    /* natmod's own headers last (after the user's -I): "natmod/mpy_fw.h" */
+    char *nm_inc = NULL;
+    if (asprintf(&nm_inc, "-I%s", cli_include_dir()) < 0 || sl_push(&base, nm_inc)) {
+        OOM();
+    }
 
     /* As the link does: a failed build leaves no output, not even an older one. */
     remove(out);

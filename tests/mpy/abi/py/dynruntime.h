@@ -31,7 +31,11 @@ extern void *const mp_fun_table[];
 #define MP_FUN_NATIVE_FROM_OBJ 3
 #define MP_FUN_NATIVE_TO_OBJ 4
 #define MP_FUN_SWAP_GLOBALS 5
+#define MP_FUN_LOAD_GLOBAL 7
 #define MP_FUN_STORE_GLOBAL 13
+#define MP_FUN_CALL_FUNCTION_N_KW 27
+#define MP_FUN_RAISE 34
+#define MP_FUN_OBJ_NEW_STR 57
 
 #define MP_NATIVE_TYPE_INT 2
 
@@ -42,6 +46,12 @@ extern void *const mp_fun_table[];
 #define mp_store_global(q, o) (((void (*)(uintptr_t, mp_obj_t))mp_fun_table[MP_FUN_STORE_GLOBAL])((q), (o)))
 #define mp_swap_globals(g) (((mp_obj_t(*)(mp_obj_t))mp_fun_table[MP_FUN_SWAP_GLOBALS])(g))
 #define mp_const_none ((mp_obj_t)mp_fun_table[0])
+/* What natmod/mpy_fw.h raises ImportError with. */
+#define mp_load_global(q) (((mp_obj_t(*)(uintptr_t))mp_fun_table[MP_FUN_LOAD_GLOBAL])(q))
+#define mp_obj_new_str(s, n) (((mp_obj_t(*)(const char *, size_t))mp_fun_table[MP_FUN_OBJ_NEW_STR])((s), (n)))
+#define mp_call_function_n_kw(f, n, kw, a) \
+    (((mp_obj_t(*)(mp_obj_t, size_t, size_t, const mp_obj_t *))mp_fun_table[MP_FUN_CALL_FUNCTION_N_KW])((f), (n), (kw), (a)))
+#define nlr_raise(o) (((void (*)(mp_obj_t))mp_fun_table[MP_FUN_RAISE])(o))
 
 /* Objects the loader points at firmware objects (mp_fun_table entry values). */
 typedef struct mp_obj_base {
