@@ -10,7 +10,9 @@
  *
  * First byte (control): bit 0 arch (x86-64 / Thumb), bit 1 gc_sections,
  * bit 2 split the rest in two inputs at the position the second byte picks,
- * bit 3 wrap the second part in an ar archive, bit 4 link for .mpy
+ * bit 3 wrap the second part in an ar archive (with bit 7, after a "/"
+ * symbol index: the part's first byte is the index's length, the index's
+ * bytes follow, raw), bit 4 link for .mpy
  * (entry mpy_init, packed) and read the .mpy back, bit 5 Thumb is armv6m
  * (else armv7m: the build-attribute checks refuse differently), bit 6
  * RISC-V instead (rv32imc, or rv64imc with bit 5: .mpy only), or with
@@ -29,33 +31,49 @@
 #include "link/link.h"
 #include "natmod/mpy.h"
 
-static uint8_t *wrap_ar(const uint8_t *d, size_t n, size_t *out_len) {
-    size_t len = 8 + 60 + n + (n & 1);
-    uint8_t *a = malloc(len);
-    if (!a) {
-        return NULL;
-    }
-    memcpy(a, "!<arch>\n", 8);
-    memset(a + 8, ' ', 60);
-    memcpy(a + 8, "m.o/", 4);
-    a[8 + 40] = '6';
-    a[8 + 41] = '4';
-    a[8 + 42] = '4';
+/* A 60-byte ar member header for name and size at p. */
+static void ar_header(uint8_t *p, const char *name, size_t size) {
+    memset(p, ' ', 60);
+    memcpy(p, name, strlen(name));
+    p[40] = '6';
+    p[41] = '4';
+    p[42] = '4';
     char num[16];
     int k = 0;
-    size_t v = n;
+    size_t v = size;
     do {
         num[k++] = (char)('0' + v % 10);
         v /= 10;
     } while (v && k < 10);
     for (int i = 0; i < k; i++) {
-        a[8 + 48 + i] = (uint8_t)num[k - 1 - i];
+        p[48 + i] = (uint8_t)num[k - 1 - i];
     }
-    a[8 + 58] = '`';
-    a[8 + 59] = '\n';
-    memcpy(a + 68, d, n);
+    p[58] = '`';
+    p[59] = '\n';
+}
+
+/* An archive of one member d[n], after a "/" symbol index of the raw bytes
+ * ix[nix] if ix is not NULL (the member's header is then at 68 + nix +
+ * (nix & 1)): the fuzzer writes the index, lies and all. */
+static uint8_t *wrap_ar(const uint8_t *d, size_t n, const uint8_t *ix, size_t nix, size_t *out_len) {
+    size_t at = 8 + (ix ? 60 + nix + (nix & 1) : 0);
+    size_t len = at + 60 + n + (n & 1);
+    uint8_t *a = malloc(len);
+    if (!a) {
+        return NULL;
+    }
+    memcpy(a, "!<arch>\n", 8);
+    if (ix) {
+        ar_header(a + 8, "/", nix);
+        memcpy(a + 68, ix, nix);
+        if (nix & 1) {
+            a[68 + nix] = '\n';
+        }
+    }
+    ar_header(a + at, "m.o/", n);
+    memcpy(a + at + 60, d, n);
     if (n & 1) {
-        a[68 + n] = '\n';
+        a[at + 60 + n] = '\n';
     }
     *out_len = len;
     return a;
@@ -109,7 +127,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (ctl & 8) {
         nml_input_t *w = &in[nin - 1];
         size_t alen;
-        ar = wrap_ar(w->data, w->size, &alen);
+        const uint8_t *ix = NULL;
+        size_t nix = 0;
+        if ((ctl & 0x80) && w->size > 0) { /* first byte: index length; then the index */
+            nix = w->data[0] < w->size - 1 ? w->data[0] : w->size - 1;
+            ix = w->data + 1;
+            w->data += 1 + nix;
+            w->size -= 1 + nix;
+        }
+        ar = wrap_ar(w->data, w->size, ix, nix, &alen);
         if (!ar) {
             return 0;
         }

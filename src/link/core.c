@@ -49,14 +49,25 @@ typedef struct table {
 
 typedef struct archive {
     const char *path;
-    nml_obj_t *members;
+    nml_ar_t f;      /* where the members are (ar.c) */
+    nml_obj_t **obj; /* per member: its object once looked at; NULL before */
     size_t n;
     /* From the archive's symbol index, when it has a usable one: symbol
-     * idx_name[k] is defined by members[idx_member[k]]. Members are then
-     * parsed only when pulled. Without an index every member is parsed. */
-    uint32_t nidx;
-    uint32_t *idx_member;
-    const char **idx_name;
+     * idx[k] (idx[k].len bytes at idx_names + idx[k].name) is defined by
+     * member idx[k].member; idx_slot is an open-addressing table of k + 1
+     * by idx[k].hash. The index only proposes members: a proposed member is
+     * parsed and pulled only if its own symbol table defines a wanted
+     * symbol, the test a scan of every member makes (decode_armap,
+     * pull_indexed). Without an index every member is parsed at load. */
+    uint32_t nidx, slot_mask;
+    struct idx_ent {
+        uint32_t name, len, hash, member;
+    } *idx;
+    const char *idx_names;
+    uint32_t *idx_slot;
+    uint8_t *cand; /* per member: proposed for a wanted symbol, not yet looked at */
+    size_t cand_lo, cand_hi; /* every candidate lies in [cand_lo, cand_hi) */
+    uint8_t full;  /* every member parsed (no usable index, or the omission check ran) */
 } archive_t;
 
 typedef struct mapping {
@@ -522,36 +533,199 @@ static int wanted(ctx_t *c, nml_gsym_t *g, const char *name) {
     return g->obj || !c->opt->check_import || !import_ok(c, name, NULL, 0);
 }
 
-/* One pass over an archive's symbol index: parse and include each member
- * that defines a wanted symbol. A member that turns out not to define it
- * (a lying index) costs size, never correctness: its symbols are resolved
- * like any other included object's. */
-static int pull_by_index(ctx_t *c, archive_t *ar, int *changed) {
-    for (uint32_t k = 0; k < ar->nidx; k++) {
-        nml_obj_t *o = &ar->members[ar->idx_member[k]];
-        if (o->included || !o->data) {
-            continue;
+/* The hash of a symbol index name of n bytes: its length and its first
+ * and last eight bytes. An index has thousands of names and a link looks
+ * up dozens, so hashing every byte of every name (nm_hash) would cost more
+ * than the lookups save; names alike in both ends only cost a compare. */
+static uint32_t idx_hash(const char *s, size_t n) {
+    uint64_t a = 0, b = 0;
+    if (n >= 8) {
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            a |= (uint64_t)(uint8_t)s[i] << (8 * i);
         }
-        const char *name = ar->idx_name[k];
-        if (!wanted(c, table_find(&c->globals, name), name)) {
-            continue;
+    }
+    uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ull) ^ (uint64_t)n) * 0xff51afd7ed558ccdull;
+    h ^= h >> 29;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    return (uint32_t)(h >> 32);
+}
+
+/* Mark every member the index names for name as a candidate. */
+static void propose(archive_t *ar, const char *name) {
+    size_t n = strlen(name);
+    uint32_t h = idx_hash(name, n);
+    for (uint32_t i = h & ar->slot_mask;; i = (i + 1) & ar->slot_mask) {
+        uint32_t k = ar->idx_slot[i];
+        if (!k) {
+            return;
         }
-        if (!o->parsed) {
-            int err = nml_elf_parse(o, &c->a, &c->err);
-            if (err) {
-                return err;
-            }
-            o->parsed = 1;
+        const struct idx_ent *x = &ar->idx[k - 1];
+        if (x->hash == h && x->len == n && memcmp(ar->idx_names + x->name, name, n) == 0) {
+            ar->cand[x->member] = 1;
+            ar->cand_lo = x->member < ar->cand_lo ? x->member : ar->cand_lo;
+            ar->cand_hi = x->member >= ar->cand_hi ? x->member + 1 : ar->cand_hi;
         }
-        if (c->opt->verbose) {
-            fprintf(stderr, "natmod link: %s pulled for '%s'\n", o->name, name);
+    }
+}
+
+/* Member k's object, parsed (errors into e); *out NULL if the member is not
+ * an ELF object (e.g. __.LIBDEP): such members are never pulled. The
+ * object, its "archive(member)" name and its symbol table are made once. */
+static int member_obj(ctx_t *c, archive_t *ar, size_t k, nml_err_t *e, nml_obj_t **out) {
+    nml_obj_t *o = ar->obj[k];
+    *out = NULL;
+    if (!o) {
+        nml_member_t m;
+        nml_ar_member(&ar->f, k, &m);
+        if (m.size < 4 || memcmp(m.data, "\x7f" "ELF", 4) != 0) {
+            return NM_OK;
         }
-        int err = include_obj(c, o);
+        o = nml_alloc(&c->a, sizeof(*o));
+        if (!o || !(o->name = nml_ar_name(&c->a, ar->path, &m))) {
+            return nomem(c);
+        }
+        o->data = m.data;
+        o->size = m.size;
+        o->from_archive = 1;
+        ar->obj[k] = o;
+    }
+    if (!o->parsed) {
+        int err = nml_elf_parse(o, &c->a, e);
         if (err) {
             return err;
         }
-        collect_demands(c, o);
+        o->parsed = 1;
+    }
+    *out = o;
+    return NM_OK;
+}
+
+/* The first symbol o defines that the link wants, or NULL: whether a
+ * member is pulled, with an index or without. */
+static const char *wanted_def(ctx_t *c, const nml_obj_t *o) {
+    for (uint32_t i = 1; i < o->nsyms; i++) {
+        const nml_sym_t *s = &o->syms[i];
+        if (s->bind == NML_STB_LOCAL || s->shndx == NML_SHN_UNDEF || s->shndx == NML_SHN_COMMON) {
+            continue;
+        }
+        if (wanted(c, table_find(&c->globals, s->name), s->name)) {
+            return s->name;
+        }
+    }
+    return NULL;
+}
+
+static int pull(ctx_t *c, nml_obj_t *o, const char *why) {
+    if (c->opt->verbose) {
+        fprintf(stderr, "natmod link: %s pulled for '%s'\n", o->name, why);
+    }
+    int err = include_obj(c, o);
+    if (err) {
+        return err;
+    }
+    collect_demands(c, o);
+    return NM_OK;
+}
+
+/* One pass over an archive without an index: every member, in file order. */
+static int pull_scan(ctx_t *c, archive_t *ar, int *changed) {
+    for (size_t k = 0; k < ar->n; k++) {
+        nml_obj_t *o = ar->obj[k];
+        if (!o || o->included) {
+            continue;
+        }
+        const char *why = wanted_def(c, o);
+        if (why) {
+            int err = pull(c, o, why);
+            if (err) {
+                return err;
+            }
+            *changed = 1;
+        }
+    }
+    return NM_OK;
+}
+
+/* The same pass with the index: only the members it names for a wanted
+ * symbol are looked at, in file order, with pull_scan's test. A member
+ * the index names wrongly is not pulled; what a pulled member needs is
+ * proposed at once, as pull_scan would find it later in this pass. */
+static int pull_indexed(ctx_t *c, archive_t *ar, int *changed) {
+    const table_t *t = &c->globals;
+    for (size_t i = 0; i < t->cap; i++) {
+        nml_gsym_t *g = t->slot[i];
+        if (g && wanted(c, g, g->name)) {
+            propose(ar, g->name);
+        }
+    }
+    /* members proposed from here on behind k wait for the next pass */
+    size_t k = ar->cand_lo;
+    ar->cand_lo = ar->n;
+    for (; k < ar->cand_hi; k++) {
+        if (!ar->cand[k]) {
+            continue;
+        }
+        ar->cand[k] = 0;
+        nml_obj_t *o;
+        int err = member_obj(c, ar, k, &c->err, &o);
+        if (err) {
+            return err;
+        }
+        const char *why = o && !o->included ? wanted_def(c, o) : NULL;
+        if (!why) {
+            continue;
+        }
+        if ((err = pull(c, o, why))) {
+            return err;
+        }
         *changed = 1;
+        for (uint32_t i = 1; i < o->nsyms; i++) {
+            const nml_sym_t *s = &o->syms[i];
+            if (s->g && s->shndx == NML_SHN_UNDEF && wanted(c, s->g, s->name)) {
+                propose(ar, s->name);
+            }
+        }
+    }
+    return NM_OK;
+}
+
+/* An index that leaves out a symbol a member defines would make the link
+ * miss a member that a scan pulls, and report the symbol undefined. So
+ * before undefined symbols are reported, every member of the indexed
+ * archives is parsed after all, and a member that defines one of them is
+ * an error naming the archive. Failing links only pay for it. (Links that
+ * take every undefined symbol as an import, .nmod without a firmware list,
+ * and a common symbol a member would define, cannot tell: not checked.) */
+static int check_index_omissions(ctx_t *c) {
+    for (size_t ai = 0; ai < c->n_archives; ai++) {
+        archive_t *ar = &c->archives[ai];
+        if (ar->full) {
+            continue;
+        }
+        ar->full = 1;
+        for (size_t k = 0; k < ar->n; k++) {
+            nml_obj_t *o;
+            nml_err_t e = {NULL, 0, 0};
+            if (member_obj(c, ar, k, &e, &o) == NM_ERR_NOMEM) {
+                return nomem(c);
+            }
+            for (uint32_t i = 1; o && !o->included && i < o->nsyms; i++) {
+                const nml_sym_t *s = &o->syms[i];
+                if (s->bind == NML_STB_LOCAL || s->shndx == NML_SHN_UNDEF || s->shndx == NML_SHN_COMMON) {
+                    continue;
+                }
+                nml_gsym_t *g = table_find(&c->globals, s->name);
+                if (g && g->undef_reported) {
+                    return nml_fail(&c->err, NM_ERR_ARCHIVE,
+                                    "%s: the symbol index does not list '%s', which member %s at offset %zu "
+                                    "defines (rebuild the index: ranlib)",
+                                    ar->path, s->name, o->name, ar->f.off[k]);
+                }
+            }
+        }
     }
     return NM_OK;
 }
@@ -565,39 +739,9 @@ static int pull_members(ctx_t *c) {
         }
         for (size_t ai = 0; ai < c->n_archives; ai++) {
             archive_t *ar = &c->archives[ai];
-            if (ar->idx_member) {
-                int err = pull_by_index(c, ar, &changed);
-                if (err) {
-                    return err;
-                }
-                continue;
-            }
-            for (size_t m = 0; m < ar->n; m++) {
-                nml_obj_t *o = &ar->members[m];
-                if (o->included || !o->data) {
-                    continue;
-                }
-                const char *why = NULL;
-                for (uint32_t i = 1; i < o->nsyms && !why; i++) {
-                    nml_sym_t *s = &o->syms[i];
-                    if (s->bind == NML_STB_LOCAL || s->shndx == NML_SHN_UNDEF || s->shndx == NML_SHN_COMMON) {
-                        continue;
-                    }
-                    if (wanted(c, table_find(&c->globals, s->name), s->name)) {
-                        why = s->name;
-                    }
-                }
-                if (why) {
-                    if (c->opt->verbose) {
-                        fprintf(stderr, "natmod link: %s pulled for '%s'\n", o->name, why);
-                    }
-                    int err = include_obj(c, o);
-                    if (err) {
-                        return err;
-                    }
-                    collect_demands(c, o);
-                    changed = 1;
-                }
+            int err = ar->idx ? pull_indexed(c, ar, &changed) : pull_scan(c, ar, &changed);
+            if (err) {
+                return err;
             }
         }
     }
@@ -988,7 +1132,11 @@ static int scan_relocs(ctx_t *c) {
             }
         }
     }
-    return c->nundefs ? report_undefined(c) : NM_OK;
+    if (c->nundefs) {
+        int err = check_index_omissions(c);
+        return err ? err : report_undefined(c);
+    }
+    return NM_OK;
 }
 
 /* ---------------------------------------------------------------- layout */
@@ -1838,53 +1986,79 @@ static uint32_t be32(const uint8_t *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* Decode the archive's symbol index into ar->idx_*. An index that is absent
- * or does not fit the archive (bad count, names running off the end, an
- * offset that is not a member header) is not used: every member is parsed
- * instead, which is slower but relies on nothing the index claims. */
-static int decode_armap(ctx_t *c, archive_t *ar, const nml_armap_t *map, const nml_member_t *m, size_t nm) {
-    ar->idx_member = NULL;
-    ar->nidx = 0;
+/* Decode the archive's symbol index into ar->idx and its hash table. An
+ * index that is absent or does not fit the archive (bad count, names
+ * running off the end, an offset that is not a member header) is not used:
+ * every member is parsed instead, which is slower but relies on nothing
+ * the index claims. */
+static int decode_armap(ctx_t *c, archive_t *ar) {
+    const nml_armap_t *map = &ar->f.map;
+    const size_t *m = ar->f.off;
+    size_t nm = ar->n;
     if (map->size < 4) {
         return NM_OK;
     }
     uint32_t count = be32(map->data);
-    if (count > (map->size - 4) / 4) {
+    if (count > (map->size - 4) / 4 || count > UINT32_MAX / 4) {
         return NM_OK;
     }
-    uint32_t *member = nml_alloc_array(&c->a, count ? count : 1, sizeof(*member));
-    const char **name = nml_alloc_array(&c->a, count ? count : 1, sizeof(*name));
-    if (!member || !name) {
+    uint32_t cap = 16;
+    while (cap < 2 * count) {
+        cap *= 2;
+    }
+    struct idx_ent *idx = nml_alloc_array(&c->a, count ? count : 1, sizeof(*idx));
+    uint32_t *slot = nml_alloc_array(&c->a, cap, sizeof(*slot));
+    if (!idx || !slot) {
         return nomem(c);
     }
-    const uint8_t *names = map->data + 4 + (size_t)count * 4;
+    const uint8_t *base = map->data + 4 + (size_t)count * 4, *names = base;
     size_t left = map->size - 4 - (size_t)count * 4;
+    if (left > UINT32_MAX) {
+        return NM_OK; /* names are kept as 32-bit offsets */
+    }
+    size_t cur = 0; /* the member of the previous entry: ar writes them in file order */
     for (uint32_t k = 0; k < count; k++) {
         const uint8_t *nul = memchr(names, 0, left);
         if (!nul) {
             return NM_OK;
         }
-        name[k] = (const char *)names;
-        left -= (size_t)(nul + 1 - names);
+        size_t len = (size_t)(nul - names);
+        idx[k].name = (uint32_t)(names - base);
+        idx[k].len = (uint32_t)len;
+        idx[k].hash = idx_hash((const char *)names, len);
+        left -= len + 1;
         names = nul + 1;
-        /* members are in file order: binary search by header offset */
         uint32_t off = be32(map->data + 4 + (size_t)k * 4);
-        size_t lo = 0, hi = nm;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (m[mid].hdr_off < off) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
+        if (cur >= nm || m[cur] != off) {
+            if (cur + 1 < nm && m[cur + 1] == off) {
+                cur++;
+            } else { /* members are in file order: binary search by header offset */
+                size_t lo = 0, hi = nm;
+                while (lo < hi) {
+                    size_t mid = lo + (hi - lo) / 2;
+                    if (m[mid] < off) {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                if (lo == nm || m[lo] != off) {
+                    return NM_OK;
+                }
+                cur = lo;
             }
         }
-        if (lo == nm || m[lo].hdr_off != off) {
-            return NM_OK;
+        idx[k].member = (uint32_t)cur;
+        uint32_t i = idx[k].hash & (cap - 1);
+        while (slot[i]) {
+            i = (i + 1) & (cap - 1);
         }
-        member[k] = (uint32_t)lo;
+        slot[i] = k + 1;
     }
-    ar->idx_member = member;
-    ar->idx_name = name;
+    ar->idx = idx;
+    ar->idx_names = (const char *)base;
+    ar->idx_slot = slot;
+    ar->slot_mask = cap - 1;
     ar->nidx = count;
     return NM_OK;
 }
@@ -1910,52 +2084,29 @@ static int load_inputs(ctx_t *c) {
             }
         }
         if (nml_is_archive(d, n) || (n >= 8 && memcmp(d, "!<thin>\n", 8) == 0)) {
-            nml_member_t *m;
-            size_t nm;
-            nml_armap_t map;
-            int err = nml_ar_parse(path, d, n, &c->a, &m, &nm, &map, &c->err);
-            if (err) {
-                return err;
-            }
             archive_t *ar = &c->archives[c->n_archives++];
             ar->path = path;
-            ar->n = nm;
-            ar->members = nml_alloc_array(&c->a, nm ? nm : 1, sizeof(nml_obj_t));
-            if (!ar->members) {
-                return nomem(c);
-            }
-            for (size_t k = 0; k < nm; k++) {
-                nml_obj_t *o = &ar->members[k];
-                if (m[k].size < 4 || memcmp(m[k].data, "\x7f" "ELF", 4) != 0) {
-                    continue; /* not an object (e.g. __.LIBDEP): never pulled */
-                }
-                size_t lp = strlen(path), lm = strlen(m[k].name);
-                char *name = nml_alloc(&c->a, lp + lm + 3);
-                if (!name) {
-                    return nomem(c);
-                }
-                /* "path(member)"; memcpy, not snprintf: libm.a has ~1000 members */
-                memcpy(name, path, lp);
-                name[lp] = '(';
-                memcpy(name + lp + 1, m[k].name, lm);
-                memcpy(name + lp + 1 + lm, ")", 2);
-                o->name = name;
-                o->data = m[k].data;
-                o->size = m[k].size;
-                o->from_archive = 1;
-            }
-            err = decode_armap(c, ar, &map, m, nm);
+            int err = nml_ar_parse(&ar->f, path, d, n, &c->a, &c->err);
             if (err) {
                 return err;
             }
-            for (size_t k = 0; k < nm && !ar->idx_member; k++) {
-                nml_obj_t *o = &ar->members[k];
-                if (o->data) {
-                    err = nml_elf_parse(o, &c->a, &c->err);
-                    if (err) {
-                        return err;
-                    }
-                    o->parsed = 1;
+            ar->n = ar->f.n;
+            /* objects are made when a member is first looked at: libgcc.a
+             * has two thousand members, a link pulls a few */
+            ar->obj = nml_alloc_array(&c->a, ar->n ? ar->n : 1, sizeof(*ar->obj));
+            ar->cand = nml_alloc(&c->a, ar->n ? ar->n : 1);
+            if (!ar->obj || !ar->cand) {
+                return nomem(c);
+            }
+            if ((err = decode_armap(c, ar))) {
+                return err;
+            }
+            ar->full = !ar->idx;
+            ar->cand_lo = ar->n;
+            for (size_t k = 0; k < ar->n && !ar->idx; k++) {
+                nml_obj_t *o;
+                if ((err = member_obj(c, ar, k, &c->err, &o))) {
+                    return err;
                 }
             }
         } else {

@@ -359,6 +359,164 @@ static void x64_archives_pulled_on_demand_in_any_order(void) {
     nml_result_free(&r);
 }
 
+/* ---- archives whose symbol index ("/" member) lies ---- */
+
+typedef struct {
+    const char *sym;
+    int member;       /* index into the archive's members */
+    uint32_t raw_off; /* if nonzero: this header offset instead of the member's */
+} ix_ent_t;
+
+enum { IX_NONE = 1, IX_COUNT_TOO_BIG = 2, IX_NO_NUL = 4 };
+
+static size_t ar_header(uint8_t *p, const char *name, size_t size) {
+    char h[64];
+    snprintf(h, sizeof h, "%-16s%-12s%-6s%-6s%-8s%-10zu`\n", name, "0", "0", "0", "644", size);
+    memcpy(p, h, 60);
+    return 60;
+}
+
+/* A GNU archive of lib_a (a.o), lib_b (b.o) and lib_c (c.o) with the index
+ * ix[n] (flags: IX_*), in out (64 KB). Returns its size. */
+static size_t lying_archive(uint8_t *out, const ix_ent_t *ix, size_t n, int flags) {
+    static uint8_t objs[3][16384];
+    static size_t len[3];
+    const char *names[3] = {"a.o/", "b.o/", "c.o/"}, *files[3] = {"lib_a_x64.o", "lib_b_x64.o", "lib_c_x64.o"};
+    for (int k = 0; k < 3; k++) {
+        FILE *f = fopen(obj(files[k]), "rb");
+        len[k] = f ? fread(objs[k], 1, sizeof objs[k], f) : 0;
+        if (f) {
+            fclose(f);
+        }
+        CHECK(len[k] > 0 && len[k] < sizeof objs[k]);
+    }
+    size_t isz = 4 + 4 * n;
+    for (size_t i = 0; i < n; i++) {
+        isz += strlen(ix[i].sym) + 1;
+    }
+    if (flags & IX_NO_NUL) {
+        isz--; /* the last name runs to the end of the index */
+    }
+    size_t pos = 8 + ((flags & IX_NONE) ? 0 : 60 + isz + (isz & 1)), hdr[3];
+    for (int k = 0; k < 3; k++) {
+        hdr[k] = pos;
+        pos += 60 + len[k] + (len[k] & 1);
+    }
+    uint8_t *p = out;
+    memcpy(p, "!<arch>\n", 8);
+    p += 8;
+    if (!(flags & IX_NONE)) {
+        p += ar_header(p, "/", isz);
+        uint32_t count = (uint32_t)n + ((flags & IX_COUNT_TOO_BIG) ? 1000 : 0);
+        for (int b = 0; b < 4; b++) {
+            *p++ = (uint8_t)(count >> (24 - 8 * b));
+        }
+        for (size_t i = 0; i < n; i++) {
+            uint32_t off = ix[i].raw_off ? ix[i].raw_off : (uint32_t)hdr[ix[i].member];
+            for (int b = 0; b < 4; b++) {
+                *p++ = (uint8_t)(off >> (24 - 8 * b));
+            }
+        }
+        for (size_t i = 0; i < n; i++) {
+            size_t l = strlen(ix[i].sym) + 1;
+            memcpy(p, ix[i].sym, l);
+            p += l;
+        }
+        if (flags & IX_NO_NUL) {
+            p--;
+        }
+        if (isz & 1) {
+            *p++ = '\n';
+        }
+    }
+    for (int k = 0; k < 3; k++) {
+        p += ar_header(p, names[k], len[k]);
+        memcpy(p, objs[k], len[k]);
+        p += len[k];
+        if (len[k] & 1) {
+            *p++ = '\n';
+        }
+    }
+    return (size_t)(p - out);
+}
+
+/* Link use_lib_x64.o with the archive (syms: lib_* are not the firmware's);
+ * on success the .nmod bytes in *mod (malloc'd). */
+static int link_lying(const uint8_t *ar, size_t ar_len, uint8_t **mod, size_t *mod_len) {
+    lt_link_t l;
+    const char *paths[] = {"lying.a", obj("use_lib_x64.o"), NULL};
+    nml_options_t *opt = lt_options(&l, NM_ARCH_X64, NM_FLOAT_SOFT, paths);
+    l.in[0].data = ar;
+    l.in[0].size = ar_len;
+    opt->syms_path = syms;
+    nml_result_t r;
+    *mod = NULL;
+    int err = nml_link(opt, &r, detail, sizeof detail);
+    if (!err) {
+        err = nml_write_nmod(&r, mod, mod_len, detail, sizeof detail);
+        nml_result_free(&r);
+    }
+    return err;
+}
+
+/* The index only proposes members: whatever it claims, the link pulls
+ * what reading every member would (byte-identical module), or, where it
+ * leaves out a symbol a member defines, fails naming the archive. */
+static void x64_symbol_index_lies_cannot_change_what_is_pulled(void) {
+    static uint8_t buf[65536];
+    uint8_t *ref = NULL, *m = NULL;
+    size_t ref_len = 0, m_len = 0;
+    /* the reference: no index, every member read */
+    size_t n = lying_archive(buf, NULL, 0, IX_NONE);
+    CHECK_EQ(link_lying(buf, n, &ref, &ref_len), NM_OK);
+    const ix_ent_t honest[] = {{"lib_a", 0, 0}, {"lib_b", 1, 0}, {"lib_c_table", 2, 0}, {"lib_c", 2, 0}};
+    const ix_ent_t reversed[] = {{"lib_c", 2, 0}, {"lib_c_table", 2, 0}, {"lib_b", 1, 0}, {"lib_a", 0, 0}};
+    /* lib_a also claimed by c.o, lib_b by a.o: neither defines it */
+    const ix_ent_t extra[] = {{"lib_b", 0, 0}, {"lib_a", 2, 0}, {"lib_a", 0, 0}, {"lib_b", 1, 0}};
+    const ix_ent_t not_a_header[] = {{"lib_a", 0, 0}, {"lib_b", 1, 9}};
+    const ix_ent_t past_the_end[] = {{"lib_a", 0, 0}, {"lib_b", 1, 0x7ffffff0}};
+    struct {
+        const char *what;
+        const ix_ent_t *ix;
+        size_t n;
+        int flags;
+    } same[] = {
+        {"honest", honest, 4, 0},
+        {"in reverse order", reversed, 4, 0},
+        {"names members that do not define the symbol", extra, 4, 0},
+        {"offset inside a header (index unused)", not_a_header, 2, 0},
+        {"offset past the end (index unused)", past_the_end, 2, 0},
+        {"count larger than the index (index unused)", honest, 4, IX_COUNT_TOO_BIG},
+        {"last name without its NUL (index unused)", honest, 4, IX_NO_NUL},
+    };
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        n = lying_archive(buf, same[i].ix, same[i].n, same[i].flags);
+        int err = link_lying(buf, n, &m, &m_len);
+        if (err || m_len != ref_len || memcmp(m, ref, ref_len)) {
+            printf("    index %s: %d %s, %zu bytes (reference %zu)\n", same[i].what, err, detail, m_len, ref_len);
+        }
+        CHECK_EQ(err, NM_OK);
+        CHECK(m && m_len == ref_len && !memcmp(m, ref, ref_len));
+        free(m);
+        m = NULL;
+    }
+    /* lib_b left out (claimed by c.o): b.o would not be pulled; detected */
+    const ix_ent_t omits_b[] = {{"lib_a", 0, 0}, {"lib_b", 2, 0}, {"lib_c", 2, 0}};
+    n = lying_archive(buf, omits_b, 3, 0);
+    CHECK_EQ(link_lying(buf, n, &m, &m_len), NM_ERR_ARCHIVE);
+    CHECK_STR_CONTAINS(detail, "lying.a: the symbol index does not list 'lib_b', which member lying.a(b.o) at offset");
+    CHECK(!strchr(detail, '\n'));
+    /* the index lists nothing lib_a needs at all: detected the same way */
+    const ix_ent_t omits_all[] = {{"lib_c", 2, 0}};
+    n = lying_archive(buf, omits_all, 1, 0);
+    CHECK_EQ(link_lying(buf, n, &m, &m_len), NM_ERR_ARCHIVE);
+    CHECK_STR_CONTAINS(detail, "does not list 'lib_a', which member lying.a(a.o)");
+    n = lying_archive(buf, NULL, 0, 0); /* an empty index */
+    CHECK_EQ(link_lying(buf, n, &m, &m_len), NM_ERR_ARCHIVE);
+    CHECK_STR_CONTAINS(detail, "does not list 'lib_a', which member lying.a(a.o) at offset 72 defines");
+    free(ref);
+}
+
 static void x64_weak_symbols(void) {
     nml_result_t r;
     CHECK_EQ(link_files(NM_ARCH_X64, NM_FLOAT_SOFT, NULL, 1, &r, obj("weak_x64.o"), NULL), NM_OK);
@@ -668,26 +826,26 @@ static void thumb_every_multilib_member_passes_the_cpu_check(void) {
         fclose(lf);
         nml_arena_t arena = {0};
         nml_err_t e = {detail, sizeof detail, 0};
-        nml_member_t *m = NULL;
-        size_t nm = 0;
-        nml_armap_t map;
-        CHECK_EQ(nml_ar_parse(lib, d, (size_t)len, &arena, &m, &nm, &map, &e), NM_OK);
-        for (size_t k = 0; k < nm; k++) {
-            if (m[k].size < 4 || memcmp(m[k].data, "\x7f" "ELF", 4)) {
+        nml_ar_t ar;
+        CHECK_EQ(nml_ar_parse(&ar, lib, d, (size_t)len, &arena, &e), NM_OK);
+        for (size_t k = 0; k < ar.n; k++) {
+            nml_member_t m;
+            nml_ar_member(&ar, k, &m);
+            if (m.size < 4 || memcmp(m.data, "\x7f" "ELF", 4)) {
                 continue;
             }
             nml_obj_t o;
             memset(&o, 0, sizeof o);
-            o.name = m[k].name;
-            o.data = m[k].data;
-            o.size = m[k].size;
+            o.name = nml_ar_name(&arena, NULL, &m);
+            o.data = m.data;
+            o.size = m.size;
             e.code = 0;
             int err = nml_elf_parse(&o, &arena, &e);
             if (!err) {
                 err = nml_arch_thumb.check_object(&o, arch, fabi, &e);
             }
             if (err) {
-                printf("    %s(%s) for %s/%s: %s\n", lib, m[k].name, an, fl, detail);
+                printf("    %s(%s) for %s/%s: %s\n", lib, o.name, an, fl, detail);
             }
             CHECK_EQ(err, NM_OK);
             members++;
@@ -735,6 +893,7 @@ int main(int argc, char **argv) {
     RUN(x64_jump_table_and_plt_stub);
     RUN(x64_slice_tail_past_the_page_moves_rw_a_page_on);
     RUN(x64_archives_pulled_on_demand_in_any_order);
+    RUN(x64_symbol_index_lies_cannot_change_what_is_pulled);
     RUN(x64_weak_symbols);
     RUN(x64_errors_name_the_culprit);
     RUN(x64_every_undefined_symbol_reported_once_demangled);
