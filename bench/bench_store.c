@@ -396,6 +396,9 @@ static void bench_defrag(void) {
             bclose(f);
         }
     }
+    printf("old policy (always toward block 0; 4c7d0cc), the same stores, budgets none..4: host-4K 443248 B,\n"
+           "112 blocks, 38 moves; cm-1K 92216 B, 104 blocks, 35 moves (budget 2: STUCK, 0 moved). Target: moved\n"
+           "bytes <= 1.2 x those.\n");
     printf("calls = nm_store_defrag calls until done (a budget-limited call moves whole extents\n"
            "up to the budget; an extent whose target overlaps itself moves twice: park, return).\n"
            "STUCK: a call moved nothing and did not report done (the next move needs more blocks\n"
@@ -425,11 +428,20 @@ static spread_t spread_of(const uint32_t *cnt, uint32_t from, uint32_t to) {
 }
 
 enum { W_OPS = 10000, W_NAMES = 24, W_VARIANTS = 4 };
+#define W_OLD_HOST_BYTES 28952518u /* see w_old */
+#define W_OLD_CM_BYTES 6820969u
 static const uint64_t w_seed = 20260501;
+
+/* What one random run measured, for the before/after table. */
+typedef struct wear_result {
+    double spread;           /* data blocks: max / mean */
+    uint32_t max, max_block; /* the most worn data block */
+    uint64_t moved_bytes, moved_blocks, moves; /* by every nm_store_defrag call of the run */
+} wear_result_t;
 
 /* One random run; with_defrag 0: the defrag operations are skipped (a
  * diagnostic variant: which erases does defragmentation add?). */
-static int wear_run(const bgeom_t *bg, int with_defrag) {
+static int wear_run(const bgeom_t *bg, int with_defrag, wear_result_t *wr) {
     uint32_t bs = bg->g.block_size;
     sf_store_t *f = bopen(bg);
     uint64_t r = w_seed;
@@ -445,6 +457,7 @@ static int wear_run(const bgeom_t *bg, int with_defrag) {
     }
     unsigned long n_inst = 0, n_rem = 0, n_defrag = 0, n_retry = 0, n_nospc = 0, n_noent = 0;
     uint64_t er_inst = 0, er_defrag = 0, er_meta = 0; /* data erases by installs / defrag moves */
+    memset(wr, 0, sizeof *wr);
     for (unsigned long i = 0; i < W_OPS; i++) {
         unsigned k = (unsigned)(sf_rnd(&r) % W_NAMES), v = (unsigned)(sf_rnd(&r) % W_VARIANTS);
         unsigned what = (unsigned)(sf_rnd(&r) % 10);
@@ -460,6 +473,7 @@ static int wear_run(const bgeom_t *bg, int with_defrag) {
                 n_retry++;
                 snap_t b = snap(f);
                 rc = nm_store_defrag(&f->st, 0, &res, &d);
+                wr->moved_bytes += res.moved_bytes, wr->moved_blocks += res.moved_blocks, wr->moves += res.moves;
                 snap_t c = since(f, b);
                 er_defrag += c.erases - c.merases;
                 a.erases += c.erases - c.merases; /* not the install's */
@@ -485,6 +499,7 @@ static int wear_run(const bgeom_t *bg, int with_defrag) {
         } else if (with_defrag) {
             nm_store_defrag_result_t res;
             rc = nm_store_defrag(&f->st, budget, &res, &d);
+            wr->moved_bytes += res.moved_bytes, wr->moved_blocks += res.moved_blocks, wr->moves += res.moves;
             n_defrag++;
             snap_t c = since(f, a);
             er_defrag += c.erases - c.merases;
@@ -515,6 +530,9 @@ static int wear_run(const bgeom_t *bg, int with_defrag) {
     for (unsigned p = 0; p < 3; p++) {
         spread_t s = spread_of(ec, parts[p].from, parts[p].to);
         double ratio = s.mean > 0 ? s.max / s.mean : 0;
+        if (p == 1) {
+            wr->spread = ratio, wr->max = s.max, wr->max_block = s.max_block;
+        }
         int ok = s.max <= 2 * s.mean;
         fails += !ok && with_defrag;
         printf("%-8s %-9s %-10s %6u %6u %6u %8.1f %8.2f %-4s  %u (%s)\n", bg->tag, with_defrag ? "full" : "no defrag",
@@ -561,22 +579,64 @@ static int wear_run(const bgeom_t *bg, int with_defrag) {
     return fails;
 }
 
+/* The old policy (defragmentation always packs toward block 0; installs
+ * next fit), measured with this benchmark on the store of commit 4c7d0cc:
+ * per geometry, full mix then no defrag. */
+static const struct {
+    double spread;
+    uint32_t max, max_block;
+    uint64_t moved_bytes, moved_blocks;
+} w_old[N_GEOMS][2] = {
+    {{2.99, 362, 7, W_OLD_HOST_BYTES, 8294}, {1.04, 91, 26, 0, 0}},
+    {{2.75, 341, 7, W_OLD_CM_BYTES, 7867}, {1.03, 92, 0, 0, 0}},
+};
+
 static void bench_wear(void) {
     printf("== 4. erase-count spread after %d random operations (seed %llu; %d names x %d\n"
            "      versions of 256 B .. 6 blocks; 60%% install/replace, 30%% remove, 10%% defrag\n"
            "      with a random budget of 0-16 blocks; an install that finds no room defragments\n"
-           "      and retries). Target: max <= 2 x mean. \"no defrag\": the same run with the\n"
-           "      defrag operations skipped (diagnostic, not the target)\n",
+           "      and retries). Per row: max <= 2 x mean. \"no defrag\": the same run with the\n"
+           "      defrag operations skipped. Targets (data blocks, max/mean): <= 1.5 with the\n"
+           "      defrag mix, <= 1.2 without; defrag bytes moved <= 1.2 x the old policy's\n",
            W_OPS, (unsigned long long)w_seed, W_NAMES, W_VARIANTS);
     printf("%-8s %-9s %-10s %6s %6s %6s %8s %8s %-4s  %s\n", "geometry", "mix", "blocks", "count", "min", "max",
            "mean", "max/mean", "", "hottest block");
     int fails = 0;
+    wear_result_t res[N_GEOMS][2];
     for (unsigned gi = 0; gi < N_GEOMS; gi++) {
-        fails += wear_run(&geoms[gi], 1);
-        wear_run(&geoms[gi], 0);
+        fails += wear_run(&geoms[gi], 1, &res[gi][0]);
+        wear_run(&geoms[gi], 0, &res[gi][1]);
     }
     printf("counts are the emulated device's lifetime erases per block (format included).\n");
-    printf("erase spread (full mix): %s\n", fails ? "FAIL" : "PASS");
+    printf("erase spread (full mix, per row): %s\n\n", fails ? "FAIL" : "PASS");
+
+    printf("-- before/after: old policy (always pack toward block 0, next-fit installs; measured\n"
+           "   on 4c7d0cc) vs now (pack toward the less worn end, least-worn parking and installs)\n");
+    printf("%-8s %-9s %7s %7s %6s %15s %15s %11s %11s %6s %-4s\n", "geometry", "mix", "spread", "spread",
+           "target", "most worn", "most worn", "defrag B", "defrag B", "bytes", "");
+    printf("%-8s %-9s %7s %7s %6s %15s %15s %11s %11s %6s %-4s\n", "", "", "old", "now", "", "old (block)",
+           "now (block)", "moved old", "moved now", "now/old", "");
+    int tfails = 0;
+    for (unsigned gi = 0; gi < N_GEOMS; gi++) {
+        for (unsigned k = 0; k < 2; k++) {
+            const wear_result_t *w = &res[gi][k];
+            double target = k ? 1.2 : 1.5;
+            double ratio = w_old[gi][k].moved_bytes ? (double)w->moved_bytes / (double)w_old[gi][k].moved_bytes : 0;
+            int ok = w->spread <= target && ratio <= 1.2;
+            tfails += !ok;
+            char o[24], n[24];
+            snprintf(o, sizeof o, "%u (%u)", (unsigned)w_old[gi][k].max, (unsigned)w_old[gi][k].max_block);
+            snprintf(n, sizeof n, "%u (%u)", (unsigned)w->max, (unsigned)w->max_block);
+            printf("%-8s %-9s %7.2f %7.2f %6.1f %15s %15s %11llu %11llu %6.2f %-4s\n", geoms[gi].tag,
+                   k ? "no defrag" : "full", w_old[gi][k].spread, w->spread, target, o, n,
+                   (unsigned long long)w_old[gi][k].moved_bytes, (unsigned long long)w->moved_bytes, ratio,
+                   ok ? "PASS" : "FAIL");
+        }
+    }
+    printf("defrag blocks moved in the full mix: host-4K %llu (old %llu), cm-1K %llu (old %llu)\n",
+           (unsigned long long)res[0][0].moved_blocks, (unsigned long long)w_old[0][0].moved_blocks,
+           (unsigned long long)res[1][0].moved_blocks, (unsigned long long)w_old[1][0].moved_blocks);
+    printf("wear targets: %s\n", tfails ? "FAIL" : "PASS");
 }
 
 int main(void) {

@@ -25,8 +25,8 @@ trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 loads=${LOADS:-20}
 
 echo "== RISC-V load cost under QEMU -icount shift=0 (target: XIP < RAM instructions; XIP RAM <= bound)"
-printf "%-7s %-10s %-10s %11s %11s %9s %9s %9s %7s %12s\n" board arch example "RAM insns" "XIP insns" \
-    "RAM bytes" "XIP bytes" "XIP bound" "ok" "install insns"
+printf "%-7s %-10s %-10s %11s %11s %11s %9s %9s %9s %7s %12s\n" board arch example "RAM insns" "XIP insns" \
+    "XIP 1st" "RAM bytes" "XIP bytes" "XIP bound" "ok" "install insns"
 d=$work
 "$port/build-fw.sh" "$gen" "$top" "$d"
 echo "store format" >"$d/script.txt" # bench installs into the module store

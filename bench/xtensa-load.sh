@@ -28,8 +28,8 @@ trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 loads=${LOADS:-50}
 
 echo "== Xtensa load cost under QEMU -icount shift=0 (target: XIP < RAM instructions; XIP RAM <= bound)"
-printf "%-7s %-10s %-10s %11s %11s %9s %9s %9s %7s %12s\n" board arch example "RAM insns" "XIP insns" \
-    "RAM bytes" "XIP bytes" "XIP bound" "ok" "install insns"
+printf "%-7s %-10s %-10s %11s %11s %11s %9s %9s %9s %7s %12s\n" board arch example "RAM insns" "XIP insns" \
+    "XIP 1st" "RAM bytes" "XIP bytes" "XIP bound" "ok" "install insns"
 for abi in xtensa xtensawin; do
     cpu=$(xt_cpu "$abi")
     d="$work/$abi"

@@ -15,7 +15,10 @@
  * is padded with 0xFF (erased flash), long input truncated. Every input runs
  * twice: as it is, and with every record CRC and image CRC made right (and
  * INSTALL/MOVE records pointed at the image header they name), since random
- * mutations almost never keep a CRC valid.
+ * mutations almost never keep a CRC valid. The store gets erase_counts (the
+ * fixture's), so WEAR records (type 7, docs/store.md 7b) in a snapshot are
+ * parsed into it, and malformed ones counted; the seed g0-wear.bin holds a
+ * compacted area with its WEAR records.
  *
  * Each run: mount; list every entry (nm_store_next) and check the listing;
  * nm_store_stat; pin each entry, parse and verify its extent with the

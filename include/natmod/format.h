@@ -277,6 +277,25 @@ uint32_t nm_image_crc(const void *image, uint32_t image_size);
  * On failure returns NM_ERR_* and, if detail is non-NULL, a one-line reason. */
 int nm_image_parse(const void *buf, size_t len, nm_image_t *img, nm_detail_t *detail);
 
+/* The meta CRC of an image: nm_crc32 over its header, bytes [0, 64) (the
+ * crc32 field included), chained with every byte after its text,
+ * [64 + text_size, image_size): data image, relocation stream, tables,
+ * strings, trailer, XIP record. That is everything but the text. A module
+ * store records it when it has checked the whole image's CRC, so a later
+ * load can check everything a load reads except the text for a fraction of
+ * the cost (nm_image_parse_meta). img has passed nm_image_parse_header. */
+uint32_t nm_image_meta_crc(const nm_image_t *img);
+
+/* nm_image_parse for an image whose whole CRC its caller checked before
+ * (a store, when it installed or checked it) and recorded meta_crc then:
+ * the same checks, except that instead of the CRC over the whole image it
+ * compares nm_image_meta_crc with meta_crc (NM_ERR_CRC if they differ). So
+ * every byte but the text is checked for change; the text is trusted to be
+ * what the caller checked. The structure walk (tables, relocation stream)
+ * runs in full, whatever the bytes. */
+int nm_image_parse_meta(const void *buf, size_t len, uint32_t meta_crc, nm_image_t *img,
+                        nm_detail_t *detail);
+
 /* The message a slice's signature covers, fed in order to sink: the
  * NM_SIG_DOMAIN prefix, then the slice from offset 0 to the signature with
  * the crc32 field read as zero. Only for a signed slice that is not

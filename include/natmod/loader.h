@@ -108,6 +108,22 @@ int nm_load(const nm_loader_config_t *cfg, nm_module_t *m, const void *buf, size
 int nm_load_xip(const nm_loader_config_t *cfg, nm_module_t *m, const void *image, size_t len,
                 nm_detail_t *detail);
 
+/*
+ * nm_load_xip for an image whose whole CRC its caller checked before and,
+ * at that moment, recorded meta_crc = nm_image_meta_crc (format.h) - the
+ * module store does, at install, at nm_store_check and at the first load
+ * after a mount (nm_store_load). Every check of nm_load_xip runs (header,
+ * tables, relocation stream, arch, signature policy, the address it was
+ * linked for, every import resolved, the imports bound into text against
+ * xip_bind_crc) except the CRC over the whole image: instead, everything
+ * but the text (header, data image, relocations, tables, strings,
+ * trailer, XIP record) must still have meta_crc (else NM_ERR_CRC). The
+ * text, the bulk of a module, is trusted to be what the caller checked:
+ * catching a flipped bit there is the caller's job (docs/xip.md).
+ */
+int nm_load_xip_verified(const nm_loader_config_t *cfg, nm_module_t *m, const void *image,
+                         size_t len, uint32_t meta_crc, nm_detail_t *detail);
+
 /* Receives the output of nm_xip_link: len bytes for offset off of the new
  * image. Called in ascending order for the body, then once for the 64-byte
  * header last (so a power cut leaves no valid header over a partial body).

@@ -65,6 +65,8 @@ typedef struct nm_store_entry {
     uint32_t size;     /* image bytes (<= n_blocks * block_size) */
     uint32_t crc;      /* the image header's crc32 (covers the whole image) */
     uint32_t src_crc;  /* crc32 of the slice it was installed from */
+    uint32_t meta_crc; /* with NM_STORE_F_VERIFIED: nm_image_meta_crc of the image (all but
+                          text) when its whole CRC was last checked; loads compare it */
     uint32_t rw_addr;  /* linked installs: the module's RW slot; else 0 */
     uint32_t rw_size;  /* data + bss bytes at rw_addr */
     uint32_t seq;      /* the metadata record that installed it */
@@ -82,7 +84,8 @@ enum nm_store_entry_state {
 };
 
 enum nm_store_entry_flags {
-    NM_STORE_F_VERIFIED = 1u << 0, /* contents CRC-checked since mount */
+    NM_STORE_F_VERIFIED = 1u << 0, /* whole CRC checked since mount (install, move, check, first
+                                      pin); meta_crc recorded then. RAM only: a mount clears it */
     NM_STORE_F_DAMAGED = 1u << 1,  /* header or contents do not match the record: never loaded */
     NM_STORE_F_LINKED = 1u << 2,   /* installed by install-time linking (NM_FLAG_XIP_LINKED) */
 };
@@ -129,9 +132,14 @@ typedef struct nm_store_config {
     nm_store_entry_t *entries;
     uint32_t max_entries;
     uint8_t *buffer;
-    /* Optional: block_count counters of the erases this store issued since
-     * mount (flash keeps no erase counts; the emulated device keeps
-     * lifetime counts). */
+    /* Optional, block_count counters: each block's lifetime erase count as
+     * far as the store knows it. Mount loads it from the metadata (the
+     * WEAR records of the last compaction plus one erase per block of every
+     * INSTALL/MOVE logged since); the store adds every erase it issues, and
+     * each compaction (and format) writes it back. It undercounts only the
+     * erases of operations that never committed (docs/store.md 7b). With
+     * it, defragmentation packs toward the less worn end; without it,
+     * compactions carry the previous counts over unchanged. */
     uint32_t *erase_counts;
 } nm_store_config_t;
 
@@ -150,6 +158,13 @@ typedef struct nm_store {
     uint32_t skipped;      /* unusable slots right before log_next (torn records) */
     uint32_t cursor;       /* next-fit allocation starts here (wear levelling) */
     uint32_t bad_records;  /* damaged metadata records seen at mount */
+    /* Wear (docs/store.md 7b): each area's snapshot carries wear_records
+     * WEAR records, one erase count per group of 2^wear_shift blocks. */
+    uint32_t wear_records;
+    uint32_t wear_bad;     /* WEAR records at mount that were malformed: ignored (counts from 0) */
+    uint8_t wear_shift;
+    uint8_t defrag_up;     /* the defragmentation in progress packs toward the top (RAM) */
+    uint8_t defrag_busy;   /* a defragmentation is in progress (budgeted calls) */
     uint8_t area;          /* active area, 0 or 1 */
     uint8_t mounted;
     uint8_t degraded;      /* metadata was damaged: blocks holding a valid image
@@ -173,6 +188,9 @@ typedef struct nm_store_stats {
     uint32_t bad_records;
     uint32_t rw_used, rw_size;
     uint32_t erase_max, erase_total; /* over erase_counts (0 if none) */
+    uint32_t erase_max_block;        /* the (first) block with erase_max erases */
+    uint32_t erase_data_max_milli;   /* data blocks: max / mean erase count x 1000 (0 if none) */
+    uint32_t wear_records, wear_bad; /* WEAR records per area; malformed ones ignored at mount */
 } nm_store_stats_t;
 
 typedef struct nm_store_defrag_result {
@@ -217,24 +235,36 @@ uint32_t nm_store_offset(const nm_store_t *s, const nm_store_entry_t *e);
 uintptr_t nm_store_addr(const nm_store_t *s, const nm_store_entry_t *e);
 
 /* Pin name for running in place: checks the whole extent's CRC (once per
- * mount), refuses a damaged one (NM_ERR_CRC), counts the pin. */
+ * mount: unless NM_STORE_F_VERIFIED), refuses a damaged one (NM_ERR_CRC),
+ * counts the pin. */
 int nm_store_pin(nm_store_t *s, const char *name, const nm_store_entry_t **out,
                  nm_detail_t *detail);
 void nm_store_unpin(nm_store_t *s, const nm_store_entry_t *e);
 
-/* Pin name and nm_load_xip it from map_base (needs map_base). Unpinned by
- * nm_store_unload, or at once if the load fails. */
+/* Pin name and load it in place from map_base (needs map_base). Unpinned by
+ * nm_store_unload, or at once if the load fails. The pin has checked the
+ * whole CRC in this mount, so the load is nm_load_xip_verified with the
+ * entry's meta_crc: it checks the header, the XIP record, the tables, the
+ * data image and the imports bound into text, but not the CRC of the text
+ * again (docs/store.md 6a). A flipped bit in text is caught by the first
+ * pin after a mount and by nm_store_check. */
 int nm_store_load(nm_store_t *s, const char *name, nm_module_t *m, nm_detail_t *detail);
 int nm_store_unload(nm_store_t *s, nm_module_t *m);
 
-/* Move unpinned extents lower so the free space gathers into one run.
- * budget: at most this many blocks copied (0: no limit); an extent is
- * moved whole or not at all, each move its own commit. */
+/* Move unpinned extents toward one end so the free space gathers into one
+ * run: down (toward block 0) or, with erase_counts, toward whichever end
+ * is less worn unless that moves more than 9/8 the bytes (docs/store.md 7);
+ * the direction holds until a call reports done. budget: at most this many
+ * blocks copied (0: no limit); an extent is moved whole or not at all, each
+ * move its own commit. */
 int nm_store_defrag(nm_store_t *s, uint32_t budget, nm_store_defrag_result_t *r,
                     nm_detail_t *detail);
 
-/* Re-read every live extent and check its CRC; marks damaged ones.
- * Returns the number damaged (>= 0) or NM_ERR_*. */
+/* Re-read every live extent and check its CRC; marks damaged ones (and
+ * clears NM_STORE_F_VERIFIED on them), verified the others. Returns the
+ * number damaged (>= 0) or NM_ERR_*. A board that wants flash bit rot
+ * found at boot calls it after nm_store_mount (cost: one CRC pass over
+ * every installed byte). */
 int nm_store_check(nm_store_t *s, nm_detail_t *detail);
 
 void nm_store_stat(const nm_store_t *s, nm_store_stats_t *st);
@@ -271,7 +301,7 @@ typedef struct nm_store_block_info {
  * KEPT from FREE), through config.buffer: so not during another call on
  * this store. Flags such as NM_STORE_F_DAMAGED are the entry's as
  * they are: call nm_store_check first to have every extent's CRC checked.
- * Erase counts are not part of it: flash keeps none (see erase_counts).
+ * Erase counts are not part of it (see erase_counts and nm_store_stat).
  * Returns NM_OK; NM_ERR_INVAL if not mounted or block is out of range;
  * NM_ERR_IO if a read failed (kind, area and index are set; the slot
  * counts cover the slots read before the failure). */

@@ -12,7 +12,7 @@ port="$top/ports/cortex-m"
 if [ "$barch" = NM_ARCH_ARMV6M ]; then
     layout="-DBOARD_CPU_HZ=16000000u -DSTAGE_LO=0x00028000u -DSTAGE_HI=0x00030000u
         -DFLASH_LO=0x00030000u -DFLASH_HI=0x0003F000u -DSCRIPT_ADDR=0x0003F000u -DSCRIPT_MAX=0x800u
-        -DMEM_POOL=4096u -DMEM_ARENA=1024u -DSTORE_META=2u -DSTORE_ENTRIES=12u"
+        -DMEM_POOL=4096u -DMEM_ARENA=1024u -DSTORE_META=2u -DSTORE_ENTRIES=11u"
     ld="$port/link-microbit.ld"; flash="$port/flash_nrf51.c"
 else
     layout="-DBOARD_CPU_HZ=25000000u"

@@ -720,6 +720,15 @@ static int check_insn_pairs(const nm_image_t *img, nm_detail_t *d) {
     return rc;
 }
 
+uint32_t nm_image_meta_crc(const nm_image_t *img) {
+    uint32_t crc = nm_crc32(0, img->base, NM_HEADER_SIZE);
+    uint32_t after = NM_HEADER_SIZE + img->text_size; /* <= image_size: the header parse checked */
+    return nm_crc32(crc, img->base + after, img->image_size - after);
+}
+
+/* What nm_image_parse checks after the header and the CRC. */
+static int parse_tables(nm_image_t *img, nm_detail_t *d);
+
 int nm_image_parse(const void *buf, size_t len, nm_image_t *img, nm_detail_t *d) {
     int rc = nm_image_parse_header(buf, len, img, d);
     if (rc != NM_OK) {
@@ -732,6 +741,28 @@ int nm_image_parse(const void *buf, size_t len, nm_image_t *img, nm_detail_t *d)
         cat_hex(d, ", the header says ", img->crc32);
         return NM_ERR_CRC;
     }
+    return parse_tables(img, d);
+}
+
+int nm_image_parse_meta(const void *buf, size_t len, uint32_t meta_crc, nm_image_t *img,
+                        nm_detail_t *d) {
+    int rc = nm_image_parse_header(buf, len, img, d);
+    if (rc != NM_OK) {
+        return rc;
+    }
+    uint32_t crc = nm_image_meta_crc(img);
+    if (crc != meta_crc) {
+        nm_detail_set(d, "meta CRC-32 (all but text) of the slice is ");
+        nm_detail_hex(d, crc);
+        cat_hex(d, ", it was ", meta_crc);
+        nm_detail_cat(d, " when its whole CRC was checked");
+        return NM_ERR_CRC;
+    }
+    return parse_tables(img, d);
+}
+
+static int parse_tables(nm_image_t *img, nm_detail_t *d) {
+    int rc;
     if ((rc = check_imports(img, d)) != NM_OK || (rc = check_exports(img, d)) != NM_OK) {
         return rc;
     }

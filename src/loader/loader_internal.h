@@ -3,6 +3,7 @@
  * this order by nm_load (loader.c), each refusing before the next begins:
  *
  *   verify.c   nmld_verify   pick the slice, nm_image_parse it, judge arch/float
+ *                            (nmld_verify_meta: the meta CRC instead of the whole CRC)
  *   resolve.c  nmld_resolve  find every import in the firmware table - before
  *                            anything is allocated, so a missing symbol costs nothing
  *   place.c    nmld_place    allocate TEXT/RW (or one IMAGE block), copy, zero bss
@@ -41,6 +42,10 @@ static inline int nmld_name_eq(const char *a, const char *b) {
 
 int nmld_verify(const nm_loader_config_t *cfg, const void *buf, size_t len, nm_image_t *img,
                 nm_detail_t *detail);
+/* nmld_verify with the meta CRC (nm_image_parse_meta) in place of the whole
+ * CRC: for images whose whole CRC a store checked and recorded meta_crc. */
+int nmld_verify_meta(const nm_loader_config_t *cfg, const void *buf, size_t len, uint32_t meta_crc,
+                     nm_image_t *img, nm_detail_t *detail);
 int nmld_resolve(const nm_loader_config_t *cfg, const nm_image_t *img, nm_detail_t *detail);
 /* Address of import i (resolve has succeeded), or NULL. */
 const void *nmld_import_addr(const nm_loader_config_t *cfg, const nm_image_t *img, uint32_t i);

@@ -11,14 +11,17 @@ static void cat_target(nm_detail_t *d, unsigned arch, unsigned fabi) {
     nm_detail_cat(d, nm_float_name(fabi));
 }
 
-int nmld_verify(const nm_loader_config_t *cfg, const void *buf, size_t len, nm_image_t *img,
-                nm_detail_t *d) {
+/* meta: NULL to check the whole CRC, else the meta CRC the caller recorded
+ * when it checked the whole CRC (nm_image_parse_meta). */
+static int verify(const nm_loader_config_t *cfg, const void *buf, size_t len, const uint32_t *meta,
+                  nm_image_t *img, nm_detail_t *d) {
     nm_slice_info_t slice;
     int rc = nm_select_slice(buf, len, cfg->arch, cfg->float_abi, &slice, d);
     if (rc != NM_OK) {
         return rc;
     }
-    rc = nm_image_parse((const uint8_t *)buf + slice.offset, slice.size, img, d);
+    const uint8_t *p = (const uint8_t *)buf + slice.offset;
+    rc = meta ? nm_image_parse_meta(p, slice.size, *meta, img, d) : nm_image_parse(p, slice.size, img, d);
     if (rc != NM_OK) {
         return rc;
     }
@@ -34,4 +37,14 @@ int nmld_verify(const nm_loader_config_t *cfg, const void *buf, size_t len, nm_i
         return float_only ? NM_ERR_FLOAT_ABI : NM_ERR_ARCH;
     }
     return NM_OK;
+}
+
+int nmld_verify(const nm_loader_config_t *cfg, const void *buf, size_t len, nm_image_t *img,
+                nm_detail_t *d) {
+    return verify(cfg, buf, len, NULL, img, d);
+}
+
+int nmld_verify_meta(const nm_loader_config_t *cfg, const void *buf, size_t len, uint32_t meta_crc,
+                     nm_image_t *img, nm_detail_t *d) {
+    return verify(cfg, buf, len, &meta_crc, img, d);
 }

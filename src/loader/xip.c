@@ -8,7 +8,9 @@
  * their target and addend, both at install and when relinking.
  * nm_load_xip then runs that copy where it lies: it claims the RW region,
  * copies the (already relocated) data image, clears bss, fills the GOT and
- * calls init. Text is never written after install.
+ * calls init. Text is never written after install. nm_load_xip_verified
+ * is the same load for a caller (the store) that has checked the whole CRC:
+ * the meta CRC (all but text) replaces it, every other check stays.
  *
  * RW_PCREL images (x86-64) whose text carries no relocations need no
  * install step: an MMU board maps RAM at text + rw_offset and nm_load_xip
@@ -298,15 +300,18 @@ int nm_xip_link(const nm_loader_config_t *cfg, const void *buf, size_t len, uint
     return NM_OK;
 }
 
-int nm_load_xip(const nm_loader_config_t *cfg, nm_module_t *m, const void *image, size_t len,
-                nm_detail_t *d) {
+/* meta: NULL for nm_load_xip (the whole CRC), else nm_load_xip_verified's
+ * meta CRC. Everything after the verify step is the same for both. */
+static int load_xip(const nm_loader_config_t *cfg, nm_module_t *m, const void *image, size_t len,
+                    const uint32_t *meta, nm_detail_t *d) {
     if (!cfg || !m || (!image && len) || !cfg->claim_cb || !cfg->free_cb) {
         nm_detail_set(d, "nm_load_xip: NULL config, module, image or claim/free callback");
         return NM_ERR_INVAL;
     }
     memset(m, 0, sizeof *m);
     nm_image_t img;
-    int rc = nmld_verify(cfg, image, len, &img, d);
+    int rc = meta ? nmld_verify_meta(cfg, image, len, *meta, &img, d)
+                  : nmld_verify(cfg, image, len, &img, d);
     if (rc == NM_OK) {
         rc = nm_trust_check(cfg, &img, d);
     }
@@ -389,4 +394,14 @@ int nm_load_xip(const nm_loader_config_t *cfg, nm_module_t *m, const void *image
         return rc;
     }
     return nmld_start(m, &img, d);
+}
+
+int nm_load_xip(const nm_loader_config_t *cfg, nm_module_t *m, const void *image, size_t len,
+                nm_detail_t *d) {
+    return load_xip(cfg, m, image, len, NULL, d);
+}
+
+int nm_load_xip_verified(const nm_loader_config_t *cfg, nm_module_t *m, const void *image,
+                         size_t len, uint32_t meta_crc, nm_detail_t *d) {
+    return load_xip(cfg, m, image, len, &meta_crc, d);
 }

@@ -21,7 +21,18 @@
 #include "natmod/store.h"
 
 /* Record types. */
-enum { REC_HEADER = 1, REC_INSTALL = 2, REC_REMOVE = 3, REC_END = 4, REC_MOVE = 5 };
+enum { REC_HEADER = 1, REC_INSTALL = 2, REC_REMOVE = 3, REC_END = 4, REC_MOVE = 5, REC_WEAR = 7 };
+
+/* WEAR record (snapshot only, right after the HEADER): erase counts of
+ * WEAR_PER_REC consecutive groups of 2^shift blocks, 24 bits each. */
+enum {
+    W_SHIFT = 2,  /* u8: log2 of the blocks per group */
+    W_COUNT = 3,  /* u8: counts in this record (1..WEAR_PER_REC) */
+    W_FIRST = 4,  /* u32: first group */
+    W_COUNTS = 8, /* WEAR_PER_REC x u24, then zeros up to R_RCRC */
+};
+#define WEAR_PER_REC 17u
+#define WEAR_MAX 0xFFFFFFu
 
 /* Record layout (64 bytes, the rest of a unit stays 0xFF). */
 enum {
@@ -87,10 +98,13 @@ static int dev_prog(const nm_store_t *s, uint32_t block, uint32_t off, const voi
     return s->cfg->prog(s->cfg, block, off, b, n) ? NM_ERR_IO : NM_OK;
 }
 static int dev_erase(const nm_store_t *s, uint32_t block) {
-    if (s->cfg->erase_counts) {
-        s->cfg->erase_counts[block]++;
+    if (s->cfg->erase(s->cfg, block)) {
+        return NM_ERR_IO; /* not counted: a count may miss an erase, never invent one */
     }
-    return s->cfg->erase(s->cfg, block) ? NM_ERR_IO : NM_OK;
+    if (s->cfg->erase_counts) {
+        s->cfg->erase_counts[block] += s->cfg->erase_counts[block] != UINT32_MAX;
+    }
+    return NM_OK;
 }
 static int dev_sync(const nm_store_t *s) {
     return s->cfg->sync && s->cfg->sync(s->cfg) ? NM_ERR_IO : NM_OK;
@@ -131,7 +145,7 @@ static int slot_read(const nm_store_t *s, unsigned area, uint32_t slot, int *sta
         *state = SLOT_ERASED;
     } else {
         int ok = get32(r + R_RCRC) == nm_crc32(0, r, R_RCRC) && r[R_TYPE] >= REC_HEADER &&
-                 r[R_TYPE] <= REC_MOVE;
+                 (r[R_TYPE] <= REC_MOVE || r[R_TYPE] == REC_WEAR);
         for (uint32_t i = NM_STORE_REC_SIZE; ok && i < s->unit; i++) {
             ok = r[i] == 0xFF;
         }
@@ -279,6 +293,16 @@ static int setup(nm_store_t *s, const nm_store_config_t *c, uint32_t meta_blocks
     if (s->area_slots < 4) {
         return fail(d, NM_ERR_INVAL, "metadata area holds fewer than 4 records", NULL);
     }
+    /* The wear table takes at most a quarter of an area: one count per
+     * block, or per group of 2^shift blocks in a big partition with small
+     * areas (docs/store.md 7b). */
+    for (s->wear_shift = 0;; s->wear_shift++) {
+        uint32_t groups = (uint32_t)(((uint64_t)c->block_count + (1u << s->wear_shift) - 1) >> s->wear_shift);
+        s->wear_records = (groups + WEAR_PER_REC - 1) / WEAR_PER_REC;
+        if (s->wear_records <= s->area_slots / 4 || s->wear_records <= 1) {
+            break;
+        }
+    }
     set_align(s, c->align);
     return NM_OK;
 }
@@ -355,22 +379,36 @@ static uint32_t fit_lowest(const nm_store_t *s, uint32_t lo, uint32_t hi, uint32
     return UINT32_MAX;
 }
 
-/* Highest aligned fit anywhere (skip's blocks count as free). */
-static uint32_t fit_highest(const nm_store_t *s, uint32_t n, const nm_store_entry_t *skip) {
-    uint32_t best = UINT32_MAX;
-    for (uint32_t p = first_aligned(s, 0); p + n <= s->data_blocks; p += s->align_blocks) {
-        if (run_ok(s, p, n, skip)) {
-            best = p;
-        }
+/* The erase count of the most worn of n blocks from p. */
+static uint32_t wear_of(const nm_store_t *s, uint32_t p, uint32_t n) {
+    uint32_t w = 0;
+    for (uint32_t b = p; b < p + n; b++) {
+        w = s->cfg->erase_counts[b] > w ? s->cfg->erase_counts[b] : w;
     }
-    return best;
+    return w;
 }
 
 /* Next fit from the cursor, wrapping: consecutive installs walk the whole
- * partition, which spreads erases over every block (wear levelling). */
+ * partition, which spreads erases over every block. With erase counts,
+ * the first fit in that order whose most worn block is least worn
+ * (defragmentation wears the ends: installs then go elsewhere). */
 static uint32_t alloc_extent(const nm_store_t *s, uint32_t n) {
     uint32_t p = fit_lowest(s, s->cursor, s->data_blocks, n, NULL);
-    return p != UINT32_MAX ? p : fit_lowest(s, 0, s->data_blocks, n, NULL);
+    p = p != UINT32_MAX ? p : fit_lowest(s, 0, s->data_blocks, n, NULL);
+    if (p == UINT32_MAX || !s->cfg->erase_counts) {
+        return p;
+    }
+    uint32_t best = p, best_w = wear_of(s, p, n);
+    for (int pass = 0; pass < 2 && best_w; pass++) {
+        uint32_t q = first_aligned(s, pass ? 0 : s->cursor), end = pass ? s->cursor : s->data_blocks;
+        for (; q < end && q + n <= s->data_blocks && best_w; q += s->align_blocks) {
+            uint32_t w = wear_of(s, q, n);
+            if (w < best_w && run_ok(s, q, n, NULL)) {
+                best = q, best_w = w;
+            }
+        }
+    }
+    return best;
 }
 
 /* Largest free run that starts aligned, in blocks. */
@@ -479,11 +517,13 @@ static int stage_end(nm_store_t *s) {
 }
 
 /* CRC of the image in an extent as nm_image_crc defines it, read through
- * the device; also returns the header's crc and size fields. */
-static int extent_crc(const nm_store_t *s, uint32_t start, uint32_t size, uint32_t *crc,
-                      uint32_t *hdr_crc, uint32_t *hdr_size) {
+ * the device; also returns the header's crc and size fields and, if meta is
+ * not NULL, nm_image_meta_crc (header and all after text; the text size is
+ * the header's, clamped to the image) from the same reads. */
+static int extent_sums(const nm_store_t *s, uint32_t start, uint32_t size, uint32_t *crc,
+                       uint32_t *meta, uint32_t *hdr_crc, uint32_t *hdr_size) {
     uint8_t *b = buf_rec(s);
-    uint32_t bs = s->cfg->block_size, c = 0;
+    uint32_t bs = s->cfg->block_size, c = 0, mc = 0, text_end = size;
     for (uint32_t pos = 0; pos < size;) {
         uint32_t n = size - pos < s->unit ? size - pos : s->unit;
         int rc = dev_read(s, start + pos / bs, pos % bs, b, n);
@@ -496,21 +536,37 @@ static int extent_crc(const nm_store_t *s, uint32_t start, uint32_t size, uint32
             }
             *hdr_crc = get32(b + 12);
             *hdr_size = get32(b + 16);
+            uint32_t text = get32(b + 20);
+            text_end = text < size - NM_HEADER_SIZE ? NM_HEADER_SIZE + text : size;
             c = nm_crc32(0, b, 12);
             c = nm_crc32(c, b + 16, n - 16);
+            mc = meta ? nm_crc32(0, b, NM_HEADER_SIZE) : 0;
         } else {
             c = nm_crc32(c, b, n);
+        }
+        if (meta && pos + n > text_end) { /* the part of this unit after text */
+            uint32_t from = pos > text_end ? pos : text_end;
+            mc = nm_crc32(mc, b + (from - pos), pos + n - from);
         }
         pos += n;
     }
     *crc = c;
+    if (meta) {
+        *meta = mc;
+    }
     return NM_OK;
 }
 
-/* Read back what was written: the image must be whole and its CRC right. */
-static int verify_extent(const nm_store_t *s, const nm_store_entry_t *e) {
+static int extent_crc(const nm_store_t *s, uint32_t start, uint32_t size, uint32_t *crc,
+                      uint32_t *hdr_crc, uint32_t *hdr_size) {
+    return extent_sums(s, start, size, crc, NULL, hdr_crc, hdr_size);
+}
+
+/* Read back what was written: the image must be whole and its CRC right.
+ * If so, *meta is its meta CRC, for the loads that follow (nm_store_load). */
+static int verify_extent(const nm_store_t *s, const nm_store_entry_t *e, uint32_t *meta) {
     uint32_t crc = 0, hcrc = 0, hsize = 0;
-    int rc = extent_crc(s, e->start, e->size, &crc, &hcrc, &hsize);
+    int rc = extent_sums(s, e->start, e->size, &crc, meta, &hcrc, &hsize);
     if (rc != NM_OK) {
         return rc;
     }
@@ -544,19 +600,108 @@ static int write_header(nm_store_t *s, unsigned area, uint32_t generation) {
     return slot_write(s, area, 0);
 }
 
+/* ---- wear records (docs/store.md 7b) ---- */
+
+static uint32_t wear_groups(const nm_store_t *s) {
+    return (uint32_t)(((uint64_t)s->cfg->block_count + (1u << s->wear_shift) - 1) >> s->wear_shift);
+}
+
+/* 1 if r (a valid slot) is a well-formed WEAR record for this geometry. */
+static int wear_ok(const nm_store_t *s, const uint8_t *r) {
+    uint32_t first = get32(r + W_FIRST), n = r[W_COUNT];
+    if (r[R_TYPE] != REC_WEAR || r[R_SKIPPED] || r[W_SHIFT] != s->wear_shift || n == 0 ||
+        n > WEAR_PER_REC || first % WEAR_PER_REC || first >= wear_groups(s) || n > wear_groups(s) - first) {
+        return 0;
+    }
+    for (uint32_t i = W_COUNTS + 3 * n; i < R_RCRC; i++) {
+        if (r[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Mount: set the counts of the groups a snapshot WEAR record covers. */
+static void wear_load(nm_store_t *s, const uint8_t *r) {
+    if (!wear_ok(s, r)) {
+        s->wear_bad++; /* ignored: those counts restart from the log */
+        return;
+    }
+    uint32_t *ec = s->cfg->erase_counts, first = get32(r + W_FIRST);
+    for (uint32_t g = 0; ec && g < r[W_COUNT]; g++) {
+        const uint8_t *p = r + W_COUNTS + 3 * g;
+        uint32_t v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16;
+        uint64_t lo = (uint64_t)(first + g) << s->wear_shift, hi = lo + (1u << s->wear_shift);
+        for (uint64_t b = lo; b < hi && b < s->cfg->block_count; b++) {
+            ec[b] = v;
+        }
+    }
+}
+
+/* Mount: a logged INSTALL or MOVE erased its extent's blocks once. */
+static void wear_add(nm_store_t *s, uint32_t start, uint32_t n) {
+    uint32_t *ec = s->cfg->erase_counts;
+    for (uint32_t b = start; ec && b < s->data_blocks && b - start < n; b++) {
+        ec[b] += ec[b] != UINT32_MAX;
+    }
+}
+
+/* The WEAR records of an area being written (slots 1..wear_records): from
+ * erase_counts (a group's count is its least erased block's), or without
+ * it copied from the other area (zeros where it has none). The erase of
+ * [ex, ex + ex_n) is left out: the record about to be appended to this
+ * area's log counts it at mount. */
+static int write_wear(nm_store_t *s, unsigned area, uint32_t ex, uint32_t ex_n) {
+    const uint32_t *ec = s->cfg->erase_counts;
+    for (uint32_t i = 0; i < s->wear_records; i++) {
+        int st = SLOT_BAD, rc;
+        if (!ec && (rc = slot_read(s, area ^ 1u, 1 + i, &st)) != NM_OK) {
+            return rc;
+        }
+        uint8_t *r = buf_rec(s);
+        if (ec || st != SLOT_VALID || !wear_ok(s, r) || get32(r + W_FIRST) != i * WEAR_PER_REC) {
+            uint32_t first = i * WEAR_PER_REC, n = wear_groups(s) - first;
+            n = n < WEAR_PER_REC ? n : WEAR_PER_REC;
+            rec_begin(s, REC_WEAR);
+            r[W_SHIFT] = s->wear_shift;
+            r[W_COUNT] = (uint8_t)n;
+            put32(r + W_FIRST, first);
+            for (uint32_t g = 0; ec && g < n; g++) {
+                uint32_t lo = (first + g) << s->wear_shift, v = UINT32_MAX;
+                for (uint32_t b = lo; b < s->cfg->block_count && b - lo < (1u << s->wear_shift); b++) {
+                    uint32_t e = ec[b] - (b >= ex && b - ex < ex_n && ec[b]);
+                    v = e < v ? e : v;
+                }
+                v = v > WEAR_MAX ? WEAR_MAX : v;
+                r[W_COUNTS + 3 * g] = (uint8_t)v;
+                r[W_COUNTS + 3 * g + 1] = (uint8_t)(v >> 8);
+                r[W_COUNTS + 3 * g + 2] = (uint8_t)(v >> 16);
+            }
+        }
+        if ((rc = slot_write(s, area, 1 + i)) != NM_OK) {
+            return rc;
+        }
+    }
+    return NM_OK;
+}
+
 /* Write the live table into the other area under the next generation; it
  * becomes the current area once its END record is durable. */
 static int compact(nm_store_t *s, nm_detail_t *d) {
     unsigned other = s->area ^ 1u;
     uint32_t live = count_state(s, NM_STORE_LIVE);
-    if (live + 3 > s->area_slots) {
+    if (live + s->wear_records + 3 > s->area_slots) {
         return fail(d, NM_ERR_NOSPC, "metadata area full: more modules than it holds (format with more meta blocks)",
                     NULL);
     }
     int rc = erase_run(s, area_block(s, other), s->meta_blocks);
-    uint32_t gen = s->generation + 1, slot = 1;
-    if (rc == NM_OK) {
-        rc = write_header(s, other, gen);
+    uint32_t gen = s->generation + 1, slot = 1 + s->wear_records;
+    /* commit() holds the record to append in buf_cur: an INSTALL or MOVE
+     * there erased its extent, which the new log will count. */
+    const uint8_t *pend = buf_cur(s);
+    int counted = pend[R_TYPE] == REC_INSTALL || pend[R_TYPE] == REC_MOVE;
+    if (rc == NM_OK && (rc = write_header(s, other, gen)) == NM_OK) {
+        rc = write_wear(s, other, counted ? get32(pend + R_START) : 0, counted ? get32(pend + R_NBLOCKS) : 0);
     }
     for (uint32_t i = 0; rc == NM_OK && i < s->cfg->max_entries; i++) {
         const nm_store_entry_t *e = &s->cfg->entries[i];
@@ -743,6 +888,9 @@ static int mount_at(nm_store_t *s, nm_detail_t *d) {
     }
     const nm_store_config_t *c = s->cfg;
     memset(c->entries, 0, c->max_entries * sizeof *c->entries);
+    if (c->erase_counts) {
+        memset(c->erase_counts, 0, c->block_count * sizeof *c->erase_counts);
+    }
     s->area = (uint8_t)pick;
     s->generation = ai[pick].generation;
     s->seq = ai[pick].last_seq;
@@ -794,15 +942,28 @@ static int mount_at(nm_store_t *s, nm_detail_t *d) {
         uint32_t type = r[R_TYPE], seq = get32(r + R_SEQ);
         if (slot > ai[pick].end_slot) {
             s->bad_records += pending > r[R_SKIPPED] ? pending - r[R_SKIPPED] : 0;
+        } else {
+            s->bad_records += pending; /* damaged snapshot records (none is ever skipped) */
         }
         pending = 0;
         last = slot;
+        if (type == REC_WEAR) {
+            if (slot < ai[pick].end_slot) {
+                wear_load(s, r);
+            } else {
+                s->bad_records++; /* only a snapshot holds WEAR records */
+            }
+            continue;
+        }
         if (newer(seq, s->seq)) {
             s->seq = seq;
         }
         if (type == REC_INSTALL || type == REC_MOVE) {
             if ((rc = apply_install(s, r, d)) != NM_OK) {
                 return rc;
+            }
+            if (slot > ai[pick].end_slot) {
+                wear_add(s, get32(r + R_START), get32(r + R_NBLOCKS));
             }
             if (type == REC_INSTALL && slot > ai[pick].end_slot && (!have_cursor || newer(seq, cursor_seq))) {
                 have_cursor = 1;
@@ -912,12 +1073,13 @@ int nm_store_format(nm_store_t *s, const nm_store_config_t *cfg, nm_detail_t *d)
         target = 1;
     }
     if ((rc = erase_run(s, area_block(s, target), s->meta_blocks)) == NM_OK &&
-        (rc = write_header(s, target, gen)) == NM_OK && (rc = dev_sync(s)) == NM_OK) {
+        (rc = write_header(s, target, gen)) == NM_OK && (rc = write_wear(s, target, 0, 0)) == NM_OK &&
+        (rc = dev_sync(s)) == NM_OK) {
         rec_begin(s, REC_END);
         put32(buf_rec(s) + R_SEQ, gen);
-        put32(buf_rec(s) + R_START, 0);
+        put32(buf_rec(s) + R_START, s->wear_records);
         put32(buf_rec(s) + R_SIZE, 0);
-        if ((rc = slot_write(s, target, 1)) == NM_OK) {
+        if ((rc = slot_write(s, target, 1 + s->wear_records)) == NM_OK) {
             rc = dev_sync(s);
         }
     }
@@ -1101,7 +1263,7 @@ int nm_store_install(nm_store_t *s, const void *buf, size_t len, const char *nam
     if (!e) {
         return fail(d, NM_ERR_NOSPC, "entries[] is full (raise max_entries)", name);
     }
-    if (!old && count_state(s, NM_STORE_LIVE) + 4 > s->area_slots) {
+    if (!old && count_state(s, NM_STORE_LIVE) + s->wear_records + 4 > s->area_slots) {
         return fail(d, NM_ERR_NOSPC, "metadata area full (format with more meta blocks)", name);
     }
     uint32_t n = (uint32_t)(((uint64_t)size + c->block_size - 1) / c->block_size);
@@ -1147,7 +1309,7 @@ int nm_store_install(nm_store_t *s, const void *buf, size_t len, const char *nam
     ne.flags = (uint8_t)(NM_STORE_F_VERIFIED | (c->rw_size ? NM_STORE_F_LINKED : 0));
     {
         uint32_t crc, hcrc, hsize;
-        if ((rc = extent_crc(s, start, size, &crc, &hcrc, &hsize)) != NM_OK) {
+        if ((rc = extent_sums(s, start, size, &crc, &ne.meta_crc, &hcrc, &hsize)) != NM_OK) {
             return fail(d, rc, "reading the extent back failed", name);
         }
         if (crc != hcrc || hsize != size) {
@@ -1242,7 +1404,7 @@ int nm_store_pin(nm_store_t *s, const char *name, const nm_store_entry_t **out, 
         return fail(d, NM_ERR_NOENT, "not installed", name ? name : "(null)");
     }
     if (!(e->flags & (NM_STORE_F_VERIFIED | NM_STORE_F_DAMAGED))) {
-        rc = verify_extent(s, e);
+        rc = verify_extent(s, e, &e->meta_crc);
         if (rc == NM_ERR_CRC) {
             e->flags |= NM_STORE_F_DAMAGED;
         } else if (rc != NM_OK) {
@@ -1284,7 +1446,15 @@ int nm_store_load(nm_store_t *s, const char *name, nm_module_t *m, nm_detail_t *
         nm_store_unpin(s, e);
         return fail(d, NM_ERR_INVAL, "nm_store_load needs map_base and a loader config", name);
     }
-    rc = nm_load_xip(s->cfg->loader, m, (const void *)nm_store_addr(s, e), e->size, d);
+    /* The pin left it verified in this mount (whole CRC, meta CRC recorded):
+     * the load checks all but the text again, not the whole CRC. */
+    rc = nm_load_xip_verified(s->cfg->loader, m, (const void *)nm_store_addr(s, e), e->size,
+                              e->meta_crc, d);
+    if (rc == NM_ERR_CRC) {
+        /* Changed since it was verified: the next pin checks the whole
+         * image again (and marks it damaged). */
+        s->cfg->entries[e - s->cfg->entries].flags &= (uint8_t)~NM_STORE_F_VERIFIED;
+    }
     if (rc != NM_OK) {
         nm_store_unpin(s, e);
     }
@@ -1341,8 +1511,8 @@ static int move_extent(nm_store_t *s, nm_store_entry_t *e, uint32_t dest, nm_det
     if ((rc = stage_end(s)) != NM_OK || (rc = dev_sync(s)) != NM_OK) {
         return fail(d, rc, "defrag: writing failed", e->name);
     }
-    uint32_t crc, hcrc, hsize;
-    if ((rc = extent_crc(s, dest, e->size, &crc, &hcrc, &hsize)) != NM_OK) {
+    uint32_t crc, meta, hcrc, hsize;
+    if ((rc = extent_sums(s, dest, e->size, &crc, &meta, &hcrc, &hsize)) != NM_OK) {
         return fail(d, rc, "defrag: read-back failed", e->name);
     }
     if (crc != hcrc || hsize != e->size || (!(e->flags & NM_STORE_F_LINKED) && crc != e->crc)) {
@@ -1357,9 +1527,113 @@ static int move_extent(nm_store_t *s, nm_store_entry_t *e, uint32_t dest, nm_det
     }
     e->start = dest;
     e->crc = crc;
+    e->meta_crc = meta;
     e->seq = s->seq;
     e->flags |= NM_STORE_F_VERIFIED;
     return NM_OK;
+}
+
+/* Highest aligned p >= lo where n blocks fit (skip's blocks count as
+ * free), or UINT32_MAX. */
+static uint32_t fit_top(const nm_store_t *s, uint32_t lo, uint32_t n, const nm_store_entry_t *skip) {
+    if (n > s->data_blocks) {
+        return UINT32_MAX;
+    }
+    uint32_t first = first_aligned(s, 0), top = s->data_blocks - n;
+    if (top < first) {
+        return UINT32_MAX;
+    }
+    for (uint32_t p = first + (top - first) / s->align_blocks * s->align_blocks;; p -= s->align_blocks) {
+        if (p < lo) {
+            return UINT32_MAX;
+        }
+        if (run_ok(s, p, n, skip)) {
+            return p;
+        }
+        if (p < first + s->align_blocks) {
+            return UINT32_MAX;
+        }
+    }
+}
+
+/* The next movable extent in packing order after prev (NULL: the first):
+ * ascending (start, slot) packing down, descending packing up. */
+static nm_store_entry_t *defrag_next(const nm_store_t *s, const nm_store_entry_t *prev, int up) {
+    nm_store_entry_t *best = NULL, *ents = s->cfg->entries;
+    for (uint32_t i = 0; i < s->cfg->max_entries; i++) {
+        nm_store_entry_t *e = &ents[i];
+        if (e->state != NM_STORE_LIVE || e->pins || (e->flags & NM_STORE_F_DAMAGED)) {
+            continue; /* pinned extents never move; damaged ones stay for inspection */
+        }
+        /* key (start, slot): before prev's (up) or after it (down) */
+        int after = !prev || e->start > prev->start || (e->start == prev->start && e > prev);
+        int before = !prev || e->start < prev->start || (e->start == prev->start && e < prev);
+        if (up ? !before : !after) {
+            continue;
+        }
+        if (!best || (up ? (e->start > best->start || (e->start == best->start && e > best))
+                         : (e->start < best->start || (e->start == best->start && e < best)))) {
+            best = e;
+        }
+    }
+    return best;
+}
+
+/* Where to park e when its target overlaps it: a free run on the other
+ * side of it (above packing down, below packing up), the least worn one
+ * with erase counts, else the furthest. UINT32_MAX if none. */
+static uint32_t park_at(const nm_store_t *s, const nm_store_entry_t *e, int up) {
+    uint32_t n = e->n_blocks, best = UINT32_MAX, best_w = UINT32_MAX;
+    for (uint32_t p = first_aligned(s, 0); p + n <= s->data_blocks; p += s->align_blocks) {
+        if ((up ? p + n > e->start : p < e->start + e->n_blocks) || !run_ok(s, p, n, NULL)) {
+            continue;
+        }
+        uint32_t w = s->cfg->erase_counts ? wear_of(s, p, n) : 0;
+        if (best == UINT32_MAX || w < best_w || (w == best_w && !up)) {
+            best = p, best_w = w; /* ties: the lowest packing up, the highest packing down */
+        }
+    }
+    return best;
+}
+
+/* Wear-aware packing direction (docs/store.md 7): toward the end whose
+ * blocks (as many as are in use) have fewer erases, unless that moves more
+ * than 1/8 more bytes than the other way. Without erase counts: down (the
+ * original policy). The bytes are an estimate: an extent moves if a free
+ * block lies on its far side. */
+static int defrag_pick_up(const nm_store_t *s) {
+    const nm_store_config_t *c = s->cfg;
+    uint32_t lo = UINT32_MAX, hi = UINT32_MAX, used = 0;
+    for (uint32_t b = 0; b < s->data_blocks; b++) {
+        if (!blocks_taken(s, b, 1, NULL)) {
+            lo = lo == UINT32_MAX ? b : lo;
+            hi = b;
+        }
+    }
+    if (lo == UINT32_MAX) {
+        return 0;
+    }
+    uint64_t cost_down = 0, cost_up = 0, wear_down = 0, wear_up = 0;
+    for (uint32_t i = 0; i < c->max_entries; i++) {
+        const nm_store_entry_t *e = &c->entries[i];
+        if (e->state == NM_STORE_FREE) {
+            continue;
+        }
+        used += e->n_blocks;
+        if (e->state == NM_STORE_LIVE && !e->pins && !(e->flags & NM_STORE_F_DAMAGED)) {
+            cost_down += lo < e->start ? e->size : 0;
+            cost_up += hi >= e->start + e->n_blocks ? e->size : 0;
+        }
+    }
+    if (!c->erase_counts) {
+        return 0;
+    }
+    used = used < s->data_blocks ? used : s->data_blocks;
+    for (uint32_t b = 0; b < used; b++) {
+        wear_down += c->erase_counts[b];
+        wear_up += c->erase_counts[s->data_blocks - 1 - b];
+    }
+    return wear_up < wear_down && cost_up * 8 <= cost_down * 9;
 }
 
 int nm_store_defrag(nm_store_t *s, uint32_t budget, nm_store_defrag_result_t *r, nm_detail_t *d) {
@@ -1373,42 +1647,48 @@ int nm_store_defrag(nm_store_t *s, uint32_t budget, nm_store_defrag_result_t *r,
         return rc;
     }
     const nm_store_config_t *c = s->cfg;
-    /* Each round moves the lowest extent that can go lower; every move
-     * puts an extent strictly lower (or parks it to make that possible),
-     * so the rounds are bounded; the guard is belt and braces. */
+    /* The direction is chosen once per defragmentation and kept over the
+     * budgeted calls that finish it, so they converge. */
+    if (!s->defrag_busy) {
+        s->defrag_up = (uint8_t)defrag_pick_up(s);
+        s->defrag_busy = 1;
+    }
+    int up = s->defrag_up;
+    /* Each round moves the first extent (in packing order: lowest first
+     * packing down, highest first packing up) that can go further that
+     * way; every move puts an extent strictly further (or parks it to make
+     * that possible), so the rounds are bounded; the guard is belt and
+     * braces. */
     for (uint32_t round = 0; round < 4u * c->max_entries + 4u; round++) {
         int moved = 0, blocked = 0;
-        uint32_t pos = 0;
-        const nm_store_entry_t *ce;
-        while (!moved && (ce = nm_store_next(s, &pos)) != NULL) {
-            nm_store_entry_t *e = &c->entries[ce - c->entries];
-            if (e->pins || (e->flags & NM_STORE_F_DAMAGED)) {
-                continue; /* pinned extents never move; damaged ones stay for inspection */
-            }
-            uint32_t t = fit_lowest(s, 0, e->start, e->n_blocks, e);
-            if (t == UINT32_MAX || t >= e->start) {
+        nm_store_entry_t *e = NULL;
+        while (!moved && (e = defrag_next(s, e, up)) != NULL) {
+            uint32_t n = e->n_blocks;
+            uint32_t t = up ? fit_top(s, e->start + 1, n, e) : fit_lowest(s, 0, e->start, n, e);
+            if (t == UINT32_MAX || (up ? t <= e->start : t >= e->start)) {
                 continue;
             }
             /* A copy never overlaps its source (the source stays valid until
              * the commit), so a target that overlaps the extent itself needs
-             * two moves: park it in a free run above, then bring it down. */
-            uint32_t direct = fit_lowest(s, 0, e->start, e->n_blocks, NULL);
+             * two moves: park it in a free run on the other side, then bring
+             * it back. */
+            uint32_t direct = up ? fit_top(s, e->start + 1, n, NULL) : fit_lowest(s, 0, e->start, n, NULL);
             uint32_t park = UINT32_MAX, hops = 1;
             if (direct == UINT32_MAX) {
-                park = fit_highest(s, e->n_blocks, NULL);
-                if (park == UINT32_MAX || park < e->start) {
+                park = park_at(s, e, up);
+                if (park == UINT32_MAX) {
                     continue; /* no room to park: it stays (the pins and sizes allow no better) */
                 }
                 hops = 2;
             }
-            if (budget && r->moved_blocks + hops * e->n_blocks > budget) {
+            if (budget && r->moved_blocks + hops * n > budget) {
                 blocked = 1;
                 break;
             }
             for (uint32_t h = 0; h < hops; h++) {
                 uint32_t to = direct;
                 if (hops == 2) {
-                    to = h == 0 ? park : fit_lowest(s, 0, e->start, e->n_blocks, NULL);
+                    to = h == 0 ? park : up ? fit_top(s, e->start + 1, n, NULL) : fit_lowest(s, 0, e->start, n, NULL);
                     if (to == UINT32_MAX) {
                         break;
                     }
@@ -1417,7 +1697,7 @@ int nm_store_defrag(nm_store_t *s, uint32_t budget, nm_store_defrag_result_t *r,
                     return rc;
                 }
                 r->moves++;
-                r->moved_blocks += e->n_blocks;
+                r->moved_blocks += n;
                 r->moved_bytes += e->size;
             }
             moved = 1;
@@ -1428,6 +1708,7 @@ int nm_store_defrag(nm_store_t *s, uint32_t budget, nm_store_defrag_result_t *r,
         }
         if (!moved) {
             r->done = 1;
+            s->defrag_busy = 0;
             break;
         }
     }
@@ -1446,7 +1727,11 @@ int nm_store_check(nm_store_t *s, nm_detail_t *d) {
         if (e->state != NM_STORE_LIVE) {
             continue;
         }
-        rc = (e->flags & NM_STORE_F_DAMAGED) ? NM_ERR_CRC : verify_extent(s, e);
+        /* A verified entry keeps its meta CRC: the whole CRC matching again
+         * means no byte changed, so a periodic check costs one CRC pass. */
+        rc = (e->flags & NM_STORE_F_DAMAGED)
+                 ? NM_ERR_CRC
+                 : verify_extent(s, e, (e->flags & NM_STORE_F_VERIFIED) ? NULL : &e->meta_crc);
         if (rc == NM_ERR_CRC) {
             e->flags = (uint8_t)((e->flags | NM_STORE_F_DAMAGED) & ~NM_STORE_F_VERIFIED);
             if (!damaged++) {
@@ -1499,10 +1784,25 @@ void nm_store_stat(const nm_store_t *s, nm_store_stats_t *st) {
     st->log_slots = s->area_slots;
     st->bad_records = s->bad_records;
     st->rw_size = c->rw_size;
+    st->wear_records = s->wear_records;
+    st->wear_bad = s->wear_bad;
     if (c->erase_counts) {
+        uint64_t data_total = 0;
+        uint32_t data_max = 0;
         for (uint32_t b = 0; b < c->block_count; b++) {
-            st->erase_total += c->erase_counts[b];
-            st->erase_max = c->erase_counts[b] > st->erase_max ? c->erase_counts[b] : st->erase_max;
+            uint32_t v = c->erase_counts[b];
+            st->erase_total += v;
+            if (v > st->erase_max) {
+                st->erase_max = v;
+                st->erase_max_block = b;
+            }
+            if (b < s->data_blocks) {
+                data_total += v;
+                data_max = v > data_max ? v : data_max;
+            }
+        }
+        if (data_total) {
+            st->erase_data_max_milli = (uint32_t)((uint64_t)data_max * 1000u * s->data_blocks / data_total);
         }
     }
 }

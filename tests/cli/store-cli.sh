@@ -83,7 +83,8 @@ has "ls" "$tmp/out" "$n modules"
 eq "stat: modules" "$(stat_of "$img" modules)" "$n"
 t "stat" 0 "$natmod" store stat "$img"
 for f in "geometry:" "data blocks:" "meta blocks:" "used blocks:" "free blocks:" "largest free:" \
-    "modules:" "generation:" "sequence:" "log:" "bad records:   0" "rw arena:" "erases:"; do
+    "modules:" "generation:" "sequence:" "log:" "bad records:   0" "rw arena:" "erases:" \
+    "most worn:     block 0 (1 erase)" "wear spread:" "(0 malformed, ignored)"; do
     has "stat" "$tmp/out" "$f"
 done
 

@@ -309,6 +309,65 @@ static void load_xip_refusals(void) {
     free(src);
 }
 
+/* The store's fast path: the whole CRC was checked by the caller, which
+ * recorded the meta CRC; the load checks everything but the text. */
+static void load_xip_verified_checks_all_but_text(void) {
+    uint8_t *src;
+    size_t len;
+    CHECK_EQ(build(&src, &len, 0), NM_OK);
+    nm_loader_config_t cfg = config();
+    nm_detail_t d;
+    uint32_t size;
+    sink_t s = {.at = flash};
+    nm_module_t m;
+    claims = frees = 0;
+    CHECK_EQ(nm_xip_link(&cfg, src, len, (uintptr_t)flash, (uintptr_t)ram + 64, sink_write, &s, &size, &d),
+             NM_OK);
+    nm_image_t img;
+    CHECK_EQ(nm_image_parse(flash, size, &img, &d), NM_OK);
+    uint32_t meta = nm_image_meta_crc(&img);
+    /* The definition: header, then everything after text. */
+    uint32_t want = nm_crc32(nm_crc32(0, flash, 64), flash + 64 + img.text_size, size - 64 - img.text_size);
+    CHECK_EQ(meta, want);
+    CHECK_EQ(nm_load_xip_verified(&cfg, &m, flash, size, meta, &d), NM_OK);
+    CHECK_EQ(t_rd32(ram + 64), u32((uintptr_t)&fw_func_b)); /* GOT bound as by nm_load_xip */
+    CHECK_EQ(nm_unload(&m), NM_OK);
+    /* A wrong meta CRC is refused before anything is claimed. */
+    CHECK_EQ(nm_load_xip_verified(&cfg, &m, flash, size, meta ^ 1, &d), NM_ERR_CRC);
+    CHECK(strstr(d.msg, "meta CRC") != NULL);
+    /* A flipped bit in text: nm_load_xip catches it, the fast path trusts
+     * the text (its caller checked it) and loads. */
+    flash[64 + 13] ^= 0x10;
+    CHECK_EQ(nm_load_xip(&cfg, &m, flash, size, &d), NM_ERR_CRC);
+    CHECK_EQ(nm_load_xip_verified(&cfg, &m, flash, size, meta, &d), NM_OK);
+    CHECK_EQ(nm_unload(&m), NM_OK);
+    flash[64 + 13] ^= 0x10;
+    /* Anything else flipped is refused: header fields no structure check
+     * sees (bss_size, init index), the data image, the relocation stream,
+     * the tables, the strings, the XIP record. */
+    uint32_t at[] = {28, 29, 8, img.text_size + 64 + 2, (uint32_t)(img.relocs - flash),
+                     (uint32_t)(img.exports - flash) + 4, (uint32_t)((const uint8_t *)img.strtab - flash) + 1,
+                     size - 16, size - 12, size - 8, size - 1};
+    for (unsigned i = 0; i < sizeof at / sizeof at[0]; i++) {
+        flash[at[i]] ^= 0x04;
+        int rc = nm_load_xip_verified(&cfg, &m, flash, size, meta, &d);
+        CHECK(rc < 0);
+        if (rc == NM_OK) {
+            nm_unload(&m);
+        }
+        flash[at[i]] ^= 0x04;
+    }
+    /* The firmware moved an import bound into text: refused as by nm_load_xip. */
+    set_exports(&fw_func_b, &fw_func_b);
+    CHECK_EQ(nm_load_xip_verified(&cfg, &m, flash, size, meta, &d), NM_ERR_XIP);
+    CHECK(strstr(d.msg, "install it again") != NULL);
+    set_exports(&fw_func_a, &fw_func_b);
+    CHECK_EQ(claims, frees);
+    CHECK_EQ(nm_load_xip_verified(&cfg, &m, flash, size, meta, &d), NM_OK);
+    CHECK_EQ(nm_unload(&m), NM_OK);
+    free(src);
+}
+
 static void pcrel_image_with_text_relocations_is_refused(void) {
     uint8_t *src;
     size_t len;
@@ -333,6 +392,7 @@ int main(void) {
     RUN(link_patches_text_and_data_and_leaves_the_got);
     RUN(load_xip_claims_rw_only_and_never_writes_text);
     RUN(load_xip_refusals);
+    RUN(load_xip_verified_checks_all_but_text);
     RUN(pcrel_image_with_text_relocations_is_refused);
     return TEST_DONE();
 }

@@ -114,6 +114,13 @@ static inline int sf_open(sf_store_t *f, const sf_geom_t *g) {
         return rc;
     }
     nm_bd_emu_attach(&f->emu, &f->cfg);
+    /* The store's own counts (persisted in its WEAR records), next to the
+     * device's true lifetime counts (f->emu.erase_counts). */
+    f->cfg.erase_counts = calloc(g->block_count, sizeof *f->cfg.erase_counts);
+    if (!f->cfg.erase_counts) {
+        nm_bd_emu_free(&f->emu);
+        return NM_ERR_NOMEM;
+    }
     f->cfg.align = g->align;
     f->cfg.meta_blocks = g->meta_blocks;
     f->cfg.entries = f->entries;
@@ -138,6 +145,8 @@ static inline int sf_open(sf_store_t *f, const sf_geom_t *g) {
 }
 
 static inline void sf_close(sf_store_t *f) {
+    free(f->cfg.erase_counts);
+    f->cfg.erase_counts = NULL;
     nm_bd_emu_free(&f->emu);
 }
 

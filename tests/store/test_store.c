@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* MAP_32BIT: linked Thumb images hold 32-bit RW addresses */
 /*
  * The module store's behaviour and its answers to bad input: every
  * operation and error path, and damaged images (corrupted metadata, bit
@@ -7,6 +8,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "../test.h"
 #include "store_fixture.h"
@@ -343,11 +345,125 @@ static void damaged_extent_is_reported_never_loaded_never_erased(void) {
     unbuild(&ms);
 }
 
+/* RAM for linked modules' RW, below 4 GB (their words are 32-bit). */
+static int t_claim(void *ctx, void *addr, size_t size, unsigned kind) {
+    (void)ctx, (void)addr, (void)size, (void)kind;
+    return 0;
+}
+static void t_free(void *ctx, void *p, unsigned kind) {
+    (void)ctx, (void)p, (void)kind;
+}
+
+static int load_unload(sf_store_t *f, const char *name, nm_detail_t *d) {
+    nm_module_t m;
+    int rc = nm_store_load(&f->st, name, &m, d);
+    if (rc == NM_OK) {
+        CHECK_EQ(nm_store_unload(&f->st, &m), NM_OK);
+    }
+    CHECK_EQ(nm_store_find(&f->st, name)->pins, 0);
+    return rc;
+}
+
+/* nm_store_load checks the whole CRC once per mount (install, move, check
+ * or the first pin) and then only what is not text (nm_load_xip_verified):
+ * a flipped text bit is found by nm_store_check and by the first load after
+ * a mount; a flipped header, XIP record, table or data byte, or a firmware
+ * that moved an import bound into text, is refused by every load. */
+static void fast_load_trusts_only_verified_text_and_check_or_mount_catch_it(void) {
+    static const sf_geom_t g_linked = {"1K blocks, prog 16, linked", 1024, 16, 40, 0, 2, 1};
+    uint8_t *src, *pad;
+    size_t len, pad_len;
+    CHECK_EQ(sf_module(1, "alpha", 7, 1500, &src, &len), NM_OK);
+    CHECK_EQ(sf_module(1, "pad", 8, 900, &pad, &pad_len), NM_OK);
+    sf_store_t *f = fresh(&g_linked);
+    uint8_t *arena = mmap(NULL, 16384, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+    CHECK(arena != MAP_FAILED);
+    f->cfg.rw_base = (uintptr_t)arena;
+    f->cfg.rw_size = 16384;
+    f->lcfg.claim_cb = t_claim;
+    f->lcfg.free_cb = t_free;
+    nm_detail_t d;
+    const nm_store_entry_t *e;
+    CHECK_EQ(nm_store_install(&f->st, pad, pad_len, NULL, NULL, &d), NM_OK);
+    CHECK_EQ(nm_store_install(&f->st, src, len, NULL, &e, &d), NM_OK);
+    CHECK(e->flags & NM_STORE_F_VERIFIED);
+    CHECK_EQ(load_unload(f, "alpha", &d), NM_OK);
+    /* A move records the new meta CRC (the XIP record changed). */
+    nm_store_defrag_result_t r;
+    CHECK_EQ(nm_store_remove(&f->st, "pad", &d), NM_OK);
+    CHECK_EQ(nm_store_defrag(&f->st, 0, &r, &d), NM_OK);
+    CHECK(r.moves >= 1 && r.done);
+    CHECK_EQ(load_unload(f, "alpha", &d), NM_OK);
+    e = nm_store_find(&f->st, "alpha");
+    size_t off = nm_store_offset(&f->st, e);
+    nm_image_t img;
+    CHECK_EQ(nm_image_parse(f->emu.mem + off, e->size, &img, &d), NM_OK);
+    CHECK_EQ(e->meta_crc, nm_image_meta_crc(&img)); /* streamed in 64-byte units = over the image */
+    /* Text bit rot after the install: this mount's loads trust the text. */
+    size_t text_bit = off + 64 + 700;
+    nm_bd_emu_flip(&f->emu, text_bit, 5);
+    CHECK_EQ(load_unload(f, "alpha", &d), NM_OK);
+    /* nm_store_check finds it, and loads are refused from then on. */
+    CHECK_EQ(nm_store_check(&f->st, &d), 1);
+    CHECK_STR_CONTAINS(d.msg, "'alpha'");
+    CHECK(nm_store_find(&f->st, "alpha")->flags & NM_STORE_F_DAMAGED);
+    CHECK_EQ(load_unload(f, "alpha", &d), NM_ERR_CRC);
+    /* A fresh mount: the header matches its record, so nothing is verified
+     * yet; the first load's pin checks the whole CRC and refuses it. */
+    CHECK_EQ(nm_store_mount(&f->st, &f->cfg, &d), NM_OK);
+    CHECK(!(nm_store_find(&f->st, "alpha")->flags & (NM_STORE_F_VERIFIED | NM_STORE_F_DAMAGED)));
+    CHECK_EQ(load_unload(f, "alpha", &d), NM_ERR_CRC);
+    CHECK_STR_CONTAINS(d.msg, "damaged");
+    CHECK_EQ(nm_store_mount(&f->st, &f->cfg, &d), NM_OK);
+    CHECK_EQ(nm_store_check(&f->st, &d), 1);
+    nm_bd_emu_flip(&f->emu, text_bit, 5); /* repaired */
+    /* Bytes outside text, flipped after the mount's first load verified
+     * the image: every load refuses them (header fields no structure check
+     * sees, data, relocations, exports, strings, the XIP record). */
+    const uint8_t *b = f->emu.mem + off;
+    size_t at[] = {8, 28, 46, 64 + img.text_size + 5, (size_t)(img.relocs - b),
+                   (size_t)(img.exports - b) + 5, (size_t)((const uint8_t *)img.strtab - b) + 2,
+                   e->size - 15, e->size - 11, e->size - 8, e->size - 1};
+    for (unsigned i = 0; i < sizeof at / sizeof at[0]; i++) {
+        CHECK_EQ(nm_store_mount(&f->st, &f->cfg, &d), NM_OK);
+        CHECK_EQ(load_unload(f, "alpha", &d), NM_OK);
+        nm_bd_emu_flip(&f->emu, off + at[i], 1);
+        int rc = load_unload(f, "alpha", &d);
+        if (rc == NM_OK) {
+            printf("  a flip at image byte %zu was not refused\n", at[i]);
+        }
+        CHECK(rc < 0);
+        if (at[i] == 28 || at[i] >= e->size - 16) { /* only the meta CRC can see these */
+            CHECK_EQ(rc, NM_ERR_CRC);
+            CHECK_STR_CONTAINS(d.msg, "meta CRC");
+        }
+        /* And again (after a meta CRC mismatch the pin checks the whole
+         * image again and marks it damaged). */
+        CHECK_EQ(load_unload(f, "alpha", &d), rc);
+        nm_bd_emu_flip(&f->emu, off + at[i], 1);
+    }
+    /* The firmware moved the import bound into text: refused, not damaged. */
+    CHECK_EQ(nm_store_mount(&f->st, &f->cfg, &d), NM_OK);
+    CHECK_EQ(load_unload(f, "alpha", &d), NM_OK);
+    f->exports[0].addr = (const void *)(uintptr_t)0x08002001u;
+    CHECK_EQ(load_unload(f, "alpha", &d), NM_ERR_XIP);
+    CHECK_STR_CONTAINS(d.msg, "install it again");
+    f->exports[0] = sf_exports[0];
+    f->exports[0].hash = nm_hash("ext_fn");
+    CHECK_EQ(load_unload(f, "alpha", &d), NM_OK);
+    CHECK_EQ(f->emu.violations, 0);
+    munmap(arena, 16384);
+    free(src);
+    free(pad);
+    done(f);
+}
+
 int main(void) {
     RUN(operations_and_errors);
     RUN(defrag_with_budget_gathers_free_space);
     RUN(damaged_metadata_keeps_the_rest_and_the_orphan);
     RUN(bit_flips_in_erased_areas_are_harmless);
     RUN(damaged_extent_is_reported_never_loaded_never_erased);
+    RUN(fast_load_trusts_only_verified_text_and_check_or_mount_catch_it);
     return TEST_DONE();
 }

@@ -315,6 +315,19 @@ static int run_scenario(unsigned gi, unsigned si, long cut, int var, long *ops_o
             snprintf(why, wn, "final remount: %s", d2.msg);
         }
         res = 1;
+        goto out;
+    }
+    /* The erase counts the store keeps (WEAR records + log) never exceed
+     * the device's, and a data block misses at most the one erase of the
+     * operation the cut interrupted (docs/store.md 7b). */
+    for (uint32_t b = 0; b < g->block_count; b++) {
+        uint32_t have = f->cfg.erase_counts[b], real = f->emu.erase_counts[b];
+        if (have > real || (b < f->st.data_blocks && real - have > 1)) {
+            snprintf(why, wn, "block %u: the store counts %u erases, the device saw %u", (unsigned)b,
+                     (unsigned)have, (unsigned)real);
+            res = 1;
+            goto out;
+        }
     }
 out:
     sf_close(f);
@@ -422,6 +435,17 @@ static unsigned long random_run(unsigned long nops, uint64_t seed, unsigned gi) 
                 break;
             }
             m = same_model(f, &before) ? before : after;
+            /* The wear records survive: no block is overcounted, and a data
+             * block misses at most one erase per interrupted operation. */
+            for (uint32_t b = 0; b < g->block_count; b++) {
+                uint32_t have = f->cfg.erase_counts[b], real = f->emu.erase_counts[b];
+                if (have > real || (b < f->st.data_blocks && real - have > cuts)) {
+                    printf("FAIL random seed=%llu op=%lu: block %u counted %u erases, device %u (%lu cuts)\n",
+                           (unsigned long long)seed, i, (unsigned)b, (unsigned)have, (unsigned)real, cuts);
+                    fails++;
+                    break;
+                }
+            }
         } else if (rc != NM_OK) {
             printf("FAIL random seed=%llu op=%lu: %s\n", (unsigned long long)seed, i, d.msg);
             fails++;

@@ -171,6 +171,13 @@ int cli_store_open(const char *image, const cli_geometry_t *geom, const nm_loade
         return cli_fail(err, "store %s", d.msg);
     }
     config_init(cs, &g, loader);
+    /* The store loads each block's erase count from the image (its WEAR
+     * records and log) and writes them back at each compaction. */
+    cs->cfg.erase_counts = calloc(cs->cfg.block_count ? cs->cfg.block_count : 1, sizeof *cs->cfg.erase_counts);
+    if (!cs->cfg.erase_counts) {
+        cli_store_close(cs);
+        return cli_fail(NM_ERR_NOMEM, "store %s: out of memory", image);
+    }
     err = nm_store_mount(&cs->s, &cs->cfg, &d);
     if (err) {
         int rc = cli_store_fail(cs, err, &d);
@@ -184,6 +191,7 @@ int cli_store_open(const char *image, const cli_geometry_t *geom, const nm_loade
 void cli_store_close(cli_store_t *cs) {
     if (cs) {
         nm_bd_file_close(&cs->bd);
+        free(cs->cfg.erase_counts);
         free(cs);
     }
 }
@@ -571,8 +579,13 @@ static int store_stat(int argc, char **argv) {
     printf("bad records:   %u\n", (unsigned)st.bad_records);
     printf("rw arena:      %u of %u bytes used%s\n", (unsigned)st.rw_used, (unsigned)st.rw_size,
            st.rw_size ? "" : " (copy mode: RW goes after text, no arena)");
-    printf("erases:        max %u, total %u (this run; flash keeps no counts)\n", (unsigned)st.erase_max,
-           (unsigned)st.erase_total);
+    printf("erases:        max %u, total %u (as the store's wear records and log count them)\n",
+           (unsigned)st.erase_max, (unsigned)st.erase_total);
+    printf("most worn:     block %u (%u erase%s)\n", (unsigned)st.erase_max_block, (unsigned)st.erase_max,
+           st.erase_max == 1 ? "" : "s");
+    printf("wear spread:   %u.%02u (data blocks: most worn / mean erases)\n",
+           (unsigned)(st.erase_data_max_milli / 1000), (unsigned)(st.erase_data_max_milli % 1000 / 10));
+    printf("wear records:  %u per area (%u malformed, ignored)\n", (unsigned)st.wear_records, (unsigned)st.wear_bad);
     cli_store_close(cs);
     return 0;
 }

@@ -450,8 +450,8 @@ static unsigned out_legend(sbuf_t *b, unsigned width, unsigned y, const cli_stor
         x += w;
     }
     y += 20;
-    out(b, "<text x=\"%u\" y=\"%u\">Erase counts: not shown. The store records none (flash keeps no counts, "
-           "docs/store.md section 7).</text>\n",
+    out(b, "<text x=\"%u\" y=\"%u\">Erase counts: not shown (natmod store stat prints the most worn block "
+           "and the spread, docs/store.md section 7b).</text>\n",
         MARGIN, y + 11);
     y += 18;
     out(b, "<text x=\"%u\" y=\"%u\">One cell per block of %u bytes, %u per row; each row is labelled with its "
