@@ -462,6 +462,16 @@ int nm_mp_build(const nm_mp_code_t *c, uint8_t arch, uint8_t float_abi, uint8_t 
 
 /* ---- the firmware's functions by name ---- */
 
+/* The ImportError text MicroPython shows: names the function and the module. */
+static int missing_fw(nm_detail_t *d, const char *fn, const char *module) {
+    nm_detail_set(d, "firmware function '");
+    nm_detail_cat(d, fn);
+    nm_detail_cat(d, "' not found (needed by '");
+    nm_detail_cat(d, module);
+    nm_detail_cat(d, "')");
+    return NM_ERR_NOSYM;
+}
+
 int nm_mp_check_imports(const nm_mp_t *mp, const nm_mp_code_t *c, nm_detail_t *d) {
     uint32_t n = 0;
     if (nm_mp_imports(c->text, c->text_size, &n) < 0) {
@@ -472,12 +482,7 @@ int nm_mp_check_imports(const nm_mp_t *mp, const nm_mp_code_t *c, nm_detail_t *d
         const char *nm;
         nm_mp_import_at(c->text, c->text_size, i, &slot, &nm);
         if (!mp || !nm_export_find(mp->lcfg.exports, mp->lcfg.n_exports, nm)) {
-            nm_detail_set(d, "firmware function '");
-            nm_detail_cat(d, nm);
-            nm_detail_cat(d, "' not found (needed by '");
-            nm_detail_cat(d, c->name);
-            nm_detail_cat(d, "')");
-            return NM_ERR_NOSYM;
+            return missing_fw(d, nm, c->name);
         }
     }
     return NM_OK;
@@ -531,12 +536,7 @@ int nm_mp_relocate_ram(const nm_mp_code_t *c, uint8_t *text, uint8_t *rodata, co
         nm_mp_import_at(text, c->text_size, i, &slot, &nm);
         const nm_export_t *e = exports ? nm_export_find(exports, n_exports, nm) : NULL;
         if (!e || slot % c->word) {
-            nm_detail_set(d, "firmware function '");
-            nm_detail_cat(d, nm);
-            nm_detail_cat(d, "' not found (needed by '");
-            nm_detail_cat(d, c->name);
-            nm_detail_cat(d, "')");
-            return NM_ERR_NOSYM;
+            return missing_fw(d, nm, c->name);
         }
         add_word(text + slot, c->word, (uintptr_t)e->addr);
     }
